@@ -1,0 +1,55 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+DEMO_ADMIN_EMAIL ?= admin@vault.example
+DEMO_ADMIN_PASSWORD ?= vault-demo-admin
+DEMO_CUSTOMERS ?= 200
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test test-sqlite test-postgresql lint typecheck fmt bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Initialise an SQLite vault under ./instance with demo data and serve it.
+run: $(STAMP)
+	$(BIN)/vault init --admin-email $(DEMO_ADMIN_EMAIL) --admin-password $(DEMO_ADMIN_PASSWORD)
+	$(BIN)/vault serve --host $(HOST) --port $(PORT)
+
+## The whole suite on SQLite and on PostgreSQL, then lint and type checks.
+test: $(STAMP)
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgresql
+	$(MAKE) --no-print-directory lint typecheck
+
+test-sqlite: $(STAMP)
+	VAULT_TEST_DATABASE=sqlite $(BIN)/pytest -p no:cacheprovider -n 2 -q
+
+test-postgresql: $(STAMP)
+	VAULT_TEST_DATABASE=postgresql VAULT_TEST_POSTGRES_URL=$(PG_URL) $(BIN)/pytest -p no:cacheprovider -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,94 @@
+"""Log-in, log-out and the dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required, login_user, logout_user
+
+from admin_ui.forms import LoginForm, LogoutForm
+from vault.auth.service import LockoutPolicy, LoginFailed, authenticate_user, principal_for_user
+from vault.db import db
+from vault.extensions import limiter
+from vault.logs import get_logger
+
+blueprint = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+log = get_logger("vault.admin")
+
+
+def _login_rate_limit() -> str:
+    limit: str = current_app.config["VAULT_SETTINGS"].login_rate_limit
+    return limit
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site; anything else goes to the dashboard."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("admin.dashboard")
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate_limit, methods=["POST"])
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("admin.dashboard"))
+    form = LoginForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        settings = current_app.config["VAULT_SETTINGS"]
+        clock = current_app.extensions["vault.clock"]
+        try:
+            user = authenticate_user(
+                db.session,
+                email=form.email.data or "",
+                password=form.password.data or "",
+                now=clock.now(),
+                policy=LockoutPolicy(
+                    settings.login_max_failures,
+                    dt.timedelta(seconds=settings.login_lockout_seconds),
+                ),
+            )
+        except LoginFailed as exc:
+            # The failure count (and lock) must persist although the answer is an error.
+            db.session.commit()
+            log.info("login.failed", reason=exc.reason)
+            error = exc.detail
+            status = 401
+        else:
+            login_user(user)
+            log.info("login.succeeded", user_id=user.id)
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        error = "the form was incomplete or expired; try again"
+        status = 400
+    return render_template("admin/login.html", form=form, error=error), status
+
+
+@blueprint.post("/logout")
+@login_required
+def logout() -> ResponseReturnValue:
+    form = LogoutForm()
+    if form.validate_on_submit():
+        logout_user()
+    return redirect(url_for("admin.login"))
+
+
+@blueprint.get("/")
+@login_required
+def dashboard() -> ResponseReturnValue:
+    principal = principal_for_user(current_user)
+    return render_template("admin/dashboard.html", principal=principal, logout_form=LogoutForm())

@@ -1,0 +1,102 @@
+"""The benchmark registry, the runner and the results table."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from vault.bootstrap import prepare_database
+
+RESULTS_FILE = Path(__file__).with_name("results.json")
+
+
+@dataclasses.dataclass
+class Result:
+    benchmark: str
+    metric: str
+    value: float
+    unit: str
+    target: str = ""
+    ok: bool | None = None  # None: informative, no target
+
+    def row(self) -> list[str]:
+        verdict = {True: "yes", False: "NO", None: ""}[self.ok]
+        return [self.benchmark, self.metric, f"{self.value:,.3f}", self.unit, self.target, verdict]
+
+
+BenchmarkFn = Callable[["Context"], list[Result]]
+BENCHMARKS: dict[str, BenchmarkFn] = {}
+
+
+def benchmark(name: str) -> Callable[[BenchmarkFn], BenchmarkFn]:
+    def register(fn: BenchmarkFn) -> BenchmarkFn:
+        BENCHMARKS[name] = fn
+        return fn
+
+    return register
+
+
+@dataclasses.dataclass
+class Context:
+    workdir: Path
+
+    @contextmanager
+    def sqlite_vault(self, name: str) -> Iterator[str]:
+        """A fresh, migrated and seeded SQLite database; yields its URL."""
+        url = f"sqlite:///{self.workdir / (name + '.db')}"
+        prepare_database(url)
+        yield url
+
+
+def timed(fn: Callable[[], Any], *, repeat: int) -> list[float]:
+    """Seconds per call of ``fn``, ``repeat`` times."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def run(names: list[str]) -> list[Result]:
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        raise SystemExit(
+            f"unknown benchmark: {', '.join(unknown)} (known: {', '.join(BENCHMARKS)})"
+        )
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="vault-bench-") as tmp:
+        context = Context(Path(tmp))
+        for name in names or list(BENCHMARKS):
+            results.extend(BENCHMARKS[name](context))
+    return results
+
+
+def render(results: list[Result]) -> str:
+    header = ["benchmark", "metric", "value", "unit", "target", "met"]
+    rows = [header, *[r.row() for r in results]]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def write(results: list[Result], path: Path = RESULTS_FILE) -> None:
+    payload = {
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": [dataclasses.asdict(r) for r in results],
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

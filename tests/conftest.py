@@ -1,0 +1,177 @@
+"""Shared fixtures. The suite runs on the database named by VAULT_TEST_DATABASE (sqlite or
+postgresql); the schema is built by running the migrations; each test runs inside a
+transaction that is rolled back, so tests never see each other's data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from vault.app import create_app
+from vault.auth.service import create_api_client, create_user
+from vault.bootstrap import prepare_database
+from vault.clock import FixedClock
+from vault.db import db
+
+DATABASE_KIND = os.environ.get("VAULT_TEST_DATABASE", "sqlite")
+POSTGRES_URL = os.environ.get(
+    "VAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
+PASSWORD = "correct horse battery staple"
+
+if DATABASE_KIND not in {"sqlite", "postgresql"}:
+    raise RuntimeError("VAULT_TEST_DATABASE must be sqlite or postgresql")
+
+
+class DatabaseFactory:
+    """Creates empty databases of the kind under test and drops them at the end."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.created: list[str] = []
+
+    def new(self) -> str:
+        name = f"vault_test_{uuid.uuid4().hex[:12]}"
+        if DATABASE_KIND == "sqlite":
+            return f"sqlite:///{self.root / (name + '.db')}"
+        try:
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.OperationalError as exc:
+            pytest.fail(f"PostgreSQL is required for this run and is not reachable: {exc}")
+        self.created.append(name)
+        base, _, _ = POSTGRES_URL.rpartition("/")
+        return f"{base}/{name}"
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(tmp_path_factory.mktemp("databases"))
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+def migrated_database_url(database_factory: DatabaseFactory) -> str:
+    """One database per test session (per xdist worker), migrated and seeded once."""
+    url = database_factory.new()
+    prepare_database(url)
+    return url
+
+
+@pytest.fixture
+def fresh_database_url(database_factory: DatabaseFactory) -> str:
+    """An empty database of its own, for tests that migrate or commit for real."""
+    return database_factory.new()
+
+
+def app_settings(database_url: str, instance: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "env": "testing",
+        "database_url": database_url,
+        "instance_path": str(instance),
+        "secret_key": TEST_SECRET_KEY,
+        "log_format": "json",
+        **extra,
+    }
+
+
+@pytest.fixture
+def make_app(
+    migrated_database_url: str, tmp_path: Path, clock: FixedClock
+) -> Iterator[Callable[..., Flask]]:
+    """Build an app with extra settings (committing for real); engines closed afterwards."""
+    apps: list[Flask] = []
+
+    def make(database_url: str | None = None, **extra: Any) -> Flask:
+        settings = app_settings(
+            database_url or migrated_database_url, tmp_path / "instance", **extra
+        )
+        app = create_app(settings)
+        app.extensions["vault.clock"] = clock
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        db.state(app).engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def app(migrated_database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Flask]:
+    """An app whose every session joins one outer transaction, rolled back after the test."""
+    app = create_app(app_settings(migrated_database_url, tmp_path / "instance"))
+    app.extensions["vault.clock"] = clock
+    engine = db.state(app).engine
+    connection = engine.connect()
+    outer = connection.begin()
+    db.bind_to_connection(app, connection)
+    yield app
+    outer.rollback()
+    connection.close()
+    engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., str]:
+    """Create a committed staff user; returns its id."""
+
+    def make(email: str = "staff@example.com", roles: tuple[str, ...] = ("admin",)) -> str:
+        with app.app_context(), db.transaction() as session:
+            return create_user(session, email=email, password=PASSWORD, roles=list(roles)).id
+
+    return make
+
+
+@pytest.fixture
+def make_token(app: Flask, clock: FixedClock) -> Callable[..., str]:
+    """Create a committed API client; returns its bearer token."""
+
+    def make(
+        role: str = "sales",
+        purposes: tuple[str, ...] = (),
+        expires_days: int | None = None,
+        name: str | None = None,
+    ) -> str:
+        with app.app_context(), db.transaction() as session:
+            _client, token = create_api_client(
+                session,
+                name=name or f"client-{uuid.uuid4().hex[:8]}",
+                role=role,
+                purposes=list(purposes),
+                expires_days=expires_days,
+                now=clock.now(),
+            )
+            return token
+
+    return make
+
+
+def bearer(token: str, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", **headers}

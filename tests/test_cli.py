@@ -1,0 +1,209 @@
+"""The `vault` command: init (and its idempotence), users, tokens and the database group."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+from flask import Flask
+
+from tests.conftest import PASSWORD, bearer
+from vault.auth.models import ApiClient, User
+from vault.cli import main
+from vault.db import create_db_engine
+
+
+@pytest.fixture
+def env(fresh_database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "VAULT_DATABASE_URL": fresh_database_url,
+        "VAULT_INSTANCE_PATH": str(tmp_path / "instance"),
+        "VAULT_LOG_FORMAT": "json",
+    }
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner(env=env).invoke(main, list(args), catch_exceptions=False)
+
+
+def init(env: dict[str, str]) -> Result:
+    return run(env, "init", "--admin-email", "Admin@Example.com", "--admin-password", PASSWORD)
+
+
+def test_init_creates_everything_and_a_second_run_changes_nothing(env: dict[str, str]) -> None:
+    first = init(env)
+    assert first.exit_code == 0, first.output
+    assert "migrated the database" in first.stdout
+    assert "created role compliance_officer" in first.stdout
+    assert "created purpose marketing (consent)" in first.stdout
+    assert "created admin user admin@example.com" in first.stdout
+    key_file = Path(env["VAULT_INSTANCE_PATH"]) / "secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text()
+
+    second = init(env)
+    assert second.exit_code == 0, second.output
+    assert second.stdout.strip() == "Nothing changed: the vault is already initialised."
+    assert key_file.read_text() == key
+
+    engine = create_db_engine(env["VAULT_DATABASE_URL"])
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+        roles = set(conn.scalars(sa.text("SELECT name FROM roles")))
+    engine.dispose()
+    assert roles == {
+        "admin",
+        "compliance_officer",
+        "data_owner",
+        "sales",
+        "marketing",
+        "support",
+        "staff",
+    }
+
+
+def test_init_without_an_admin_says_how_to_add_one(env: dict[str, str]) -> None:
+    result = run(env, "init")
+    assert result.exit_code == 0
+    assert "No admin user yet" in result.stderr
+
+
+def test_init_needs_both_admin_flags(env: dict[str, str]) -> None:
+    result = CliRunner(env=env).invoke(main, ["init", "--admin-email", "a@example.com"])
+    assert result.exit_code == 2
+    assert "both" in result.output
+
+
+def test_users_create(env: dict[str, str]) -> None:
+    init(env)
+    result = run(
+        env,
+        "users",
+        "create",
+        "--email",
+        "sam@example.com",
+        "--password",
+        PASSWORD,
+        "--role",
+        "sales",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created user usr_" in result.stdout
+    again = CliRunner(env=env).invoke(
+        main,
+        [
+            "users",
+            "create",
+            "--email",
+            "SAM@example.com",
+            "--password",
+            PASSWORD,
+            "--role",
+            "sales",
+        ],
+    )
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--email", "not-an-email", "--password", PASSWORD, "--role", "sales"], "email"),
+        (["--email", "a@example.com", "--password", "short", "--role", "sales"], "at least 12"),
+        (
+            ["--email", "a@example.com", "--password", PASSWORD, "--role", "overlord"],
+            "unknown role",
+        ),
+    ],
+)
+def test_users_create_refuses_bad_input(env: dict[str, str], args: list[str], message: str) -> None:
+    init(env)
+    result = CliRunner(env=env).invoke(main, ["users", "create", *args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert PASSWORD not in result.output
+
+
+def test_tokens_create_prints_the_token_once_on_the_last_line(
+    env: dict[str, str], make_app: Callable[..., Flask]
+) -> None:
+    init(env)
+    result = run(
+        env,
+        "tokens",
+        "create",
+        "--name",
+        "crm-eu",
+        "--role",
+        "sales",
+        "--purpose",
+        "sales",
+        "--expires-days",
+        "30",
+    )
+    assert result.exit_code == 0, result.output
+    token = result.stdout.rstrip("\n").splitlines()[-1]
+    assert token.startswith("vault_")
+    secret = token.split("_", 2)[2]
+    engine = create_db_engine(env["VAULT_DATABASE_URL"])
+    with engine.connect() as conn:
+        hashes = list(conn.scalars(sa.select(ApiClient.token_hash)))
+    engine.dispose()
+    assert len(hashes) == 1
+    assert secret not in hashes[0]
+
+    app = make_app(env["VAULT_DATABASE_URL"])
+    body = app.test_client().get("/api/v1/me", headers=bearer(token)).get_json()
+    assert body["name"] == "crm-eu"
+    assert body["purposes"] == ["sales"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", "x", "--role", "sales", "--purpose", "marketing"], "may not use"),
+        (["--name", "x", "--role", "sales", "--purpose", "gossip"], "unknown purpose"),
+        (["--name", "x", "--role", "nobody"], "unknown role"),
+        (["--name", "x", "--role", "sales", "--expires-days", "0"], "0"),
+    ],
+)
+def test_tokens_create_refuses_bad_input(
+    env: dict[str, str], args: list[str], message: str
+) -> None:
+    init(env)
+    result = CliRunner(env=env).invoke(main, ["tokens", "create", *args])
+    assert result.exit_code != 0
+    assert message in result.output
+    engine = create_db_engine(env["VAULT_DATABASE_URL"])
+    with engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(ApiClient)) == 0
+    engine.dispose()
+
+
+def test_db_commands(env: dict[str, str]) -> None:
+    assert run(env, "db", "current").stdout.strip() == "empty"
+    assert "Migrated from an empty schema" in run(env, "db", "upgrade").stdout
+    assert "Nothing changed" in run(env, "db", "upgrade").stdout
+    assert run(env, "db", "check").exit_code == 0
+    assert run(env, "db", "downgrade", "base").exit_code == 0
+    assert run(env, "db", "current").stdout.strip() == "empty"
+
+
+def test_the_installed_console_script_runs_init_twice(env: dict[str, str]) -> None:
+    script = Path(sys.executable).parent / "vault"
+    full_env = {**os.environ, **env}
+    args = [str(script), "init", "--admin-email", "a@example.com", "--admin-password", PASSWORD]
+    first = subprocess.run(args, env=full_env, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run(args, env=full_env, capture_output=True, text=True, check=False)
+    assert second.returncode == 0, second.stderr
+    assert "Nothing changed" in second.stdout
+    assert PASSWORD not in first.stdout + first.stderr + second.stdout + second.stderr

@@ -1,0 +1,1 @@
+"""Vault: a privacy-focused customer data vault."""

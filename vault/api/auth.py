@@ -1,0 +1,63 @@
+"""Who is calling: a bearer token (API clients) or the admin UI's session cookie. Every
+``/api/v1`` route requires one, except the OpenAPI document and its docs page."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+
+from vault.auth.principal import Principal
+from vault.auth.service import authenticate_token, principal_for_client, principal_for_user
+from vault.db import db
+from vault.errors import Forbidden, Unauthorized
+
+API_PREFIX = "/api/v1"
+_PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "api_docs_assets"}
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def current_principal() -> Principal:
+    """The authenticated principal of this request; raises ``Unauthorized`` without one."""
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        raise Unauthorized("authentication required")
+    return principal
+
+
+def authenticate_request() -> None:
+    """before_request: authenticate every API route that exists and is not public."""
+    if not request.path.startswith(API_PREFIX + "/") or request.url_rule is None:
+        return
+    if request.endpoint in _PUBLIC_ENDPOINTS:
+        return
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("use the Bearer authentication scheme")
+        clock = current_app.extensions["vault.clock"]
+        client = authenticate_token(db.session, token.strip(), now=clock.now())
+        # The token check's own write (last use) must not hold the write lock or be lost.
+        db.session.commit()
+        g.principal = principal_for_client(client)
+        return
+    if current_user.is_authenticated:
+        if request.method not in _SAFE_METHODS:
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken"))
+            except (ValidationError, CSRFError) as exc:
+                raise Forbidden(
+                    "a valid X-CSRFToken header is required", code="csrf_failed"
+                ) from exc
+        g.principal = principal_for_user(current_user)
+        return
+    raise Unauthorized("authentication required: send Authorization: Bearer <token>")
+
+
+def purpose_guard() -> None:
+    """before_request of every customer-data blueprint: X-Purpose present and allowed."""
+    if request.url_rule is None:
+        return
+    g.purpose = current_principal().require_purpose(request.headers.get("X-Purpose"))

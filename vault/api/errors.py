@@ -1,0 +1,167 @@
+"""One place that turns every error into ``application/problem+json`` (RFC 9457), or into an
+HTML page for the admin UI. No body ever carries a submitted value."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from vault.errors import VaultError
+from vault.logs import get_logger
+
+log = get_logger("vault.errors")
+
+PROBLEM_TYPE_BASE = "https://vault.invalid/problems/"
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": g.get("request_id"),
+    }
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _wants_html() -> bool:
+    return request.path.startswith("/admin") or (
+        request.path.startswith("/privacy") and request.accept_mimetypes.accept_html
+    )
+
+
+def _html(status: int, title: str, detail: str) -> Response:
+    body = render_template("admin/error.html", status=status, title=title, detail=detail)
+    return Response(body, status=status, mimetype="text/html")
+
+
+_WEBARGS_LOCATIONS = {"json", "query", "form", "headers", "files", "path", "view_args", "cookies"}
+
+
+def _flatten_messages(messages: Any) -> dict[str, list[str]]:
+    """webargs reports ``{location: {field: [msg]}}``; clients want ``{field: [msg]}``."""
+    flat: dict[str, list[str]] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), value)
+        elif isinstance(node, list) and all(isinstance(m, str) for m in node):
+            flat.setdefault(prefix or "_schema", []).extend(node)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(f"{prefix}.{index}", value)
+        else:
+            flat.setdefault(prefix or "_schema", []).append(str(node))
+
+    if isinstance(messages, dict) and set(messages) <= _WEBARGS_LOCATIONS:
+        for location_messages in messages.values():
+            walk("", location_messages)
+    else:
+        walk("", messages)
+    return flat
+
+
+def handle_vault_error(exc: VaultError) -> Response:
+    if exc.status >= 500:
+        log.error("request.failed", code=exc.code, error_type=type(exc).__name__)
+    if _wants_html():
+        return _html(exc.status, exc.title, exc.detail)
+    headers = {"WWW-Authenticate": 'Bearer realm="vault"'} if exc.status == 401 else None
+    errors = {k: list(v) for k, v in exc.errors.items()} if exc.errors else None
+    response = problem(exc.status, exc.code, exc.title, exc.detail, errors=errors, headers=headers)
+    body = response.get_json()
+    if exc.extra:
+        body.update(exc.extra)
+        response.set_data(response.json_module.dumps(body))
+    return response
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    code = _HTTP_CODES.get(status, "http_error")
+    title = exc.name
+    errors = None
+    data = getattr(exc, "data", None)
+    detail = exc.description or title
+    if status == 400 and data is None and "JSON" in (exc.description or ""):
+        code, detail = "malformed_json", "the request body is not valid JSON"
+    if isinstance(data, dict) and "messages" in data:
+        errors = _flatten_messages(data["messages"])
+        detail = "the request has invalid or missing fields"
+        if (
+            status == 400
+            and "json" in data["messages"]
+            and "Invalid JSON body." in str(data["messages"])
+        ):
+            code, detail, errors = "malformed_json", "the request body is not valid JSON", None
+    if status == 429:
+        detail = "too many requests; slow down and retry later"
+    if status == 405:
+        detail = f"the method {request.method} is not allowed on this resource"
+    if status == 413:
+        detail = "the request body is larger than this service accepts"
+    if status == 404:
+        detail = "the requested resource was not found"
+    if status >= 500:
+        detail = "an internal error occurred; quote the request id when reporting it"
+    if _wants_html():
+        return _html(status, title, detail)
+    headers: dict[str, str] = {}
+    valid_methods = getattr(exc, "valid_methods", None)
+    if status == 405 and valid_methods:
+        headers["Allow"] = ", ".join(valid_methods)
+    if status == 429:
+        retry = getattr(exc, "retry_after", None)
+        if retry:
+            headers["Retry-After"] = str(retry)
+    return problem(status, code, title, detail, errors=errors, headers=headers)
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    # The exception's message may quote SQL or input: log its type and where it happened,
+    # never its message.
+    stack = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+    log.error("request.crashed", error_type=type(exc).__name__, stack=stack)
+    return handle_http_exception(InternalServerError())
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(VaultError, handle_vault_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,64 @@
+"""Per-request plumbing: the request id, an access log line, and the checks on request bodies
+that every API route shares (content type, size)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+
+from vault.logs import get_logger
+
+log = get_logger("vault.http")
+REQUEST_ID_HEADER = "X-Request-ID"
+# A client-sent id is echoed only when it cannot carry anything but an identifier.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def _bind_request_id() -> None:
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = sent if _SAFE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+
+def _check_api_body() -> None:
+    if not request.path.startswith("/api/") or request.method not in _BODY_METHODS:
+        return
+    length = request.content_length
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if length is not None and limit is not None and length > limit:
+        raise RequestEntityTooLarge()
+    has_body = bool(length) or request.headers.get("Transfer-Encoding") == "chunked"
+    if has_body and not request.is_json:
+        raise UnsupportedMediaType("send the body as application/json")
+
+
+def _finish(response: Response) -> Response:
+    request_id = g.get("request_id")
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    started = g.get("request_started")
+    principal = g.get("principal")
+    # The path is logged without its query string: ids only, never personal data.
+    log.info(
+        "request.completed",
+        method=request.method,
+        path=request.path,
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2) if started else None,
+        principal=f"{principal.kind}:{principal.id}" if principal else None,
+    )
+    return response
+
+
+def register_request_hooks(app: Flask) -> None:
+    app.before_request(_bind_request_id)
+    app.before_request(_check_api_body)
+    app.after_request(_finish)

@@ -1,0 +1,96 @@
+"""The application factory. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, redirect, request
+from flask.typing import ResponseReturnValue
+
+from admin_ui import blueprint as admin_blueprint
+from vault.api import register_api
+from vault.api.errors import problem, register_error_handlers
+from vault.api.request_context import register_request_hooks
+from vault.auth.models import User
+from vault.clock import SystemClock
+from vault.config import Settings, load_settings
+from vault.db import db
+from vault.extensions import limiter, login_manager
+from vault.logs import configure_logging
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the vault's Flask app from defaults, the optional config file, ``VAULT_*``
+    variables and ``config`` (a ``Settings`` or a mapping of setting names).
+
+    Raises ``ConfigurationError`` when the settings are unusable (e.g. production without
+    its secrets).
+    """
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    configure_logging(settings.resolved_log_format, settings.log_level)
+    app = Flask("vault", instance_path=str(settings.instance_path))
+    configure_app(app, settings)
+    register_extensions(app, settings)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    return app
+
+
+def configure_app(app: Flask, settings: Settings) -> None:
+    secret_key = settings.secret_key
+    if not secret_key:
+        # Development before `vault init`: sessions last as long as this process.
+        secret_key = secrets.token_urlsafe(48)
+    secure_cookies = (
+        settings.production
+        if settings.session_cookie_secure is None
+        else settings.session_cookie_secure
+    )
+    app.config.update(
+        VAULT_SETTINGS=settings,
+        SECRET_KEY=secret_key,
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_NAME="vault_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure_cookies,
+        WTF_CSRF_TIME_LIMIT=3600,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["vault.settings"] = settings
+    app.extensions["vault.clock"] = SystemClock()
+
+
+def register_extensions(app: Flask, settings: Settings) -> None:
+    db.init_app(app, settings)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "admin.login"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(_load_user)
+    login_manager.unauthorized_handler(_unauthorized)
+
+
+def _load_user(user_id: str) -> User | None:
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+def _unauthorized() -> ResponseReturnValue:
+    if request.path.startswith("/admin"):
+        return redirect(f"/admin/login?next={request.path}")
+    return problem(401, "unauthorized", "Unauthorized", "authentication required")
+
+
+def register_blueprints(app: Flask) -> None:
+    register_api(app)
+    app.register_blueprint(admin_blueprint)

@@ -1,0 +1,99 @@
+"""Roles, staff users and API clients. Passwords are argon2id hashes; tokens are stored as a
+SHA-256 of their secret part only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vault.db import Base, UTCDateTime, utcnow
+from vault.governance.models import Purpose
+
+user_roles = sa.Table(
+    "user_roles",
+    Base.metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role_name", sa.ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+)
+
+role_purposes = sa.Table(
+    "role_purposes",
+    Base.metadata,
+    sa.Column("role_name", sa.ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("purpose_code", sa.ForeignKey("purposes.code", ondelete="CASCADE"), primary_key=True),
+)
+
+api_client_purposes = sa.Table(
+    "api_client_purposes",
+    Base.metadata,
+    sa.Column("client_id", sa.ForeignKey("api_clients.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("purpose_code", sa.ForeignKey("purposes.code", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Role(Base):
+    """A role; ``role_purposes`` lists the purposes its members may state."""
+
+    __tablename__ = "roles"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(sa.String(500), default="")
+    builtin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    purposes: Mapped[list[Purpose]] = relationship(secondary=role_purposes, lazy="selectin")
+
+
+class User(Base):
+    """A staff user who logs in to the admin UI."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+
+    # flask-login's user protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return self.id
+
+
+class ApiClient(Base):
+    """A consumer system (CRM, marketing tool...) calling the API with a bearer token."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    role_name: Mapped[str] = mapped_column(sa.ForeignKey("roles.name", ondelete="RESTRICT"))
+    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    role: Mapped[Role] = relationship(lazy="joined")
+    purpose_limit: Mapped[list[Purpose]] = relationship(
+        secondary=api_client_purposes, lazy="selectin"
+    )

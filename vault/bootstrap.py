@@ -1,0 +1,76 @@
+"""What `vault init` does besides migrating: the shipped roles, purposes and first admin.
+Each step reports what it changed, so a second run can say that nothing did."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from vault import defaults
+from vault.auth.models import Role, User
+from vault.auth.service import create_user, find_user_by_email
+from vault.db import create_db_engine
+from vault.governance.models import Purpose
+from vault.migrate import upgrade
+
+
+def seed_defaults(session: Session) -> list[str]:
+    """Create the shipped purposes and roles that do not exist yet. A role's default purposes
+    are linked only when the role is created, so an admin's later edits are kept."""
+    changes: list[str] = []
+    purposes = {p.code: p for p in session.scalars(sa.select(Purpose))}
+    for code, (basis, description) in defaults.PURPOSES.items():
+        if code not in purposes:
+            purposes[code] = Purpose(code=code, legal_basis=basis, description=description)
+            session.add(purposes[code])
+            changes.append(f"created purpose {code} ({basis})")
+    existing = set(session.scalars(sa.select(Role.name)))
+    for name, description in defaults.ROLES.items():
+        if name not in existing:
+            session.add(
+                Role(
+                    name=name,
+                    description=description,
+                    builtin=True,
+                    purposes=[purposes[c] for c in defaults.ROLE_PURPOSES.get(name, ())],
+                )
+            )
+            changes.append(f"created role {name}")
+    session.flush()
+    return changes
+
+
+def prepare_database(url: str) -> None:
+    """Migrate the database at ``url`` to the newest revision and load the shipped defaults
+    (what `vault init` does to the schema, without keys or users)."""
+    engine = create_db_engine(url)
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            seed_defaults(session)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def admin_exists(session: Session) -> bool:
+    return (
+        session.scalar(sa.select(User.id).join(User.roles).where(Role.name == "admin").limit(1))
+        is not None
+    )
+
+
+def ensure_admin(
+    session: Session, email: str, password: str, min_password_length: int
+) -> list[str]:
+    """Create the first admin unless a user with that email exists (then nothing changes)."""
+    if find_user_by_email(session, email) is not None:
+        return []
+    user = create_user(
+        session,
+        email=email,
+        password=password,
+        roles=["admin"],
+        min_password_length=min_password_length,
+    )
+    return [f"created admin user {user.email}"]

@@ -1,0 +1,221 @@
+"""The ``vault`` command. Each command runs in one transaction: it commits once when it
+succeeds and changes nothing when it fails."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command
+from werkzeug.serving import run_simple
+
+from vault.app import create_app
+from vault.auth.service import create_api_client, create_user
+from vault.bootstrap import admin_exists, ensure_admin, seed_defaults
+from vault.config import Settings, ensure_secret_key_file
+from vault.db import db
+from vault.errors import VaultError
+from vault.migrate import current_revision, downgrade, schema_differences, upgrade
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["VAULT_SETTINGS"]
+    return settings
+
+
+def _fail(exc: VaultError) -> NoReturn:
+    message = exc.detail
+    if exc.errors:
+        message += ": " + "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.errors.items())
+    raise click.ClickException(message)
+
+
+class VaultGroup(FlaskGroup):
+    """Turns the vault's own errors into a one-line message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VaultError as exc:
+            _fail(exc)
+        finally:
+            # Close the command's database connections now, not at interpreter exit.
+            app = getattr(ctx.find_object(ScriptInfo), "_loaded_app", None)
+            if app is not None:
+                db.state(app).engine.dispose()
+
+
+@click.group(
+    cls=VaultGroup,
+    create_app=create_app,
+    add_default_commands=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
+def main() -> None:
+    """Vault: governed, encrypted customer data."""
+
+
+main.add_command(shell_command)
+main.add_command(routes_command)
+
+
+@main.command("init")
+@click.option(
+    "--admin-email", help="Email of the first admin (non-interactive with --admin-password)."
+)
+@click.option("--admin-password", help="Password of the first admin.")
+def init_command(admin_email: str | None, admin_password: str | None) -> None:
+    """Create or migrate the database, keys and shipped defaults, and the first admin.
+
+    Idempotent: a second run changes nothing and says so.
+    """
+    settings = _settings()
+    changes: list[str] = []
+    settings.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if ensure_secret_key_file(settings):
+        changes.append(f"wrote a new secret key to {settings.secret_key_file}")
+    before, after = upgrade(db.engine)
+    if before != after:
+        changes.append(f"migrated the database from {before or 'an empty schema'} to {after}")
+    with db.transaction() as session:
+        changes += seed_defaults(session)
+        if bool(admin_email) != bool(admin_password):
+            raise click.UsageError("give both --admin-email and --admin-password, or neither")
+        if admin_email is None and not admin_exists(session) and sys.stdin.isatty():
+            admin_email = click.prompt("Email of the first admin")
+            admin_password = click.prompt(
+                "Password of the first admin", hide_input=True, confirmation_prompt=True
+            )
+        if admin_email and admin_password:
+            changes += ensure_admin(
+                session, admin_email, admin_password, settings.password_min_length
+            )
+        no_admin = not admin_exists(session)
+    for change in changes:
+        click.echo(f"- {change}")
+    if not changes:
+        click.echo("Nothing changed: the vault is already initialised.")
+    else:
+        click.echo(
+            f"Initialised the vault at {db.engine.url.render_as_string(hide_password=True)}."
+        )
+    if no_admin:
+        click.echo(
+            "No admin user yet: run `vault init --admin-email E --admin-password P` "
+            "or `vault users create --role admin`.",
+            err=True,
+        )
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve_command(host: str, port: int) -> None:
+    """Serve the API, the privacy portal and the admin UI (for production use gunicorn:
+    gunicorn 'vault.app:create_app()')."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not _settings().secret_key:
+        click.echo(
+            "No secret key is kept yet (run `vault init`): log-ins last until restart.", err=True
+        )
+    click.echo(f"Vault on http://{host}:{port}  (admin UI: /admin, API docs: /api/v1/docs)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: the newest)."""
+    before, after = upgrade(db.engine, revision)
+    if before == after:
+        click.echo(f"Nothing changed: the database is at {after}.")
+    else:
+        click.echo(f"Migrated from {before or 'an empty schema'} to {after}.")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (``base`` removes every table)."""
+    before, after = downgrade(db.engine, revision)
+    click.echo(f"Migrated from {before} down to {after or 'an empty schema'}.")
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Print the database's revision."""
+    click.echo(current_revision(db.engine) or "empty")
+
+
+@db_group.command("check")
+def db_check() -> None:
+    """Exit 1 when the models and the migrated database disagree."""
+    differences = schema_differences(db.engine)
+    if differences:
+        for diff in differences:
+            click.echo(f"- {diff}")
+        raise click.ClickException("the models and the migrations disagree")
+    click.echo("The models and the migrations agree.")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Staff users."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", "roles", required=True, multiple=True, help="Repeat for several roles.")
+def users_create(email: str, password: str, roles: tuple[str, ...]) -> None:
+    """Create a staff user."""
+    with db.transaction() as session:
+        user = create_user(
+            session,
+            email=email,
+            password=password,
+            roles=list(roles),
+            min_password_length=_settings().password_min_length,
+        )
+        click.echo(f"Created user {user.id} ({user.email}) with roles {', '.join(sorted(roles))}.")
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """API client tokens for consumer systems."""
+
+
+@tokens_group.command("create")
+@click.option("--name", required=True, help="The consumer system, e.g. crm-eu.")
+@click.option("--role", required=True)
+@click.option("--purpose", "purposes", multiple=True, help="Limit to these purposes (repeat).")
+@click.option("--expires-days", type=click.IntRange(min=1), default=None)
+def tokens_create(
+    name: str, role: str, purposes: tuple[str, ...], expires_days: int | None
+) -> None:
+    """Create an API client and print its token once, alone on the last line."""
+    clock = current_app.extensions["vault.clock"]
+    with db.transaction() as session:
+        client, token = create_api_client(
+            session,
+            name=name,
+            role=role,
+            purposes=list(purposes),
+            expires_days=expires_days,
+            now=clock.now(),
+        )
+        scope = (
+            ", ".join(sorted(p.code for p in client.purpose_limit)) or "every purpose of its role"
+        )
+        expiry = client.expires_at.isoformat() if client.expires_at else "never"
+    click.echo(f"Created API client {client.id} ({client.name}), role {role}, purposes: {scope}.")
+    click.echo(f"Expires: {expiry}. The token is shown once and only its hash is kept:")
+    click.echo(token)

@@ -1,0 +1,187 @@
+"""Settings: defaults, then an optional TOML file, then ``VAULT_*`` environment variables,
+then the overrides given to ``create_app``. One frozen ``Settings`` object results; every
+command and every request reads the same one."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from vault.errors import ConfigurationError
+
+ENVIRONMENTS = ("development", "production", "testing")
+SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
+MIN_SECRET_KEY_BYTES = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything the vault can be configured with. Field names map to ``VAULT_<NAME>``."""
+
+    env: str = "development"
+    instance_path: Path = Path("instance")
+    database_url: str = ""
+    secret_key: str = ""
+    master_key_file: Path | None = None
+    max_content_length: int = 10 * 1024 * 1024
+    log_format: str = ""  # "json" or "console"; empty means json in production, console otherwise
+    log_level: str = "INFO"
+    sqlite_busy_timeout_ms: int = 5000
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 900
+    login_rate_limit: str = "10 per minute"
+    ratelimit_storage_uri: str = "memory://"
+    session_cookie_secure: bool | None = None  # None: secure in production only
+    password_min_length: int = 12
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def testing(self) -> bool:
+        return self.env == "testing"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.instance_path / SECRET_KEY_FILE
+
+    @property
+    def resolved_log_format(self) -> str:
+        if self.log_format:
+            return self.log_format
+        return "json" if self.production else "console"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.instance_path / "master.key"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _parse_bool(text: str, *, nullable: bool) -> bool | None:
+    text = text.strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    if nullable and text in {"", "auto"}:
+        return None
+    raise ValueError(text)
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Turn a raw (string or TOML) value into the type the field declares."""
+    annotation = str(_FIELDS[name].type)
+    if raw is None or isinstance(raw, bool):
+        return raw
+    try:
+        if annotation.startswith("int"):
+            return int(raw)
+        if annotation.startswith("bool"):
+            return _parse_bool(str(raw), nullable="None" in annotation)
+    except ValueError as exc:
+        raise ConfigurationError(f"VAULT_{name.upper()} has an invalid value") from exc
+    if annotation.startswith("Path"):
+        return Path(raw) if str(raw) else None
+    return str(raw)
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
+        key = f"VAULT_{name.upper()}"
+        if key in environ:
+            values[name] = _coerce(name, environ[key])
+    return values
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read the config file {path}: {exc}") from exc
+    section = data.get("vault", data)
+    unknown = sorted(set(section) - set(_FIELDS))
+    if unknown:
+        raise ConfigurationError(f"unknown settings in {path}: {', '.join(unknown)}")
+    return {name: _coerce(name, value) for name, value in section.items()}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build the settings. ``overrides`` keys are field names (case-insensitive).
+
+    Raises ``ConfigurationError`` for an unknown setting, a bad value, or a production
+    configuration that lacks its secrets.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = (overrides or {}).get("config_file") or environ.get("VAULT_CONFIG_FILE")
+    if config_file:
+        values.update(_from_file(Path(config_file)))
+    values.update(_from_env(environ))
+    for key, value in (overrides or {}).items():
+        name = key.lower().removeprefix("vault_")
+        if name == "config_file":
+            continue
+        if name not in _FIELDS:
+            raise ConfigurationError(f"unknown setting {key!r}")
+        values[name] = value if not isinstance(value, str) else _coerce(name, value)
+
+    if values.get("env", "development") not in ENVIRONMENTS:
+        raise ConfigurationError(f"VAULT_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    instance = Path(values.get("instance_path") or "instance").absolute()
+    values["instance_path"] = instance
+    if not values.get("database_url"):
+        values["database_url"] = f"sqlite:///{instance / 'vault.db'}"
+    settings = Settings(**values)
+    if not settings.secret_key:
+        settings = dataclasses.replace(settings, secret_key=_read_secret_key(settings))
+    _check_production(settings)
+    return settings
+
+
+def _read_secret_key(settings: Settings) -> str:
+    try:
+        return settings.secret_key_file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _check_production(settings: Settings) -> None:
+    if not settings.production:
+        return
+    if len(settings.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigurationError(
+            "production mode needs VAULT_SECRET_KEY (at least 32 bytes) or a secret key file "
+            "written by `vault init`"
+        )
+    if not settings.resolved_master_key_file.exists():
+        raise ConfigurationError(
+            "production mode needs the master key file "
+            f"({settings.resolved_master_key_file}); run `vault init` or set VAULT_MASTER_KEY_FILE"
+        )
+    if settings.database_url.startswith("sqlite") and ":memory:" in settings.database_url:
+        raise ConfigurationError("production mode cannot run on an in-memory database")
+
+
+def ensure_secret_key_file(settings: Settings) -> bool:
+    """Create the instance secret key file (mode 0600) unless a key is configured or kept.
+
+    Returns True when a new key file was written.
+    """
+    if settings.secret_key or settings.secret_key_file.exists():
+        return False
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(settings.secret_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return True

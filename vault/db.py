@@ -1,0 +1,182 @@
+"""SQLAlchemy 2 engine and sessions: one transaction per request or command.
+
+Services flush; the request (or the CLI command) commits once on success and rolls back on
+any error, so an audit event and the change it records commit or fail together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, g
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from vault.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every engine (SQLite keeps no zone itself)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused; use vault.db.utcnow()")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever driver the URL names (or none)."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
+    """An engine for ``url``: SQLite in WAL mode with foreign keys, a busy timeout and real
+    transactions (``BEGIN IMMEDIATE``); PostgreSQL through psycopg 3."""
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    engine = sa.create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,  # an error message must never quote a bound value
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Nearly every transaction writes (an audit event at least): take the write lock at
+        # the start so that a read never has to be upgraded into a write and fail as busy.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """The vault's SQLAlchemy binding for a Flask app (one engine per app)."""
+
+    def init_app(self, app: Flask, settings: Settings) -> None:
+        engine = create_db_engine(
+            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        )
+        app.extensions["vault.db"] = _AppDatabase(engine)
+        app.after_request(_finish_request)
+        app.teardown_appcontext(_close_session)
+
+    @staticmethod
+    def state(app: Flask | None = None) -> _AppDatabase:
+        state: _AppDatabase = (app or current_app).extensions["vault.db"]
+        return state
+
+    @property
+    def engine(self) -> Engine:
+        return self.state().engine
+
+    @property
+    def session(self) -> Session:
+        """The session of the current request or command (created on first use)."""
+        session: Session | None = g.get("_vault_session")
+        if session is None:
+            session = self.state().sessionmaker()
+            g._vault_session = session
+        return session
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction for a CLI command or a job: commit on success, roll back on error."""
+        session = self.session
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    def bind_to_connection(self, app: Flask, connection: Connection) -> None:
+        """Make every session of ``app`` join ``connection``'s transaction through savepoints
+        (test isolation: the test rolls the outer transaction back)."""
+        self.state(app).sessionmaker = sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+
+
+class _AppDatabase:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def _finish_request(response: Response) -> Response:
+    """Commit a successful request's work once; roll back an unsuccessful one."""
+    session: Session | None = g.get("_vault_session")
+    if session is None:
+        return response
+    if response.status_code >= 400:
+        session.rollback()
+        return response
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return response
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("_vault_session", None)
+    if session is not None:
+        session.close()
+
+
+db = Database()

@@ -1,0 +1,94 @@
+"""The one error hierarchy of the vault. Each error carries its HTTP status and a stable
+machine-readable ``code``; ``vault.api.errors`` maps them to ``application/problem+json``.
+
+Messages (``detail``) must never contain a customer's value: name fields, never echo them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+
+class VaultError(Exception):
+    """Base of every error the vault raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        errors: Mapping[str, Sequence[str]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # an instance may refine its class code
+        self.errors = dict(errors) if errors else None
+        self.extra = dict(extra) if extra else {}
+
+
+class ConfigurationError(VaultError):
+    """The settings are unusable; raised before the service starts."""
+
+    code = "configuration_error"
+    title = "Configuration Error"
+
+
+class BadRequest(VaultError):
+    status = 400
+    code = "bad_request"
+    title = "Bad Request"
+
+
+class PurposeRequired(BadRequest):
+    code = "purpose_required"
+    title = "Purpose Required"
+
+
+class Unauthorized(VaultError):
+    status = 401
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(VaultError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class PurposeNotAllowed(Forbidden):
+    code = "purpose_not_allowed"
+    title = "Purpose Not Allowed"
+
+
+class NotFound(VaultError):
+    status = 404
+    code = "not_found"
+    title = "Not Found"
+
+
+class Conflict(VaultError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class ValidationFailed(VaultError):
+    """Input that cannot be accepted; ``errors`` maps field names to messages."""
+
+    status = 422
+    code = "validation_failed"
+    title = "Unprocessable Content"
+
+
+class RateLimited(VaultError):
+    status = 429
+    code = "rate_limited"
+    title = "Too Many Requests"

@@ -1,0 +1,121 @@
+"""structlog set-up: JSON lines in production, a console renderer in development, the request
+id on every line, and a processor that drops the value of any personal or secret key.
+
+Personal values must never be logged in the first place; the redaction processor is the net
+under that rule, not the rule itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import IO, Any
+
+import structlog
+
+REDACTED = "[redacted]"
+
+# Keys whose value is personal or secret wherever they appear in an event.
+_PERSONAL_KEYS: set[str] = {
+    "authorization",
+    "birth_date",
+    "company",
+    "cookie",
+    "email",
+    "evidence",
+    "family_name",
+    "fields",
+    "given_name",
+    "interests",
+    "job_title",
+    "national_id",
+    "new_password",
+    "one_time_code",
+    "otp",
+    "password",
+    "phone",
+    "postal_address",
+    "secret",
+    "secret_key",
+    "text",
+    "token",
+    "value",
+    "values",
+}
+
+
+def register_personal_keys(names: Iterable[str]) -> None:
+    """Add catalogue field names (or any other sensitive key) to the redaction list."""
+    _PERSONAL_KEYS.update(name.lower() for name in names)
+
+
+def _redact(value: Any, depth: int = 0) -> Any:
+    if depth > 5:
+        return REDACTED
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if str(k).lower() in _PERSONAL_KEYS else _redact(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact(v, depth + 1) for v in value]
+    return value
+
+
+def redact_personal_values(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: replace the value of every personal or secret key, at any depth."""
+    for key in list(event_dict):
+        if key.lower() in _PERSONAL_KEYS:
+            event_dict[key] = REDACTED
+        elif isinstance(event_dict[key], dict | list | tuple):
+            event_dict[key] = _redact(event_dict[key])
+    return event_dict
+
+
+def configure_logging(
+    fmt: str = "console", level: str = "INFO", stream: IO[str] | None = None
+) -> None:
+    """Route structlog and the standard library's logging through one renderer."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_personal_values,
+    ]
+    renderer: Any
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer()
+        shared.append(structlog.processors.format_exc_info)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_vault_handler", False):
+            root.removeHandler(old)
+    handler._vault_handler = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # werkzeug's own access log repeats ours and prints query strings; keep its warnings only.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger
