@@ -15,10 +15,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from vault import runtime
 from vault.app import create_app
 from vault.auth.service import create_api_client, create_user
 from vault.bootstrap import prepare_database
 from vault.clock import FixedClock
+from vault.crypto.keys import FileKeyProvider
+from vault.customers.service import CustomerStore
 from vault.db import db
 
 DATABASE_KIND = os.environ.get("VAULT_TEST_DATABASE", "sqlite")
@@ -82,6 +85,9 @@ def fresh_database_url(database_factory: DatabaseFactory) -> str:
 
 
 def app_settings(database_url: str, instance: Path, **extra: Any) -> dict[str, Any]:
+    key_file = instance / "master.key"
+    if not key_file.exists():
+        FileKeyProvider.create(key_file)
     return {
         "env": "testing",
         "database_url": database_url,
@@ -175,3 +181,25 @@ def make_token(app: Flask, clock: FixedClock) -> Callable[..., str]:
 
 def bearer(token: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **headers}
+
+
+@pytest.fixture
+def store(app: Flask) -> Iterator[CustomerStore]:
+    """A customer store for one unit of work inside an app context; commit with
+    ``store.session.commit()`` (a savepoint release: the test still rolls everything back)."""
+    with app.app_context():
+        yield runtime.customer_store()
+
+
+SAMPLE_FIELDS: dict[str, Any] = {
+    "given_name": "Jeanne",
+    "family_name": "Dupont-Ecclestone",
+    "email": "Jeanne.Dupont@Example.org",
+    "phone": "+44 20 7946 0958",
+    "postal_address": "14 Rue des Lilas, 75019 Paris",
+    "birth_date": "1984-03-09",
+    "national_id": "FR-1840375019042",
+    "job_title": "Procurement Lead",
+    "company": "Atelier Quintessence",
+    "interests": ["sailing", "ceramics"],
+}

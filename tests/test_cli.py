@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from flask import Flask
 
-from tests.conftest import PASSWORD, bearer
+from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
+from vault import runtime
 from vault.auth.models import ApiClient, User
 from vault.cli import main
-from vault.db import create_db_engine
+from vault.db import create_db_engine, db
 
 
 @pytest.fixture
@@ -44,14 +45,20 @@ def test_init_creates_everything_and_a_second_run_changes_nothing(env: dict[str,
     assert "created role compliance_officer" in first.stdout
     assert "created purpose marketing (consent)" in first.stdout
     assert "created admin user admin@example.com" in first.stdout
+    assert "created field email (contact)" in first.stdout
+    assert "created the master key file" in first.stdout
     key_file = Path(env["VAULT_INSTANCE_PATH"]) / "secret_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    master_key = Path(env["VAULT_INSTANCE_PATH"]) / "master.key"
+    assert stat.S_IMODE(master_key.stat().st_mode) == 0o600
     key = key_file.read_text()
+    master = master_key.read_text()
 
     second = init(env)
     assert second.exit_code == 0, second.output
     assert second.stdout.strip() == "Nothing changed: the vault is already initialised."
     assert key_file.read_text() == key
+    assert master_key.read_text() == master
 
     engine = create_db_engine(env["VAULT_DATABASE_URL"])
     with engine.connect() as conn:
@@ -207,3 +214,25 @@ def test_the_installed_console_script_runs_init_twice(env: dict[str, str]) -> No
     assert second.returncode == 0, second.stderr
     assert "Nothing changed" in second.stdout
     assert PASSWORD not in first.stdout + first.stderr + second.stdout + second.stderr
+
+
+def test_keys_status_and_rotate(env: dict[str, str], make_app: Callable[..., Flask]) -> None:
+    init(env)
+    app = make_app(env["VAULT_DATABASE_URL"], instance_path=env["VAULT_INSTANCE_PATH"])
+    with app.app_context(), db.transaction():
+        store = runtime.customer_store()
+        ids = [
+            store.create({**SAMPLE_FIELDS, "email": f"k{i}@example.org"}, region="EU")
+            for i in range(3)
+        ]
+    status = run(env, "keys", "status")
+    assert "Current master-key version: 1" in status.stdout
+    assert "version 1: 3 data keys" in status.stdout
+    rotated = run(env, "keys", "rotate", "--batch-size", "2")
+    assert rotated.exit_code == 0, rotated.output
+    assert "Started master-key version 2." in rotated.stdout
+    assert "Re-wrapped 3 data keys" in rotated.stdout
+    assert "version 2: 3 data keys" in run(env, "keys", "status").stdout
+    with app.app_context():
+        records = runtime.customer_store().read(ids, ["email"])
+        assert sorted(r.values["email"] for r in records) == [f"k{i}@example.org" for i in range(3)]

@@ -9,14 +9,27 @@ from sqlalchemy.orm import Session
 from vault import defaults
 from vault.auth.models import Role, User
 from vault.auth.service import create_user, find_user_by_email
+from vault.config import Settings
+from vault.crypto.keys import FileKeyProvider
+from vault.customers.catalogue import seed_catalogue
 from vault.db import create_db_engine
 from vault.governance.models import Purpose
 from vault.migrate import upgrade
 
 
+def ensure_master_key(settings: Settings) -> list[str]:
+    """Create the master key file when the file provider is used and none exists."""
+    path = settings.resolved_master_key_file
+    if settings.key_provider != "file" or path.exists():
+        return []
+    FileKeyProvider.create(path)
+    return [f"created the master key file {path} (version 1, mode 0600)"]
+
+
 def seed_defaults(session: Session) -> list[str]:
-    """Create the shipped purposes and roles that do not exist yet. A role's default purposes
-    are linked only when the role is created, so an admin's later edits are kept."""
+    """Create the shipped purposes, roles and catalogue fields that do not exist yet. A role's
+    default purposes are linked only when the role is created, so an admin's later edits are
+    kept."""
     changes: list[str] = []
     purposes = {p.code: p for p in session.scalars(sa.select(Purpose))}
     for code, (basis, description) in defaults.PURPOSES.items():
@@ -37,6 +50,7 @@ def seed_defaults(session: Session) -> list[str]:
             )
             changes.append(f"created role {name}")
     session.flush()
+    changes += seed_catalogue(session)
     return changes
 
 

@@ -11,10 +11,12 @@ from flask import current_app
 from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command
 from werkzeug.serving import run_simple
 
+from vault import runtime
 from vault.app import create_app
 from vault.auth.service import create_api_client, create_user
-from vault.bootstrap import admin_exists, ensure_admin, seed_defaults
+from vault.bootstrap import admin_exists, ensure_admin, ensure_master_key, seed_defaults
 from vault.config import Settings, ensure_secret_key_file
+from vault.crypto.rotation import key_status, rotate_master_key
 from vault.db import db
 from vault.errors import VaultError
 from vault.migrate import current_revision, downgrade, schema_differences, upgrade
@@ -77,6 +79,7 @@ def init_command(admin_email: str | None, admin_password: str | None) -> None:
     settings.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if ensure_secret_key_file(settings):
         changes.append(f"wrote a new secret key to {settings.secret_key_file}")
+    changes += ensure_master_key(settings)
     before, after = upgrade(db.engine)
     if before != after:
         changes.append(f"migrated the database from {before or 'an empty schema'} to {after}")
@@ -219,3 +222,40 @@ def tokens_create(
     click.echo(f"Created API client {client.id} ({client.name}), role {role}, purposes: {scope}.")
     click.echo(f"Expires: {expiry}. The token is shown once and only its hash is kept:")
     click.echo(token)
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Master keys and customers' data keys."""
+
+
+@keys_group.command("status")
+def keys_status() -> None:
+    """Master-key versions and how many data keys each wraps."""
+    status = key_status(db.session, runtime.key_provider())
+    click.echo(f"Current master-key version: {status.current_version}")
+    click.echo(f"Versions held: {', '.join(map(str, status.versions))}")
+    for version, count in sorted(status.data_keys_by_version.items()):
+        click.echo(f"  version {version}: {count} data keys")
+    click.echo(f"Destroyed data keys (erased customers): {status.destroyed}")
+    if status.pending:
+        click.echo(f"{status.pending} data keys await re-wrapping: run `vault keys rotate`.")
+
+
+@keys_group.command("rotate")
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
+def keys_rotate(batch_size: int) -> None:
+    """Start a new master-key version and re-wrap every data key under it (values are not
+    touched). Safe to interrupt: a rerun finishes an unfinished rotation."""
+    session = db.session
+    provider = runtime.key_provider()
+    pending = key_status(session, provider).pending
+    total = pending or sum(key_status(session, provider).data_keys_by_version.values())
+    session.commit()
+    with click.progressbar(length=total, label="Re-wrapping data keys", file=sys.stderr) as bar:
+        report = rotate_master_key(session, provider, batch_size=batch_size, on_batch=bar.update)
+    if report.started_new_version:
+        click.echo(f"Started master-key version {report.version}.")
+    else:
+        click.echo(f"Resumed the unfinished rotation to version {report.version}.")
+    click.echo(f"Re-wrapped {report.rewrapped} data keys; every value is unchanged.")

@@ -28,6 +28,9 @@ class Settings:
     database_url: str = ""
     secret_key: str = ""
     master_key_file: Path | None = None
+    key_provider: str = "file"  # "file" (master_key_file) or "env" (master_keys)
+    master_keys: str = ""  # a key document, for key_provider = "env"
+    regions: str = "EU,UK,US,APAC"
     max_content_length: int = 10 * 1024 * 1024
     log_format: str = ""  # "json" or "console"; empty means json in production, console otherwise
     log_level: str = "INFO"
@@ -60,6 +63,10 @@ class Settings:
     @property
     def resolved_master_key_file(self) -> Path:
         return self.master_key_file or self.instance_path / "master.key"
+
+    @property
+    def region_set(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.regions.split(",") if r.strip())
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
@@ -164,7 +171,13 @@ def _check_production(settings: Settings) -> None:
             "production mode needs VAULT_SECRET_KEY (at least 32 bytes) or a secret key file "
             "written by `vault init`"
         )
-    if not settings.resolved_master_key_file.exists():
+    if settings.key_provider not in ("file", "env"):
+        raise ConfigurationError("VAULT_KEY_PROVIDER must be file or env")
+    if settings.key_provider == "env" and not settings.master_keys:
+        raise ConfigurationError(
+            "production mode with VAULT_KEY_PROVIDER=env needs VAULT_MASTER_KEYS"
+        )
+    if settings.key_provider == "file" and not settings.resolved_master_key_file.exists():
         raise ConfigurationError(
             "production mode needs the master key file "
             f"({settings.resolved_master_key_file}); run `vault init` or set VAULT_MASTER_KEY_FILE"

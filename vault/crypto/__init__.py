@@ -1,0 +1,1 @@
+"""Key providers, envelope encryption, blind indexes, key rotation and crypto-shredding."""

@@ -1,0 +1,1 @@
+"""Customer records: the field catalogue, encrypted values, blind-index search, interactions."""

@@ -1,0 +1,133 @@
+"""Consent: an append-only history of events per (customer, purpose), and the current state
+derived from the newest event, kept in the same transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from vault.customers.models import Customer
+from vault.customers.service import CustomerStore
+from vault.errors import ValidationFailed
+from vault.governance.models import ConsentEvent, ConsentState, Purpose
+
+MAX_EVIDENCE = 4_000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    purpose: str
+    granted: bool
+    occurred_at: dt.datetime
+    source: str
+    notice_version: str
+    recorded_by: str
+    has_evidence: bool
+
+
+def record_consent(
+    store: CustomerStore,
+    customer_id: str,
+    *,
+    purpose: str,
+    granted: bool,
+    source: str,
+    notice_version: str = "",
+    evidence: str | None = None,
+    recorded_by: str = "",
+    occurred_at: dt.datetime | None = None,
+) -> int:
+    """Append a consent event and update the derived state; returns the event id. Raises
+    ``NotFound`` (customer) and ``ValidationFailed`` (unknown purpose, bad source...)."""
+    errors: dict[str, list[str]] = {}
+    if not source or len(source) > 64:
+        errors["source"] = ["must be 1 to 64 characters"]
+    if len(notice_version) > 32:
+        errors["notice_version"] = ["must be at most 32 characters"]
+    if evidence is not None and len(evidence) > MAX_EVIDENCE:
+        errors["evidence"] = [f"must be at most {MAX_EVIDENCE} characters"]
+    if store.session.get(Purpose, purpose) is None:
+        errors["purpose"] = ["unknown purpose"]
+    if errors:
+        raise ValidationFailed("the consent event is invalid", errors=errors)
+    store.require_active(customer_id)
+    when = occurred_at or store.now
+    event = ConsentEvent(
+        customer_id=customer_id,
+        purpose_code=purpose,
+        granted=granted,
+        occurred_at=when,
+        source=source,
+        notice_version=notice_version,
+        recorded_by=recorded_by,
+        created_at=store.now,
+    )
+    store.session.add(event)
+    store.session.flush()
+    if evidence:
+        event.evidence_ciphertext = store.cipher_for(customer_id).encrypt(
+            f"consent:{event.id}:evidence", evidence.encode()
+        )
+    state = store.session.get(ConsentState, (customer_id, purpose))
+    if state is None:
+        store.session.add(
+            ConsentState(
+                customer_id=customer_id,
+                purpose_code=purpose,
+                granted=granted,
+                updated_at=when,
+                event_id=event.id,
+            )
+        )
+    elif when >= state.updated_at:
+        state.granted, state.updated_at, state.event_id = granted, when, event.id
+    store.session.flush()
+    store.touch(customer_id)
+    return event.id
+
+
+def consent_overview(store: CustomerStore, customer_id: str) -> dict[str, dict[str, Any]]:
+    """Per purpose: the current state and the full history, oldest first (no evidence)."""
+    store.require_active(customer_id)
+    events = store.session.scalars(
+        sa.select(ConsentEvent)
+        .where(ConsentEvent.customer_id == customer_id)
+        .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
+    )
+    states = {
+        s.purpose_code: s
+        for s in store.session.scalars(
+            sa.select(ConsentState).where(ConsentState.customer_id == customer_id)
+        )
+    }
+    overview: dict[str, dict[str, Any]] = {}
+    for event in events:
+        entry = overview.setdefault(event.purpose_code, {"history": []})
+        entry["history"].append(
+            ConsentRecord(
+                event.purpose_code,
+                event.granted,
+                event.occurred_at,
+                event.source,
+                event.notice_version,
+                event.recorded_by,
+                event.evidence_ciphertext is not None,
+            )
+        )
+    for purpose, entry in overview.items():
+        state = states[purpose]
+        entry["granted"] = state.granted
+        entry["updated_at"] = state.updated_at
+    return overview
+
+
+def consenting(purpose: str) -> sa.ColumnElement[bool]:
+    """A row filter: customers whose current consent to ``purpose`` is granted."""
+    return sa.exists().where(
+        ConsentState.customer_id == Customer.id,
+        ConsentState.purpose_code == purpose,
+        ConsentState.granted.is_(True),
+    )

@@ -1,0 +1,62 @@
+"""Glue between the Flask app and the domain: the per-app key provider and clock, and the
+per-request (or per-command) key ring and customer store. Domain code receives these
+objects; it never reads Flask's globals itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app, g
+
+from vault.clock import Clock
+from vault.config import Settings
+from vault.crypto.envelope import KeyRing
+from vault.crypto.keys import KeyProvider, provider_from_settings
+from vault.customers.catalogue import load_catalogue
+from vault.customers.service import CustomerStore
+from vault.db import db
+
+
+def settings() -> Settings:
+    value: Settings = current_app.config["VAULT_SETTINGS"]
+    return value
+
+
+def clock() -> Clock:
+    value: Clock = current_app.extensions["vault.clock"]
+    return value
+
+
+def now() -> dt.datetime:
+    return clock().now()
+
+
+def key_provider() -> KeyProvider:
+    """The app's key provider, opened on first use (so that `vault init` can create it)."""
+    provider: KeyProvider | None = current_app.extensions.get("vault.key_provider")
+    if provider is None:
+        provider = provider_from_settings(settings())
+        current_app.extensions["vault.key_provider"] = provider
+    return provider
+
+
+def keyring() -> KeyRing:
+    """This request's key ring: unwrapped data keys never outlive the request."""
+    ring: KeyRing | None = g.get("_vault_keyring")
+    if ring is None:
+        ring = g._vault_keyring = KeyRing(key_provider())
+    return ring
+
+
+def customer_store() -> CustomerStore:
+    store: CustomerStore | None = g.get("_vault_customer_store")
+    if store is None:
+        session = db.session
+        store = g._vault_customer_store = CustomerStore(
+            session,
+            keyring(),
+            load_catalogue(session),
+            now=now(),
+            regions=settings().region_set,
+        )
+    return store
