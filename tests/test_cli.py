@@ -236,3 +236,34 @@ def test_keys_status_and_rotate(env: dict[str, str], make_app: Callable[..., Fla
     with app.app_context():
         records = runtime.customer_store().read(ids, ["email"])
         assert sorted(r.values["email"] for r in records) == [f"k{i}@example.org" for i in range(3)]
+
+
+def test_demo_fills_the_vault_once_and_prints_how_to_log_in(
+    env: dict[str, str], make_app: Callable[..., Flask]
+) -> None:
+    init(env)
+    first = run(env, "demo", "--customers", "12", "--seed", "3", "--if-empty")
+    assert first.exit_code == 0, first.output
+    assert "Created 12 customers" in first.stdout
+    tokens = [line.split()[-1] for line in first.stdout.splitlines() if line.startswith("token")]
+    users = [line.split()[1] for line in first.stdout.splitlines() if line.startswith("user")]
+    assert len(tokens) == 3
+    assert "sales@vault.example" in users
+    assert "compliance.officer@vault.example" in users
+    credentials = Path(env["VAULT_INSTANCE_PATH"]) / "demo-credentials.txt"
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+
+    second = run(env, "demo", "--customers", "12", "--if-empty")
+    assert "already holds 12 customers" in second.stdout
+    assert tokens[0] in second.stdout
+
+    app = make_app(env["VAULT_DATABASE_URL"], instance_path=env["VAULT_INSTANCE_PATH"])
+    assert app.test_client().get("/api/v1/me", headers=bearer(tokens[0])).status_code == 200
+    with app.app_context():
+        store = runtime.customer_store()
+        page = store.list_page(limit=100)
+        records = store.read(page.ids, list(SAMPLE_FIELDS))
+    assert len(records) == 12
+    assert {r.region for r in records} <= {"EU", "UK", "US", "APAC"}
+    assert all(r.values["email"].endswith((".com", ".net", ".org")) for r in records)
+    assert all(r.values["phone"].startswith("+") for r in records)

@@ -3,20 +3,26 @@ succeeds and changes nothing when it fails."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from typing import Any, NoReturn
 
 import click
-from flask import current_app
+import sqlalchemy as sa
+from flask import current_app, g
 from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command
 from werkzeug.serving import run_simple
 
-from vault import runtime
+from vault import defaults, runtime
 from vault.app import create_app
-from vault.auth.service import create_api_client, create_user
+from vault.auth.models import ApiClient
+from vault.auth.service import create_api_client, create_user, find_user_by_email
 from vault.bootstrap import admin_exists, ensure_admin, ensure_master_key, seed_defaults
 from vault.config import Settings, ensure_secret_key_file
 from vault.crypto.rotation import key_status, rotate_master_key
+from vault.customers.demo import DemoCustomers
+from vault.customers.models import Customer
 from vault.db import db
 from vault.errors import VaultError
 from vault.migrate import current_revision, downgrade, schema_differences, upgrade
@@ -259,3 +265,66 @@ def keys_rotate(batch_size: int) -> None:
     else:
         click.echo(f"Resumed the unfinished rotation to version {report.version}.")
     click.echo(f"Re-wrapped {report.rewrapped} data keys; every value is unchanged.")
+
+
+DEMO_CREDENTIALS = "demo-credentials.txt"
+
+
+@main.command("demo")
+@click.option(
+    "--customers", "count", default=200, show_default=True, type=click.IntRange(0, 1_000_000)
+)
+@click.option("--seed", type=int, default=None, help="Repeatable data for a given seed.")
+@click.option("--if-empty", is_flag=True, help="Add customers only when the vault has none.")
+def demo_command(count: int, seed: int | None, if_empty: bool) -> None:
+    """Fill an initialised vault with synthetic customers, consents, interactions, one user
+    per role and a token per consumer system, and print how to log in."""
+    settings = _settings()
+    credentials_file = settings.instance_path / DEMO_CREDENTIALS
+    session = db.session
+    existing = session.scalar(sa.select(sa.func.count()).select_from(Customer)) or 0
+    session.commit()
+    if if_empty and existing:
+        click.echo(f"The vault already holds {existing} customers; no demo data added.")
+        count = 0
+    lines = _demo_principals(settings.password_min_length)
+    generator = DemoCustomers(seed)
+    done = 0
+    with click.progressbar(length=count, label="Creating customers", file=sys.stderr) as bar:
+        while done < count:
+            batch = min(500, count - done)
+            with db.transaction():
+                store = runtime.customer_store()
+                for _ in generator.populate(store, batch, start=existing + done):
+                    bar.update(1)
+            g.pop("_vault_customer_store", None)
+            done += batch
+    if count:
+        click.echo(f"Created {count} customers with consents and interactions.")
+    if lines:
+        fd = os.open(credentials_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+    if credentials_file.exists():
+        click.echo(f"Demo log-ins and tokens (kept in {credentials_file}):")
+        click.echo(credentials_file.read_text(encoding="utf-8").rstrip())
+
+
+def _demo_principals(min_password_length: int) -> list[str]:
+    """One user per role and a token per consumer system, unless they exist already."""
+    lines: list[str] = []
+    clock = runtime.clock()
+    with db.transaction() as session:
+        for role in defaults.ROLES:
+            email = f"{role.replace('_', '.')}@vault.example"
+            if find_user_by_email(session, email) is None:
+                password = secrets.token_urlsafe(12)
+                create_user(session, email=email, password=password, roles=[role],
+                            min_password_length=min_password_length)  # fmt: skip
+                lines.append(f"user   {email:32} password {password}")
+        for role in ("sales", "marketing", "support"):
+            name = f"demo-{role}"
+            if session.scalar(sa.select(ApiClient.id).where(ApiClient.name == name)) is None:
+                _client, token = create_api_client(session, name=name, role=role, now=clock.now())
+                lines.append(f"token  {name:32} {token}")
+    return lines
