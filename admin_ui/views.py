@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from urllib.parse import urlsplit
 
@@ -10,6 +11,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
 from admin_ui.forms import LoginForm, LogoutForm
+from vault.api.audit_trail import audit, request_context
+from vault.audit.service import record_event
 from vault.auth.service import LockoutPolicy, LoginFailed, authenticate_user, principal_for_user
 from vault.db import db
 from vault.extensions import limiter
@@ -63,13 +66,24 @@ def login() -> ResponseReturnValue:
                 ),
             )
         except LoginFailed as exc:
-            # The failure count (and lock) must persist although the answer is an error.
+            # The failure count (and lock) and its audit event must persist although the
+            # answer is an error.
+            context = request_context(actor_kind="user" if exc.user_id else "anonymous")
+            record_event(
+                db.session,
+                dataclasses.replace(context, actor_id=exc.user_id or ""),
+                action="auth.login",
+                outcome="denied",
+                reason=exc.reason,
+                now=clock.now(),
+            )
             db.session.commit()
             log.info("login.failed", reason=exc.reason)
             error = exc.detail
             status = 401
         else:
             login_user(user)
+            audit("auth.login", principal=principal_for_user(user))
             log.info("login.succeeded", user_id=user.id)
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":

@@ -16,6 +16,7 @@ from werkzeug.serving import run_simple
 
 from vault import defaults, runtime
 from vault.app import create_app
+from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events, verify_audit_log
 from vault.auth.models import ApiClient
 from vault.auth.service import create_api_client, create_user, find_user_by_email
 from vault.bootstrap import admin_exists, ensure_admin, ensure_master_key, seed_defaults
@@ -328,3 +329,35 @@ def _demo_principals(min_password_length: int) -> list[str]:
                 _client, token = create_api_client(session, name=name, role=role, now=clock.now())
                 lines.append(f"token  {name:32} {token}")
     return lines
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail: sealing and verification."""
+
+
+def _audit_key() -> bytes:
+    return runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+
+
+@audit_group.command("seal")
+def audit_seal() -> None:
+    """Seal every audit event not yet sealed (the worker does this every few seconds)."""
+    report = seal_pending_events(db.session, _audit_key(), now=runtime.now())
+    if report.events:
+        click.echo(f"Sealed {report.events} events in {report.seals} seals.")
+    else:
+        click.echo("Nothing to seal.")
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Exit 0 when the sealed audit log is intact, 1 naming the first broken position."""
+    report = verify_audit_log(db.session, _audit_key())
+    if not report.ok:
+        click.echo(f"The audit log is NOT intact: {report.problem}.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"The audit log is intact: {report.events} events in {report.seals} seals verified"
+        f" ({report.unsealed} events not sealed yet)."
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -157,13 +157,31 @@ class _AppDatabase:
         self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def after_rollback(write: Callable[[Session], None]) -> None:
+    """Have ``write`` run in a fresh transaction if this request ends in an error and its
+    work is rolled back: what must outlive the rollback (the audit event of a refused
+    request) is written then, and committed on its own."""
+    g.setdefault("_vault_after_rollback", []).append(write)
+
+
 def _finish_request(response: Response) -> Response:
     """Commit a successful request's work once; roll back an unsuccessful one."""
+    writes: list[Callable[[Session], None]] = g.pop("_vault_after_rollback", [])
     session: Session | None = g.get("_vault_session")
-    if session is None:
-        return response
     if response.status_code >= 400:
-        session.rollback()
+        if session is not None:
+            session.rollback()
+        if writes:
+            session = db.session
+            try:
+                for write in writes:
+                    write(session)
+                session.commit()
+            except Exception:
+                session.rollback()
+                raise
+        return response
+    if session is None:
         return response
     try:
         session.commit()

@@ -1,8 +1,9 @@
 """Imports every model module so that ``Base.metadata`` knows every table (Alembic, tests)."""
 
+from vault.audit import models as audit_models
 from vault.auth import models as auth_models
 from vault.customers import models as customer_models
 from vault.db import Base
 from vault.governance import models as governance_models
 
-__all__ = ["Base", "auth_models", "customer_models", "governance_models"]
+__all__ = ["Base", "audit_models", "auth_models", "customer_models", "governance_models"]

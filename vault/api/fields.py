@@ -10,6 +10,7 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
 from vault.customers.catalogue import FieldSpec, add_field, load_catalogue
 from vault.customers.models import FIELD_TYPES, SENSITIVITIES
@@ -55,4 +56,5 @@ class Fields(MethodView):
         if not current_principal().has_role("admin"):
             raise Forbidden("only admins change the field catalogue")
         row = add_field(db.session, FieldSpec(**body))
+        audit("catalogue.change", field_names=[row.name])
         return {c: getattr(row, c) for c in FieldSchema().fields}

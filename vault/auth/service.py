@@ -29,9 +29,10 @@ class LoginFailed(Unauthorized):
 
     code = "login_failed"
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, user_id: str | None = None) -> None:
         super().__init__("invalid email or password, or the account is temporarily locked")
         self.reason = reason
+        self.user_id = user_id
 
 
 class TokenRefused(Unauthorized):
@@ -134,16 +135,16 @@ def authenticate_user(
     if user is None:
         raise LoginFailed("bad_credentials")
     if user.locked_until is not None and user.locked_until > now:
-        raise LoginFailed("locked")
+        raise LoginFailed("locked", user.id)
     if not matches:
         user.failed_logins += 1
         if user.failed_logins >= policy.max_failures:
             user.locked_until = now + policy.lockout
             user.failed_logins = 0
         session.flush()
-        raise LoginFailed("bad_credentials")
+        raise LoginFailed("bad_credentials", user.id)
     if not user.active:
-        raise LoginFailed("inactive")
+        raise LoginFailed("inactive", user.id)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

@@ -1,0 +1,272 @@
+"""The audit log's integrity: any change to a sealed event, any deletion, duplication or
+reordering, or the loss of the newest seals is detected and named; an untouched log verifies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.orm import Session
+
+from tests.conftest import PASSWORD
+from vault import runtime
+from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events, verify_audit_log
+from vault.audit.models import AuditEvent, AuditHead, AuditSeal
+from vault.audit.service import AuditContext, record_event
+from vault.bootstrap import prepare_database
+from vault.cli import main
+from vault.db import db
+
+EVENTS = 47
+SEAL_SIZE = 10  # five seals: 10, 10, 10, 10, 7
+EDITABLE = {
+    "actor_kind": "user",
+    "actor_id": "usr_forged",
+    "purpose": "marketing",
+    "action": "customer.export",
+    "customer_ids": "cus_someone_else",
+    "field_names": "national_id",
+    "outcome": "allowed",
+    "reason": "forged",
+    "request_id": "req-forged",
+    "client_address": "10.9.9.9",
+}
+FUZZ = settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def write_events(session: Session, count: int, start: dt.datetime) -> None:
+    for i in range(count):
+        record_event(
+            session,
+            AuditContext("client", f"cli_{i % 3}", "sales", f"req-{i}", "127.0.0.1"),
+            action="customer.read",
+            outcome="allowed" if i % 5 else "denied",
+            now=start + dt.timedelta(seconds=i),
+            customer_ids=[f"cus_{i:032x}"],
+            field_names=["email", "given_name"],
+            reason="" if i % 5 else "purpose_not_allowed",
+        )
+
+
+@pytest.fixture
+def sealed(app: Flask, clock: Any) -> Iterator[tuple[Session, bytes]]:
+    with app.app_context():
+        session = db.session
+        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+        write_events(session, EVENTS, clock.now())
+        report = seal_pending_events(session, key, now=clock.now(), batch_size=SEAL_SIZE)
+        assert (report.seals, report.events) == (5, EVENTS)
+        write_events(session, 3, clock.now())  # pending, not sealed yet
+        session.commit()
+        yield session, key
+
+
+def event_ids(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            sa.select(AuditEvent.id).where(AuditEvent.seal_id.is_not(None)).order_by(AuditEvent.id)
+        )
+    )
+
+
+def tampered(session: Session, key: bytes, tamper: Callable[[], None]) -> str | None:
+    """Apply ``tamper`` inside a savepoint, verify, undo; returns the problem reported."""
+    nested = session.begin_nested()
+    tamper()
+    session.flush()
+    report = verify_audit_log(session, key)
+    nested.rollback()
+    assert report.ok is (report.problem is None)
+    return report.problem
+
+
+def test_an_untouched_log_verifies(sealed: tuple[Session, bytes]) -> None:
+    session, key = sealed
+    report = verify_audit_log(session, key)
+    assert report.ok, report.problem
+    assert (report.seals, report.events, report.unsealed) == (5, EVENTS, 3)
+
+
+@FUZZ
+@given(data=st.data())
+def test_altering_any_column_of_any_sealed_event_is_detected(
+    sealed: tuple[Session, bytes], data: st.DataObject
+) -> None:
+    session, key = sealed
+    target = data.draw(st.sampled_from(event_ids(session)))
+    column = data.draw(st.sampled_from([*EDITABLE, "occurred_at"]))
+    value: Any = EDITABLE.get(column, dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    current = session.scalar(sa.select(getattr(AuditEvent, column)).where(AuditEvent.id == target))
+    if current == value:
+        value = "error" if column == "outcome" else value + "x"
+    problem = tampered(
+        session,
+        key,
+        lambda: session.execute(
+            sa.update(AuditEvent).where(AuditEvent.id == target).values({column: value})
+        ),
+    )
+    assert problem == f"event {target} was altered"
+
+
+@FUZZ
+@given(data=st.data())
+def test_deleting_any_sealed_event_is_detected(
+    sealed: tuple[Session, bytes], data: st.DataObject
+) -> None:
+    session, key = sealed
+    target = data.draw(st.sampled_from(event_ids(session)))
+    problem = tampered(
+        session, key, lambda: session.execute(sa.delete(AuditEvent).where(AuditEvent.id == target))
+    )
+    assert problem == f"event {target} is missing"
+
+
+@FUZZ
+@given(data=st.data())
+def test_duplicating_any_sealed_event_is_detected(
+    sealed: tuple[Session, bytes], data: st.DataObject
+) -> None:
+    session, key = sealed
+    source = session.get(AuditEvent, data.draw(st.sampled_from(event_ids(session))))
+    assert source is not None
+    copy = {
+        c.key: getattr(source, c.key) for c in sa.inspect(AuditEvent).column_attrs if c.key != "id"
+    }
+    new_id = 10_000 + data.draw(st.integers(0, 100))
+    problem = tampered(
+        session, key, lambda: session.execute(sa.insert(AuditEvent).values(id=new_id, **copy))
+    )
+    assert problem == f"event {new_id} was added"
+
+
+@FUZZ
+@given(data=st.data())
+def test_reordering_sealed_events_is_detected(
+    sealed: tuple[Session, bytes], data: st.DataObject
+) -> None:
+    session, key = sealed
+    first, second = sorted(
+        data.draw(
+            st.lists(st.sampled_from(event_ids(session)), min_size=2, max_size=2, unique=True)
+        )
+    )
+    rows = {
+        r.id: r
+        for r in session.execute(
+            sa.select(AuditEvent.__table__).where(AuditEvent.id.in_([first, second]))
+        )
+    }
+
+    def swap() -> None:
+        for here, there in ((first, second), (second, first)):
+            values = {k: v for k, v in rows[there]._mapping.items() if k != "id"}
+            session.execute(sa.update(AuditEvent).where(AuditEvent.id == here).values(**values))
+
+    # Within a seal the contents differ; across seals the event also left its seal.
+    assert tampered(session, key, swap) in {
+        f"event {first} was altered",
+        f"event {first} is missing",
+    }
+
+
+@FUZZ
+@given(data=st.data())
+def test_deleting_the_newest_sealed_events_is_detected(
+    sealed: tuple[Session, bytes], data: st.DataObject
+) -> None:
+    session, key = sealed
+    ids = event_ids(session)
+    keep = data.draw(st.integers(0, len(ids) - 2))  # delete at least the newest event
+    problem = tampered(
+        session,
+        key,
+        lambda: session.execute(
+            sa.delete(AuditEvent).where(AuditEvent.id > ids[keep], AuditEvent.seal_id.is_not(None))
+        ),
+    )
+    assert problem == f"event {ids[keep + 1]} is missing"
+
+
+def test_deleting_the_newest_seals_and_their_events_is_detected(
+    sealed: tuple[Session, bytes],
+) -> None:
+    session, key = sealed
+
+    def truncate() -> None:
+        session.execute(sa.delete(AuditEvent).where(AuditEvent.seal_id >= 4))
+        session.execute(sa.delete(AuditSeal).where(AuditSeal.id >= 4))
+
+    assert tampered(session, key, truncate) == "seal 4 is missing: the log was truncated"
+
+
+def test_a_forged_head_or_seal_is_detected(sealed: tuple[Session, bytes]) -> None:
+    session, key = sealed
+    forged_head = tampered(
+        session, key, lambda: session.execute(sa.update(AuditHead).values(mac=b"\0" * 32))
+    )
+    assert forged_head == "the audit head does not carry a valid signature"
+    forged_seal = tampered(
+        session,
+        key,
+        lambda: session.execute(
+            sa.update(AuditSeal).where(AuditSeal.id == 2).values(merkle_root=b"\1" * 32)
+        ),
+    )
+    assert forged_seal == "seal 2 was altered"
+    missing_seal = tampered(
+        session, key, lambda: session.execute(sa.delete(AuditSeal).where(AuditSeal.id == 3))
+    )
+    assert missing_seal == "seal 3 is missing"
+
+
+def test_the_wrong_key_does_not_verify(sealed: tuple[Session, bytes]) -> None:
+    session, _key = sealed
+    report = verify_audit_log(session, b"k" * 32)
+    assert not report.ok
+    assert report.problem == "the audit head does not carry a valid signature"
+
+
+def test_resealing_continues_the_chain(sealed: tuple[Session, bytes], clock: Any) -> None:
+    session, key = sealed
+    report = seal_pending_events(session, key, now=clock.now())
+    assert (report.seals, report.events) == (1, 3)
+    assert seal_pending_events(session, key, now=clock.now()).events == 0
+    final = verify_audit_log(session, key)
+    assert final.ok
+    assert (final.seals, final.events, final.unsealed) == (6, EVENTS + 3, 0)
+
+
+def test_the_cli_seals_and_verifies_with_exit_codes(
+    fresh_database_url: str, make_app: Callable[..., Flask], tmp_path: Any
+) -> None:
+    prepare_database(fresh_database_url)
+    app = make_app(fresh_database_url)
+    env = {
+        "VAULT_DATABASE_URL": fresh_database_url,
+        "VAULT_INSTANCE_PATH": app.config["VAULT_SETTINGS"].instance_path.as_posix(),
+    }
+    with app.app_context(), db.transaction() as session:
+        write_events(session, 12, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    runner = CliRunner(env=env)
+    assert "Sealed 12 events in 1 seals." in runner.invoke(main, ["audit", "seal"]).stdout
+    ok = runner.invoke(main, ["audit", "verify"])
+    assert ok.exit_code == 0
+    assert "12 events in 1 seals verified" in ok.stdout
+    with app.app_context(), db.transaction() as session:
+        session.execute(
+            sa.update(AuditEvent).where(AuditEvent.id == 7).values(outcome="allowed", reason="x")
+        )
+    broken = runner.invoke(main, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "event 7 was altered" in broken.stderr
+    assert PASSWORD not in broken.output

@@ -1,0 +1,155 @@
+"""``/api/v1/audit``: events with filters, verification, and streamed exports. Compliance
+officers and admins only; every use is itself audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, stream_with_context
+from flask_smorest import Blueprint
+
+from vault import runtime
+from vault.api.audit_trail import audit
+from vault.api.auth import current_principal
+from vault.audit.integrity import AUDIT_KEY_LABEL, verify_audit_log
+from vault.audit.models import OUTCOMES
+from vault.audit.query import AuditFilter, event_dict, iter_events, page_of_events
+from vault.db import db
+from vault.errors import Forbidden
+
+blueprint = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit trail")
+AUDIT_ROLES = ("compliance_officer", "admin")
+EXPORT_COLUMNS = [
+    "id", "occurred_at", "actor_kind", "actor_id", "purpose", "action", "customer_ids",
+    "field_names", "outcome", "reason", "request_id", "client_address", "sealed",
+]  # fmt: skip
+
+
+def _require_auditor() -> None:
+    if not current_principal().has_role(*AUDIT_ROLES):
+        raise Forbidden("the audit trail is for compliance officers and admins")
+
+
+class FilterSchema(ma.Schema):
+    actor = ma.fields.String(validate=ma.validate.Length(max=64))
+    customer = ma.fields.String(validate=ma.validate.Length(max=40))
+    action = ma.fields.String(validate=ma.validate.Length(max=64))
+    purpose = ma.fields.String(validate=ma.validate.Length(max=64))
+    outcome = ma.fields.String(validate=ma.validate.OneOf(OUTCOMES))
+    since = ma.fields.AwareDateTime(default_timezone=None)
+    until = ma.fields.AwareDateTime(default_timezone=None)
+
+
+class EventQuerySchema(FilterSchema):
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+    cursor = ma.fields.Integer(validate=ma.validate.Range(min=1))
+
+
+class ExportQuerySchema(FilterSchema):
+    format = ma.fields.String(required=True, validate=ma.validate.OneOf(["csv", "jsonl"]))
+
+
+class EventSchema(ma.Schema):
+    id = ma.fields.Integer()
+    occurred_at = ma.fields.String()
+    actor_kind = ma.fields.String()
+    actor_id = ma.fields.String()
+    purpose = ma.fields.String()
+    action = ma.fields.String()
+    customer_ids = ma.fields.List(ma.fields.String())
+    field_names = ma.fields.List(ma.fields.String())
+    outcome = ma.fields.String()
+    reason = ma.fields.String()
+    request_id = ma.fields.String()
+    client_address = ma.fields.String()
+    sealed = ma.fields.Boolean()
+
+
+class EventPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(EventSchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class VerifySchema(ma.Schema):
+    ok = ma.fields.Boolean()
+    seals = ma.fields.Integer()
+    events = ma.fields.Integer()
+    unsealed = ma.fields.Integer()
+    problem = ma.fields.String(allow_none=True)
+
+
+def _filters(args: dict[str, Any]) -> AuditFilter:
+    return AuditFilter(**{k: v for k, v in args.items() if k in AuditFilter.__dataclass_fields__})
+
+
+@blueprint.get("/events")
+@blueprint.arguments(EventQuerySchema, location="query")
+@blueprint.response(200, EventPageSchema)
+def list_events(args: dict[str, Any]) -> dict[str, Any]:
+    """Events, newest first, with filters; ``cursor`` continues a page."""
+    _require_auditor()
+    rows, next_id = page_of_events(
+        db.session, _filters(args), limit=args["limit"], before_id=args.get("cursor")
+    )
+    audit("audit.read")
+    return {
+        "items": [event_dict(r) for r in rows],
+        "next_cursor": str(next_id) if next_id else None,
+    }
+
+
+@blueprint.get("/verify")
+@blueprint.response(200, VerifySchema)
+def verify() -> dict[str, Any]:
+    """Verify the sealed log (what `vault audit verify` does)."""
+    _require_auditor()
+    report = verify_audit_log(db.session, runtime.key_provider().derived_key(AUDIT_KEY_LABEL))
+    audit("audit.verify", outcome="allowed", reason="intact" if report.ok else "broken")
+    return {
+        "ok": report.ok,
+        "seals": report.seals,
+        "events": report.events,
+        "unsealed": report.unsealed,
+        "problem": report.problem,
+    }
+
+
+@blueprint.get("/export")
+@blueprint.arguments(ExportQuerySchema, location="query")
+def export(args: dict[str, Any]) -> Response:
+    """Every matching event as CSV or JSON lines, streamed oldest first."""
+    _require_auditor()
+    filters = _filters(args)
+    audit("audit.export", reason=args["format"])
+    db.session.commit()  # the export's own event first; the stream reads in chunks after it
+    rows = iter_events(db.session, filters)
+    if args["format"] == "jsonl":
+        body: Iterator[str] = (json.dumps(event_dict(e)) + "\n" for e in rows)
+        mimetype, name = "application/x-ndjson", "audit-events.jsonl"
+    else:
+        body = _csv_lines(rows)
+        mimetype, name = "text/csv", "audit-events.csv"
+    response = Response(stream_with_context(body), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _csv_lines(rows: Iterator[Any]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    for event in rows:
+        record = event_dict(event)
+        record["customer_ids"] = " ".join(record["customer_ids"])
+        record["field_names"] = " ".join(record["field_names"])
+        writer.writerow(record)
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

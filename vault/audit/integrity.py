@@ -1,0 +1,260 @@
+"""Sealing and verification of the audit log.
+
+- Each event's leaf is SHA-256 over a domain tag and its canonical form (every column,
+  including the seal it belongs to).
+- A seal covers the events assigned to it: it keeps the list of (event id, leaf), the Merkle
+  root over those leaves, and a hash chained to the previous seal.
+- The head names the newest seal, with an HMAC under a key derived from the master key.
+
+So altering, deleting, inserting, duplicating or reordering any sealed event changes a leaf or
+the id list; deleting the newest seals contradicts the head; and nobody without the key can
+forge a new head.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import struct
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from vault.audit.models import AuditEvent, AuditHead, AuditSeal
+
+AUDIT_KEY_LABEL = "vault/audit-head/v1"
+_LEAF = b"vault-audit-leaf/v1\x00"
+_NODE = b"vault-audit-node/v1\x00"
+_SEAL = b"vault-audit-seal/v1\x00"
+_HEAD = b"vault-audit-head/v1\x00"
+_GENESIS = b"\x00" * 32
+_ENTRY = struct.Struct(">Q32s")  # event id, leaf
+HEAD_ID = 1
+
+_COLUMNS = (
+    AuditEvent.id,
+    AuditEvent.occurred_at,
+    AuditEvent.actor_kind,
+    AuditEvent.actor_id,
+    AuditEvent.purpose,
+    AuditEvent.action,
+    AuditEvent.customer_ids,
+    AuditEvent.field_names,
+    AuditEvent.outcome,
+    AuditEvent.reason,
+    AuditEvent.request_id,
+    AuditEvent.client_address,
+    AuditEvent.seal_id,
+)
+
+
+def leaf_hash(row: Sequence[Any]) -> bytes:
+    """The leaf of one event row (the columns of ``_COLUMNS``, in order)."""
+    occurred: dt.datetime = row[1]
+    text = "\x1f".join(
+        [str(row[0]), occurred.astimezone(dt.UTC).isoformat(), *row[2:12], str(row[12])]
+    )
+    return hashlib.sha256(_LEAF + text.encode()).digest()
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    level = list(leaves) or [hashlib.sha256(_NODE).digest()]
+    while len(level) > 1:
+        paired = [
+            hashlib.sha256(_NODE + level[i] + level[i + 1]).digest()
+            for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+def seal_hash(
+    seal_id: int, count: int, root: bytes, previous: bytes, sealed_at: dt.datetime
+) -> bytes:
+    stamp = sealed_at.astimezone(dt.UTC).isoformat().encode()
+    return hashlib.sha256(
+        _SEAL + struct.pack(">QQ", seal_id, count) + root + previous + stamp
+    ).digest()
+
+
+def head_mac(key: bytes, seal_id: int, hash_: bytes) -> bytes:
+    return hmac.new(key, _HEAD + struct.pack(">Q", seal_id) + hash_, hashlib.sha256).digest()
+
+
+def _entries_root(entries: bytes) -> bytes:
+    return merkle_root([entries[i + 8 : i + 40] for i in range(0, len(entries), 40)])
+
+
+# --- sealing ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SealReport:
+    seals: int
+    events: int
+
+
+def seal_pending_events(
+    session: Session, key: bytes, *, now: dt.datetime, batch_size: int = 50_000
+) -> SealReport:
+    """Seal every event not yet sealed, ``batch_size`` per seal, committing each seal.
+
+    Only sealers write the head, so concurrent requests never wait on it; two sealers
+    serialise on the head row.
+    """
+    report = SealReport(0, 0)
+    while True:
+        head = session.execute(
+            sa.select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
+        ).scalar_one_or_none()
+        last_id = session.scalar(
+            sa.select(AuditEvent.id)
+            .where(AuditEvent.seal_id.is_(None))
+            .order_by(AuditEvent.id)
+            .offset(batch_size - 1)
+            .limit(1)
+        ) or session.scalar(
+            sa.select(sa.func.max(AuditEvent.id)).where(AuditEvent.seal_id.is_(None))
+        )
+        if last_id is None:
+            session.commit()
+            return report
+        seal_id = (head.seal_id if head else 0) + 1
+        previous = head.seal_hash if head else _GENESIS
+        session.execute(
+            sa.update(AuditEvent)
+            .where(AuditEvent.seal_id.is_(None), AuditEvent.id <= last_id)
+            .values(seal_id=seal_id)
+        )
+        rows = session.execute(
+            sa.select(*_COLUMNS).where(AuditEvent.seal_id == seal_id).order_by(AuditEvent.id)
+        ).all()
+        entries = b"".join(_ENTRY.pack(r[0], leaf_hash(r)) for r in rows)
+        root = _entries_root(entries)
+        hash_ = seal_hash(seal_id, len(rows), root, previous, now)
+        session.add(
+            AuditSeal(
+                id=seal_id,
+                sealed_at=now,
+                event_count=len(rows),
+                first_event_id=rows[0][0],
+                last_event_id=rows[-1][0],
+                merkle_root=root,
+                previous_hash=previous,
+                seal_hash=hash_,
+                entries=entries,
+            )
+        )
+        mac = head_mac(key, seal_id, hash_)
+        if head is None:
+            session.add(AuditHead(id=HEAD_ID, seal_id=seal_id, seal_hash=hash_, mac=mac))
+        else:
+            head.seal_id, head.seal_hash, head.mac = seal_id, hash_, mac
+        session.commit()
+        report.seals += 1
+        report.events += len(rows)
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class VerifyReport:
+    ok: bool
+    seals: int
+    events: int
+    unsealed: int
+    problem: str | None = None  # the first bad position, in words
+
+    def fail(self, problem: str) -> VerifyReport:
+        self.ok, self.problem = False, problem
+        return self
+
+
+def _unexpected(expected: Iterable[int], found: Iterable[int]) -> str:
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    if missing:
+        return f"event {missing[0]} is missing"
+    return f"event {extra[0]} was added"
+
+
+def verify_audit_log(session: Session, key: bytes) -> VerifyReport:
+    """Check every seal, every sealed event and the head. Stops at the first problem."""
+    report = VerifyReport(ok=True, seals=0, events=0, unsealed=0)
+    problem, last = _verify_seals(session, report)
+    problem = problem or _verify_head(session, key, last)
+    if problem is None:
+        orphan = session.scalar(
+            sa.select(sa.func.min(AuditEvent.id)).where(
+                AuditEvent.seal_id > (last.id if last else 0)
+            )
+        )
+        if orphan is not None:
+            problem = f"event {orphan} claims a seal that does not exist"
+    if problem:
+        return report.fail(problem)
+    report.unsealed = (
+        session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.seal_id.is_(None))
+        )
+        or 0
+    )
+    return report
+
+
+def _verify_seals(session: Session, report: VerifyReport) -> tuple[str | None, AuditSeal | None]:
+    """Walk the seal chain; returns the first problem and the newest good seal."""
+    previous, expected_id, last = _GENESIS, 1, None
+    for seal in session.scalars(sa.select(AuditSeal).order_by(AuditSeal.id)):
+        if seal.id != expected_id:
+            return f"seal {expected_id} is missing", last
+        recomputed = seal_hash(
+            seal.id, seal.event_count, seal.merkle_root, seal.previous_hash, seal.sealed_at
+        )
+        if (
+            seal.previous_hash != previous
+            or seal.seal_hash != recomputed
+            or len(seal.entries) != 40 * seal.event_count
+            or _entries_root(seal.entries) != seal.merkle_root
+        ):
+            return f"seal {seal.id} was altered", last
+        problem = _verify_seal_events(session, seal)
+        if problem:
+            return problem, last
+        report.seals += 1
+        report.events += seal.event_count
+        previous, expected_id, last = seal.seal_hash, expected_id + 1, seal
+    return None, last
+
+
+def _verify_head(session: Session, key: bytes, last: AuditSeal | None) -> str | None:
+    head = session.get(AuditHead, HEAD_ID)
+    if head is None:
+        return "the audit head is missing" if last is not None else None
+    if not hmac.compare_digest(head.mac, head_mac(key, head.seal_id, head.seal_hash)):
+        return "the audit head does not carry a valid signature"
+    if last is None or head.seal_id != last.id or head.seal_hash != last.seal_hash:
+        return f"seal {(last.id if last else 0) + 1} is missing: the log was truncated"
+    return None
+
+
+def _verify_seal_events(session: Session, seal: AuditSeal) -> str | None:
+    entries = [_ENTRY.unpack_from(seal.entries, i) for i in range(0, len(seal.entries), 40)]
+    rows = session.execute(
+        sa.select(*_COLUMNS).where(AuditEvent.seal_id == seal.id).order_by(AuditEvent.id)
+    ).all()
+    for (expected_id, expected_leaf), row in zip(entries, rows, strict=False):
+        if row[0] != expected_id:
+            return _unexpected([e[0] for e in entries], [r[0] for r in rows])
+        if not hmac.compare_digest(leaf_hash(row), expected_leaf):
+            return f"event {expected_id} was altered"
+    if len(rows) != len(entries):
+        return _unexpected([e[0] for e in entries], [r[0] for r in rows])
+    return None
