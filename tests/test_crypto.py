@@ -195,3 +195,15 @@ def test_blind_indexes_are_deterministic_keyed_and_per_field() -> None:
         "email", "a@example.com"
     )
     assert len(index.digest("email", "a@example.com")) == 32
+
+
+def test_batch_encryption_uses_a_nonce_per_field_and_binds_each_field(ring: KeyRing) -> None:
+    _wrapped, cipher = ring.new_data_key("cus_a")
+    sealed = cipher.encrypt_many({"email": b"a@example.com", "phone": b"+442079460958", "x": b""})
+    nonces = {blob[:12] for blob in sealed.values()}
+    assert len(nonces) == 3
+    opened = cipher.decrypt_many(sealed)
+    assert opened == {"email": b"a@example.com", "phone": b"+442079460958", "x": b""}
+    assert cipher.decrypt("phone", sealed["phone"]) == b"+442079460958"
+    with pytest.raises(DecryptionFailed, match="'email'"):
+        cipher.decrypt_many({"email": sealed["phone"]})

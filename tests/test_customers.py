@@ -11,9 +11,10 @@ import sqlalchemy as sa
 
 from tests.conftest import SAMPLE_FIELDS
 from vault.crypto.envelope import DataKeyDestroyed, DecryptionFailed, FieldCipher, KeyRing
+from vault.customers import packing
 from vault.customers.catalogue import FieldSpec, add_field, load_catalogue
 from vault.customers.interactions import add_interaction, list_interactions
-from vault.customers.models import Customer, CustomerValue, Interaction
+from vault.customers.models import Customer, Interaction
 from vault.customers.service import CustomerStore, DuplicateCustomer
 from vault.errors import Conflict, NotFound, ValidationFailed
 from vault.governance.consent import consent_overview, consenting, record_consent
@@ -54,13 +55,18 @@ def test_only_the_requested_fields_are_fetched_and_decrypted(
 ) -> None:
     customer_id = store.create(fields(), region="EU")
     opened: list[str] = []
-    original = FieldCipher.decrypt
+    original, original_many = FieldCipher.decrypt, FieldCipher.decrypt_many
 
     def spy(self: FieldCipher, field: str, blob: bytes) -> bytes:
         opened.append(field)
         return original(self, field, blob)
 
+    def spy_many(self: FieldCipher, blobs: dict[str, bytes]) -> dict[str, bytes]:
+        opened.extend(blobs)
+        return original_many(self, blobs)
+
     monkeypatch.setattr(FieldCipher, "decrypt", spy)
+    monkeypatch.setattr(FieldCipher, "decrypt_many", spy_many)
     record = fresh(store).read_one(customer_id, ["given_name", "email"])
     assert set(record.values) == {"given_name", "email"}
     assert sorted(opened) == ["email", "given_name"]
@@ -147,10 +153,13 @@ def test_update_sets_and_removes_fields(store: CustomerStore, clock: Any) -> Non
     store.now = store.now + dt.timedelta(hours=1)
     changed = store.update(customer_id, {"job_title": "Head of Procurement", "national_id": None})
     assert changed == ["job_title", "national_id"]
-    record = fresh(store).read_one(customer_id, ALL_FIELDS)
+    record = fresh(store).read_one(customer_id, ALL_FIELDS, with_times=True)
     assert record.values["job_title"] == "Head of Procurement"
     assert "national_id" not in record.values
+    assert record.created_at is not None
+    assert record.updated_at is not None
     assert record.updated_at > record.created_at
+    assert fresh(store).read_one(customer_id, []).updated_at is None
 
 
 def test_update_keeps_the_search_index_in_step(store: CustomerStore) -> None:
@@ -199,18 +208,17 @@ def test_a_ciphertext_copied_to_another_customer_or_field_does_not_decrypt(
     thief = store.create(fields(email="thief@example.org", phone="+33 1 42 68 53 00"), region="EU")
     session = store.session
 
+    def packed(customer_id: str) -> bytes | None:
+        return session.scalar(sa.select(Customer.sealed_values).where(Customer.id == customer_id))
+
     def blob(customer_id: str, field: str) -> bytes:
-        return session.scalar(
-            sa.select(CustomerValue.ciphertext).where(
-                CustomerValue.customer_id == customer_id, CustomerValue.field_name == field
-            )
-        )  # type: ignore[return-value]
+        return packing.unpack(packed(customer_id))[field]
 
     def overwrite(customer_id: str, field: str, value: bytes) -> None:
         session.execute(
-            sa.update(CustomerValue)
-            .where(CustomerValue.customer_id == customer_id, CustomerValue.field_name == field)
-            .values(ciphertext=value)
+            sa.update(Customer)
+            .where(Customer.id == customer_id)
+            .values(sealed_values=packing.replace(packed(customer_id), {field: value}))
         )
 
     overwrite(thief, "national_id", blob(victim, "national_id"))
@@ -340,3 +348,46 @@ def test_bad_field_definitions_are_refused(
 def test_an_existing_field_name_conflicts(store: CustomerStore) -> None:
     with pytest.raises(Conflict):
         add_field(store.session, FieldSpec("company", "string", "profile", "low"))
+
+
+def test_altered_packed_values_fail_naming_the_customer(store: CustomerStore) -> None:
+    customer_id = store.create(fields(), region="EU")
+    store.session.execute(
+        sa.update(Customer).where(Customer.id == customer_id).values(sealed_values=b"\x01\x05ema")
+    )
+    with pytest.raises(DecryptionFailed, match=customer_id):
+        fresh(store).read_one(customer_id, ["email"])
+
+
+def test_create_many_is_all_or_nothing(store: CustomerStore) -> None:
+    good = [(fields(email=f"m{i}@example.org"), "EU") for i in range(3)]
+    ids = store.create_many(good)
+    assert len(ids) == 3
+    assert [r.values["email"] for r in fresh(store).read(ids, ["email"])] == [
+        "m0@example.org", "m1@example.org", "m2@example.org",
+    ]  # fmt: skip
+    with pytest.raises(ValidationFailed) as invalid:
+        store.create_many([(fields(email="n1@example.org"), "EU"), (fields(email="bad"), "EU")])
+    assert invalid.value.extra == {"index": 1}
+    with pytest.raises(DuplicateCustomer):
+        store.create_many(
+            [(fields(email="x@example.org"), "EU"), (fields(email="X@example.org"), "US")]
+        )
+    with pytest.raises(DuplicateCustomer) as taken:
+        store.create_many(
+            [(fields(email="y@example.org"), "EU"), (fields(email="m1@example.org"), "US")]
+        )
+    assert taken.value.existing_id == ids[1]
+    assert count_customers(store) == 3
+
+
+def test_packing_round_trips_and_replaces() -> None:
+    payload = packing.pack({"email": b"\x00" * 40, "phone": b"\x01" * 33})
+    assert packing.unpack(payload) == {"email": b"\x00" * 40, "phone": b"\x01" * 33}
+    assert packing.unpack(payload, packing.wanted_names(["phone"])) == {"phone": b"\x01" * 33}
+    changed = packing.replace(payload, {"email": None, "company": b"\x02" * 30})
+    assert packing.unpack(changed) == {"phone": b"\x01" * 33, "company": b"\x02" * 30}
+    assert packing.replace(packing.pack({"email": b"x" * 30}), {"email": None}) is None
+    assert packing.unpack(None) == {}
+    with pytest.raises(packing.MalformedPayload):
+        packing.unpack(payload[:-5])

@@ -42,3 +42,62 @@ def test_the_naming_convention_names_constraints(migrated_database_url: str) -> 
         assert fks == {"fk_api_clients_role_name_roles"}
     finally:
         engine.dispose()
+
+
+def test_packing_values_keeps_every_value_readable(fresh_database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """0004 moves values from one row per value into the packed column, and back down."""
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
+    from tests.conftest import SAMPLE_FIELDS
+    from vault.bootstrap import seed_defaults
+    from vault.crypto.envelope import KeyRing
+    from vault.crypto.keys import FileKeyProvider
+    from vault.customers.catalogue import load_catalogue
+    from vault.customers.service import CustomerStore
+
+    engine = create_db_engine(fresh_database_url)
+    provider = FileKeyProvider.create(tmp_path / "master.key")
+    now = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    try:
+        upgrade(engine, "0003")
+        with Session(engine) as session:
+            seed_defaults(session)
+            ring = KeyRing(provider)
+            wrapped, cipher = ring.new_data_key("cus_" + "a" * 32)
+            session.execute(
+                sa.text(
+                    "INSERT INTO customers (id, region, status, created_at, updated_at,"
+                    " last_activity_at, wrapped_key, kek_version, dek_version)"
+                    " VALUES (:id, 'EU', 'active', :now, :now, :now, :w, 1, 1)"
+                ),
+                {"id": "cus_" + "a" * 32, "now": now.replace(tzinfo=None), "w": wrapped.wrapped},
+            )
+            for name in ("given_name", "family_name", "job_title"):
+                session.execute(
+                    sa.text("INSERT INTO customer_values VALUES (:c, :f, :ct, :now)"),
+                    {
+                        "c": "cus_" + "a" * 32,
+                        "f": name,
+                        "ct": cipher.encrypt(name, SAMPLE_FIELDS[name].encode()),
+                        "now": now.replace(tzinfo=None),
+                    },
+                )
+            session.commit()
+
+        def read() -> dict[str, str]:
+            with Session(engine) as session:
+                store = CustomerStore(session, KeyRing(provider), load_catalogue(session), now=now)
+                return store.read_one("cus_" + "a" * 32, list(SAMPLE_FIELDS)).values
+
+        upgrade(engine)
+        expected = {n: SAMPLE_FIELDS[n] for n in ("given_name", "family_name", "job_title")}
+        assert read() == expected
+        downgrade(engine, "0003")
+        with engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT count(*) FROM customer_values")) == 3
+        upgrade(engine)
+        assert read() == expected
+    finally:
+        engine.dispose()

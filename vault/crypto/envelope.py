@@ -60,16 +60,41 @@ def _dek_ad(customer_id: str, kek_version: int) -> bytes:
 class FieldCipher:
     """Encrypts and decrypts one customer's values under its data key."""
 
-    __slots__ = ("_aead", "_prefix", "customer_id", "dek_version")
+    __slots__ = ("_aead", "_prefix", "_suffix", "customer_id", "dek_version")
 
     def __init__(self, customer_id: str, dek_version: int, data_key: bytes) -> None:
         self.customer_id = customer_id
         self.dek_version = dek_version
         self._aead = AESGCM(data_key)
         self._prefix = f"{customer_id}\x1f".encode()
+        self._suffix = b"\x1f%d" % dek_version
 
     def _ad(self, field: str) -> bytes:
-        return b"%s%s\x1f%d" % (self._prefix, field.encode(), self.dek_version)
+        # customer id, field name and data-key version, separated by a unit separator
+        return self._prefix + field.encode() + self._suffix
+
+    def encrypt_many(self, plaintexts: dict[str, bytes]) -> dict[str, bytes]:
+        """Ciphertexts of several fields at once, each under its own random nonce."""
+        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+        encrypt, prefix, suffix = self._aead.encrypt, self._prefix, self._suffix
+        sealed = {}
+        for i, (field, plaintext) in enumerate(plaintexts.items()):
+            nonce = nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES]
+            sealed[field] = nonce + encrypt(nonce, plaintext, prefix + field.encode() + suffix)
+        return sealed
+
+    def decrypt_many(self, blobs: dict[str, bytes]) -> dict[str, bytes]:
+        """Plaintexts of several fields at once (the read path); same checks as ``decrypt``."""
+        decrypt, prefix, suffix = self._aead.decrypt, self._prefix, self._suffix
+        opened = {}
+        for field, blob in blobs.items():
+            try:
+                opened[field] = decrypt(
+                    blob[:NONCE_BYTES], blob[NONCE_BYTES:], prefix + field.encode() + suffix
+                )
+            except (InvalidTag, ValueError):
+                raise DecryptionFailed(self.customer_id, field) from None
+        return opened
 
     def encrypt(self, field: str, plaintext: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)

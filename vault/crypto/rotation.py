@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -79,32 +80,41 @@ def rotate_master_key(
     target = provider.current_version()
     ring = KeyRing(provider)
     total = 0
-    last_id = ""
+    # Walk in insertion order (the created_at, id index): each batch rewrites neighbouring
+    # pages, where random ids would scatter every batch across the whole table.
+    position: tuple[Any, str] | None = None
+    table = Customer.metadata.tables[Customer.__tablename__]
+    rewrite = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values(wrapped_key=sa.bindparam("b_wrapped"), kek_version=target)
+    )
     while True:
-        batch = session.execute(
-            sa.select(Customer.id, Customer.wrapped_key, Customer.kek_version)
-            .where(
-                Customer.wrapped_key.is_not(None),
-                Customer.kek_version != target,
-                Customer.id > last_id,
+        query = sa.select(
+            Customer.id, Customer.created_at, Customer.wrapped_key, Customer.kek_version
+        ).where(Customer.wrapped_key.is_not(None), Customer.kek_version != target)
+        if position is not None:
+            query = query.where(
+                sa.or_(
+                    Customer.created_at > position[0],
+                    sa.and_(Customer.created_at == position[0], Customer.id > position[1]),
+                )
             )
-            .order_by(Customer.id)
-            .limit(batch_size)
+        batch = session.execute(
+            query.order_by(Customer.created_at, Customer.id).limit(batch_size)
         ).all()
         if not batch:
             break
         updates = []
-        for customer_id, wrapped, version in batch:
+        for customer_id, _created, wrapped, version in batch:
             if wrapped is None or version is None:  # excluded by the query; keeps types exact
                 continue
             rewrapped = ring.rewrap(customer_id, WrappedKey(wrapped, version), target)
-            updates.append(
-                {"id": customer_id, "wrapped_key": rewrapped.wrapped, "kek_version": target}
-            )
-        session.execute(sa.update(Customer), updates)
+            updates.append({"b_id": customer_id, "b_wrapped": rewrapped.wrapped})
+        session.connection().execute(rewrite, updates)
         session.commit()
         total += len(updates)
-        last_id = batch[-1].id
+        position = (batch[-1].created_at, batch[-1].id)
         if on_batch is not None:
             on_batch(len(updates))
     return RotationReport(version=target, started_new_version=started, rewrapped=total)

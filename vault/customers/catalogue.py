@@ -169,11 +169,6 @@ def normalise(spec: FieldSpec, raw: Any) -> Normalised:
     return Normalised(text, text.casefold() if spec.searchable else None)
 
 
-def decode(spec: FieldSpec, stored: str) -> Any:
-    """The API value of a decrypted stored text."""
-    return json.loads(stored) if spec.type == "string_list" else stored
-
-
 def normalise_search_input(spec: FieldSpec, raw: Any) -> str:
     """The blind-index input of a search term; raises ``ValidationFailed`` naming the field."""
     try:

@@ -45,8 +45,9 @@ class FieldDefinition(Base):
 
 
 class Customer(Base):
-    """A customer: opaque id, region, status, and its data key wrapped under a master key.
-    Erasure sets ``wrapped_key`` to NULL (crypto-shredding) and deletes the values."""
+    """A customer: opaque id, region, status, its data key wrapped under a master key, and
+    its encrypted values. Erasure sets ``wrapped_key`` to NULL (crypto-shredding) and deletes
+    the values."""
 
     __tablename__ = "customers"
     __table_args__ = (
@@ -64,21 +65,8 @@ class Customer(Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
     kek_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True, index=True)
     dek_version: Mapped[int] = mapped_column(sa.Integer, default=1)
-
-
-class CustomerValue(Base):
-    """One encrypted value of one field of one customer."""
-
-    __tablename__ = "customer_values"
-
-    customer_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
-    field_name: Mapped[str] = mapped_column(
-        sa.ForeignKey("fields.name", ondelete="RESTRICT"), primary_key=True
-    )
-    ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Every field value, each its own AES-GCM ciphertext, packed (vault.customers.packing).
+    sealed_values: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
 
 
 class BlindIndexEntry(Base):

@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vault.crypto.blind_index import BLIND_INDEX_LABEL, BlindIndex
-from vault.crypto.envelope import FieldCipher, KeyRing, WrappedKey
-from vault.customers.catalogue import Catalogue, Normalised, decode, normalise_search_input
-from vault.customers.models import BlindIndexEntry, Customer, CustomerValue
+from vault.crypto.envelope import DecryptionFailed, FieldCipher, KeyRing, WrappedKey
+from vault.customers import packing
+from vault.customers.catalogue import Catalogue, Normalised, normalise_search_input
+from vault.customers.models import BlindIndexEntry, Customer
 from vault.errors import Conflict, NotFound, ValidationFailed
 
 DEFAULT_REGIONS = frozenset({"EU", "UK", "US", "APAC"})
@@ -46,10 +47,11 @@ class CustomerRecord:
     id: str
     region: str
     status: str
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    last_activity_at: dt.datetime
     values: dict[str, Any]
+    # Read only when asked for (``with_times``): parsing them is a measurable part of a page.
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    last_activity_at: dt.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         raise ValidationFailed(errors={"cursor": ["is not a cursor this API returned"]}) from None
 
 
+_TIMES = {"created_at", "updated_at", "last_activity_at"}
 _CUSTOMER_COLUMNS = (
     Customer.id,
     Customer.region,
@@ -86,7 +89,18 @@ _CUSTOMER_COLUMNS = (
     Customer.wrapped_key,
     Customer.kek_version,
     Customer.dek_version,
+    Customer.sealed_values,
 )
+_READ_COLUMNS = tuple(c for c in _CUSTOMER_COLUMNS if c.key not in _TIMES)
+# Built once: constructing the statement is a measurable part of reading a page.
+_READ = sa.select(*_READ_COLUMNS).where(
+    Customer.id.in_(sa.bindparam("ids", expanding=True)), Customer.status == "active"
+)
+_READ_WITH_TIMES = sa.select(*_CUSTOMER_COLUMNS).where(
+    Customer.id.in_(sa.bindparam("ids", expanding=True)), Customer.status == "active"
+)
+_CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
+_INDEX = BlindIndexEntry.metadata.tables[BlindIndexEntry.__tablename__]
 
 
 class CustomerStore:
@@ -111,28 +125,50 @@ class CustomerStore:
     def create(self, fields: Mapping[str, Any], *, region: str) -> str:
         """Create a customer; returns its id. Raises ``ValidationFailed`` (bad fields or
         region) and ``DuplicateCustomer`` (a unique value taken)."""
-        region = self._check_region(region)
-        values = self.catalogue.validate(fields, partial=False)
-        present = {name: v for name, v in values.items() if v is not None}
-        self._check_unique(present, exclude=None)
-        customer_id = new_customer_id()
-        wrapped, cipher = self.keyring.new_data_key(customer_id)
-        self.session.add(
-            Customer(
-                id=customer_id,
-                region=region,
-                status="active",
-                created_at=self.now,
-                updated_at=self.now,
-                last_activity_at=self.now,
-                wrapped_key=wrapped.wrapped,
-                kek_version=wrapped.kek_version,
-                dek_version=cipher.dek_version,
+        return self.create_many([(fields, region)])[0]
+
+    def create_many(self, items: Sequence[tuple[Mapping[str, Any], str]]) -> list[str]:
+        """Create customers from (fields, region) pairs in a few statements; returns their
+        ids. All or none: raises ``ValidationFailed`` for the first invalid item (its index
+        in ``extra``) and ``DuplicateCustomer`` when a unique value is taken, also within
+        ``items``."""
+        prepared: list[tuple[str, dict[str, Normalised]]] = []
+        for position, (fields, region) in enumerate(items):
+            try:
+                checked_region = self._check_region(region)
+                values = self.catalogue.validate(fields, partial=False)
+            except ValidationFailed as exc:
+                if len(items) > 1:
+                    exc.extra["index"] = position
+                raise
+            prepared.append((checked_region, {n: v for n, v in values.items() if v is not None}))
+        digests = [self._digests(present) for _region, present in prepared]
+        self._check_unique_many(digests, exclude=None)
+        ids: list[str] = []
+        customer_rows: list[dict[str, Any]] = []
+        index_rows: list[dict[str, Any]] = []
+        for (region, present), customer_digests in zip(prepared, digests, strict=True):
+            customer_id = new_customer_id()
+            wrapped, cipher = self.keyring.new_data_key(customer_id)
+            customer_rows.append(
+                {
+                    "id": customer_id,
+                    "region": region,
+                    "status": "active",
+                    "created_at": self.now,
+                    "updated_at": self.now,
+                    "last_activity_at": self.now,
+                    "wrapped_key": wrapped.wrapped,
+                    "kek_version": wrapped.kek_version,
+                    "dek_version": cipher.dek_version,
+                    "sealed_values": packing.pack(self._seal(cipher, present)) if present else None,
+                }
             )
-        )
-        self.session.flush()
-        self._write_values(customer_id, cipher, present)
-        return customer_id
+            index_rows += self._index_rows(customer_id, customer_digests)
+            ids.append(customer_id)
+        self.session.connection().execute(sa.insert(_CUSTOMERS), customer_rows)
+        self._insert_index(index_rows)
+        return ids
 
     def update(self, customer_id: str, fields: Mapping[str, Any]) -> list[str]:
         """Set or (with ``None``) remove fields; returns the names changed. Raises
@@ -142,25 +178,28 @@ class CustomerStore:
         values = self.catalogue.validate(fields, partial=True)
         row = self._active_row(customer_id)
         present = {name: v for name, v in values.items() if v is not None}
-        self._check_unique(present, exclude=customer_id)
-        names = list(values)
-        self.session.execute(
-            sa.delete(CustomerValue).where(
-                CustomerValue.customer_id == customer_id, CustomerValue.field_name.in_(names)
+        digests = self._digests(present)
+        self._check_unique_many([digests], exclude=customer_id)
+        names = sorted(values)
+        sealed = self._seal(self.cipher_for(customer_id, row), present)
+        changes: dict[str, bytes | None] = {name: sealed.get(name) for name in names}
+        connection = self.session.connection()
+        connection.execute(
+            sa.delete(_INDEX).where(
+                _INDEX.c.customer_id == customer_id, _INDEX.c.field_name.in_(names)
             )
         )
-        self.session.execute(
-            sa.delete(BlindIndexEntry).where(
-                BlindIndexEntry.customer_id == customer_id, BlindIndexEntry.field_name.in_(names)
+        self._insert_index(self._index_rows(customer_id, digests))
+        connection.execute(
+            sa.update(_CUSTOMERS)
+            .where(_CUSTOMERS.c.id == customer_id)
+            .values(
+                sealed_values=packing.replace(row.sealed_values, changes),
+                updated_at=self.now,
+                last_activity_at=self.now,
             )
         )
-        self._write_values(customer_id, self.cipher_for(customer_id, row), present)
-        self.session.execute(
-            sa.update(Customer)
-            .where(Customer.id == customer_id)
-            .values(updated_at=self.now, last_activity_at=self.now)
-        )
-        return sorted(names)
+        return names
 
     def touch(self, customer_id: str) -> None:
         """Record activity (an interaction, a consent...) for retention's sake."""
@@ -177,54 +216,62 @@ class CustomerStore:
         )
         self.keyring.forget(customer_id)
 
-    def _write_values(
-        self, customer_id: str, cipher: FieldCipher, values: Mapping[str, Normalised]
-    ) -> None:
-        if not values:
-            return
-        self.session.execute(
-            sa.insert(CustomerValue),
-            [
-                {
-                    "customer_id": customer_id,
-                    "field_name": name,
-                    "ciphertext": cipher.encrypt(name, value.stored.encode()),
-                    "updated_at": self.now,
-                }
-                for name, value in values.items()
-            ],
-        )
-        entries = [
+    @staticmethod
+    def _seal(cipher: FieldCipher, values: Mapping[str, Normalised]) -> dict[str, bytes]:
+        return cipher.encrypt_many({name: v.stored.encode() for name, v in values.items()})
+
+    def _digests(self, values: Mapping[str, Normalised]) -> dict[str, bytes]:
+        """The blind-index digest of each searchable value."""
+        return {
+            name: self.index.digest(name, value.index_input)
+            for name, value in values.items()
+            if value.index_input is not None
+        }
+
+    def _index_rows(self, customer_id: str, digests: Mapping[str, bytes]) -> list[dict[str, Any]]:
+        fields = self.catalogue.fields
+        return [
             {
                 "customer_id": customer_id,
                 "field_name": name,
                 "digest": digest,
-                "unique_digest": digest if self.catalogue[name].unique else None,
+                "unique_digest": digest if fields[name].unique else None,
             }
-            for name, value in values.items()
-            if value.index_input is not None
-            for digest in [self.index.digest(name, value.index_input)]
+            for name, digest in digests.items()
         ]
-        if entries:
-            try:
-                with self.session.begin_nested():
-                    self.session.execute(sa.insert(BlindIndexEntry), entries)
-            except IntegrityError:
-                # Another transaction took the value between our check and our insert.
-                field = next(str(e["field_name"]) for e in entries if e["unique_digest"])
-                raise DuplicateCustomer(field, None) from None
 
-    def _check_unique(self, values: Mapping[str, Normalised], *, exclude: str | None) -> None:
-        for name, value in values.items():
-            if not self.catalogue[name].unique or value.index_input is None:
-                continue
-            digest = self.index.digest(name, value.index_input)
-            query = sa.select(BlindIndexEntry.customer_id).where(
-                BlindIndexEntry.field_name == name, BlindIndexEntry.unique_digest == digest
+    def _insert_index(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        try:
+            self.session.connection().execute(sa.insert(_INDEX), rows)
+        except IntegrityError:
+            # Another transaction took a unique value between our check and our insert; the
+            # request fails as a conflict and rolls back.
+            field = next(str(r["field_name"]) for r in rows if r["unique_digest"])
+            raise DuplicateCustomer(field, None) from None
+
+    def _check_unique_many(
+        self, batch: Sequence[Mapping[str, bytes]], *, exclude: str | None
+    ) -> None:
+        """One query per unique field for a whole batch of digests; duplicates inside the
+        batch count too."""
+        wanted: dict[str, set[bytes]] = {}
+        for customer_digests in batch:
+            for name, digest in customer_digests.items():
+                if not self.catalogue[name].unique:
+                    continue
+                digests = wanted.setdefault(name, set())
+                if digest in digests:
+                    raise DuplicateCustomer(name, None)
+                digests.add(digest)
+        for name, digests in wanted.items():
+            query = sa.select(_INDEX.c.customer_id).where(
+                _INDEX.c.field_name == name, _INDEX.c.unique_digest.in_(sorted(digests))
             )
             if exclude is not None:
-                query = query.where(BlindIndexEntry.customer_id != exclude)
-            existing = self.session.scalar(query)
+                query = query.where(_INDEX.c.customer_id != exclude)
+            existing = self.session.scalar(query.limit(1))
             if existing is not None:
                 raise DuplicateCustomer(name, existing)
 
@@ -268,40 +315,47 @@ class CustomerStore:
         )
         return self.session.scalar(query) is not None
 
-    def read(self, customer_ids: Sequence[str], field_names: Iterable[str]) -> list[CustomerRecord]:
+    def read(
+        self, customer_ids: Sequence[str], field_names: Iterable[str], *, with_times: bool = False
+    ) -> list[CustomerRecord]:
         """Active customers among ``customer_ids`` (in that order), with the values of
-        ``field_names`` decrypted; no other value is fetched or decrypted."""
+        ``field_names`` decrypted; no other value is decrypted. Raises ``DecryptionFailed``
+        (naming customer and field) and ``DataKeyDestroyed``."""
         ids = list(dict.fromkeys(customer_ids))
         if not ids:
             return []
         names = [n for n in dict.fromkeys(field_names) if n in self.catalogue]
-        rows = self.session.execute(
-            sa.select(*_CUSTOMER_COLUMNS).where(Customer.id.in_(ids), Customer.status == "active")
-        ).all()
-        records = {
-            r.id: CustomerRecord(
-                r.id, r.region, r.status, r.created_at, r.updated_at, r.last_activity_at, {}
-            )
-            for r in rows
-        }
-        if names and rows:
-            keys = {r.id: (self._wrapped(r), r.dek_version) for r in rows}
-            ciphertexts = self.session.execute(
-                sa.select(
-                    CustomerValue.customer_id, CustomerValue.field_name, CustomerValue.ciphertext
-                ).where(CustomerValue.customer_id.in_(records), CustomerValue.field_name.in_(names))
-            )
+        query = _READ_WITH_TIMES if with_times else _READ
+        rows = self.session.execute(query, {"ids": ids}).all()
+        records = {r.id: CustomerRecord(r.id, r.region, r.status, {}) for r in rows}
+        if with_times:
+            for r in rows:
+                record = records[r.id]
+                record.created_at, record.updated_at = r.created_at, r.updated_at
+                record.last_activity_at = r.last_activity_at
+        if names:
+            wanted = packing.wanted_names(names)
+            # string_list values are stored as JSON text (catalogue.normalise), the rest as text
+            lists = {n for n in names if self.catalogue[n].type == "string_list"}
             cipher_for = self.keyring.cipher
-            fields = self.catalogue.fields
-            for customer_id, name, blob in ciphertexts:
-                cipher = cipher_for(customer_id, *keys[customer_id])
-                records[customer_id].values[name] = decode(
-                    fields[name], cipher.decrypt(name, blob).decode()
-                )
+            for r in rows:
+                try:
+                    entries = packing.unpack(r.sealed_values, wanted)
+                except packing.MalformedPayload:
+                    raise DecryptionFailed(r.id, "packed values") from None
+                if not entries:
+                    continue
+                cipher = cipher_for(r.id, self._wrapped(r), r.dek_version)
+                records[r.id].values = {
+                    name: json.loads(plain) if name in lists else plain.decode()
+                    for name, plain in cipher.decrypt_many(entries).items()
+                }
         return [records[i] for i in ids if i in records]
 
-    def read_one(self, customer_id: str, field_names: Iterable[str]) -> CustomerRecord:
-        records = self.read([customer_id], field_names)
+    def read_one(
+        self, customer_id: str, field_names: Iterable[str], *, with_times: bool = False
+    ) -> CustomerRecord:
+        records = self.read([customer_id], field_names, with_times=with_times)
         if not records:
             raise NotFound("no such customer")
         return records[0]
