@@ -100,15 +100,17 @@ def app_settings(database_url: str, instance: Path, **extra: Any) -> dict[str, A
 
 @pytest.fixture
 def make_app(
-    migrated_database_url: str, tmp_path: Path, clock: FixedClock
+    database_factory: DatabaseFactory, tmp_path: Path, clock: FixedClock
 ) -> Iterator[Callable[..., Flask]]:
-    """Build an app with extra settings (committing for real); engines closed afterwards."""
+    """Build an app with extra settings; it commits for real, so without ``database_url`` it
+    gets a fresh migrated database of its own. Engines are closed afterwards."""
     apps: list[Flask] = []
 
     def make(database_url: str | None = None, **extra: Any) -> Flask:
-        settings = app_settings(
-            database_url or migrated_database_url, tmp_path / "instance", **extra
-        )
+        if database_url is None:
+            database_url = database_factory.new()
+            prepare_database(database_url)
+        settings = app_settings(database_url, tmp_path / "instance", **extra)
         app = create_app(settings)
         app.extensions["vault.clock"] = clock
         apps.append(app)
@@ -164,6 +166,7 @@ def make_token(app: Flask, clock: FixedClock) -> Callable[..., str]:
         purposes: tuple[str, ...] = (),
         expires_days: int | None = None,
         name: str | None = None,
+        regions: tuple[str, ...] = (),
     ) -> str:
         with app.app_context(), db.transaction() as session:
             _client, token = create_api_client(
@@ -172,6 +175,7 @@ def make_token(app: Flask, clock: FixedClock) -> Callable[..., str]:
                 role=role,
                 purposes=list(purposes),
                 expires_days=expires_days,
+                regions=list(regions),
                 now=clock.now(),
             )
             return token

@@ -51,10 +51,9 @@ def test_packing_values_keeps_every_value_readable(fresh_database_url: str, tmp_
     from sqlalchemy.orm import Session
 
     from tests.conftest import SAMPLE_FIELDS
-    from vault.bootstrap import seed_defaults
     from vault.crypto.envelope import KeyRing
     from vault.crypto.keys import FileKeyProvider
-    from vault.customers.catalogue import load_catalogue
+    from vault.customers.catalogue import load_catalogue, seed_catalogue
     from vault.customers.service import CustomerStore
 
     engine = create_db_engine(fresh_database_url)
@@ -63,7 +62,7 @@ def test_packing_values_keeps_every_value_readable(fresh_database_url: str, tmp_
     try:
         upgrade(engine, "0003")
         with Session(engine) as session:
-            seed_defaults(session)
+            seed_catalogue(session)  # the schema of 0003 has no policy table yet
             ring = KeyRing(provider)
             wrapped, cipher = ring.new_data_key("cus_" + "a" * 32)
             session.execute(

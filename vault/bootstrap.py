@@ -15,6 +15,7 @@ from vault.customers.catalogue import seed_catalogue
 from vault.db import create_db_engine
 from vault.governance.models import Purpose
 from vault.migrate import upgrade
+from vault.policies.service import seed_policies
 
 
 def ensure_master_key(settings: Settings) -> list[str]:
@@ -51,6 +52,7 @@ def seed_defaults(session: Session) -> list[str]:
             changes.append(f"created role {name}")
     session.flush()
     changes += seed_catalogue(session)
+    changes += seed_policies(session)
     return changes
 
 

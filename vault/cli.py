@@ -208,8 +208,13 @@ def tokens_group() -> None:
 @click.option("--role", required=True)
 @click.option("--purpose", "purposes", multiple=True, help="Limit to these purposes (repeat).")
 @click.option("--expires-days", type=click.IntRange(min=1), default=None)
+@click.option("--region", "regions", multiple=True, help="Limit to these regions (repeat).")
 def tokens_create(
-    name: str, role: str, purposes: tuple[str, ...], expires_days: int | None
+    name: str,
+    role: str,
+    purposes: tuple[str, ...],
+    expires_days: int | None,
+    regions: tuple[str, ...],
 ) -> None:
     """Create an API client and print its token once, alone on the last line."""
     clock = current_app.extensions["vault.clock"]
@@ -220,6 +225,7 @@ def tokens_create(
             role=role,
             purposes=list(purposes),
             expires_days=expires_days,
+            regions=list(regions),
             now=clock.now(),
         )
         scope = (

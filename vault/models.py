@@ -5,5 +5,13 @@ from vault.auth import models as auth_models
 from vault.customers import models as customer_models
 from vault.db import Base
 from vault.governance import models as governance_models
+from vault.policies import models as policy_models
 
-__all__ = ["Base", "audit_models", "auth_models", "customer_models", "governance_models"]
+__all__ = [
+    "Base",
+    "audit_models",
+    "auth_models",
+    "customer_models",
+    "governance_models",
+    "policy_models",
+]

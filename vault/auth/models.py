@@ -59,6 +59,8 @@ class User(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    regions: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    """Comma-separated regions this principal may see; empty: every region."""
 
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
 
@@ -92,6 +94,8 @@ class ApiClient(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    regions: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    """Comma-separated regions this principal may see; empty: every region."""
 
     role: Mapped[Role] = relationship(lazy="joined")
     purpose_limit: Mapped[list[Purpose]] = relationship(

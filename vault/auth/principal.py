@@ -18,6 +18,7 @@ class Principal:
     name: str
     roles: frozenset[str]
     purposes: frozenset[str]
+    regions: frozenset[str] | None = None  # None: every region
 
     def has_role(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)

@@ -161,6 +161,7 @@ def create_api_client(
     role: str,
     purposes: Sequence[str] = (),
     expires_days: int | None = None,
+    regions: Sequence[str] = (),
     now: dt.datetime,
 ) -> tuple[ApiClient, str]:
     """Register a consumer system and issue its token. Returns the client and the token,
@@ -175,6 +176,8 @@ def create_api_client(
         errors["name"] = ["must be 1 to 128 characters"]
     if expires_days is not None and expires_days <= 0:
         errors["expires_days"] = ["must be a positive number of days"]
+    if any(not r.isalnum() or not r.isupper() for r in regions):
+        errors["region"] = ["regions are upper-case codes such as EU or US"]
     if errors:
         raise ValidationFailed(errors=errors)
     (role_row,) = _load_roles(session, [role])
@@ -199,6 +202,7 @@ def create_api_client(
         token_hash=token.secret_hash,
         expires_at=now + dt.timedelta(days=expires_days) if expires_days else None,
         purpose_limit=[known[p] for p in wanted],
+        regions=",".join(sorted(set(regions))),
     )
     session.add(client)
     session.flush()
@@ -234,6 +238,11 @@ def revoke_api_client(session: Session, client_id: str, *, now: dt.datetime) -> 
     return client
 
 
+def _regions(text: str) -> frozenset[str] | None:
+    regions = frozenset(r for r in text.split(",") if r)
+    return regions or None
+
+
 def principal_for_user(user: User) -> Principal:
     return Principal(
         kind="user",
@@ -241,6 +250,7 @@ def principal_for_user(user: User) -> Principal:
         name=user.email,
         roles=frozenset(r.name for r in user.roles),
         purposes=frozenset(p.code for r in user.roles for p in r.purposes),
+        regions=_regions(user.regions),
     )
 
 
@@ -253,4 +263,5 @@ def principal_for_client(client: ApiClient) -> Principal:
         name=client.name,
         roles=frozenset({client.role_name}),
         purposes=frozenset(allowed & limit if limit else allowed),
+        regions=_regions(client.regions),
     )

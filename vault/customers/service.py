@@ -315,6 +315,27 @@ class CustomerStore:
         )
         return self.session.scalar(query) is not None
 
+    def visible(
+        self,
+        customer_ids: Sequence[str],
+        *,
+        regions: Collection[str] | None = None,
+        only: sa.ColumnElement[bool] | None = None,
+    ) -> list[str]:
+        """The ids among ``customer_ids`` (in that order) that are active, in ``regions``
+        when given, and pass the extra row filter ``only`` (consent, grants)."""
+        if not customer_ids:
+            return []
+        query = sa.select(Customer.id).where(
+            Customer.id.in_(list(customer_ids)), Customer.status == "active"
+        )
+        if regions is not None:
+            query = query.where(Customer.region.in_(sorted(regions)))
+        if only is not None:
+            query = query.where(only)
+        found = set(self.session.scalars(query))
+        return [i for i in customer_ids if i in found]
+
     def read(
         self, customer_ids: Sequence[str], field_names: Iterable[str], *, with_times: bool = False
     ) -> list[CustomerRecord]:

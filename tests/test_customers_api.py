@@ -1,0 +1,435 @@
+"""The customers API of API.md §2 through HTTP: scoped views, row filters, writes by plan,
+search, consents, interactions, and an audit event for every customer-data route."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import SAMPLE_FIELDS, bearer
+from vault.audit.models import AuditEvent
+from vault.audit.service import AuditWriteFailed
+from vault.customers.models import Customer
+from vault.db import db
+
+Tokens = dict[str, str]
+
+
+@pytest.fixture
+def tokens(make_token: Callable[..., str]) -> Tokens:
+    return {
+        "sales": make_token(role="sales", name="crm"),
+        "support": make_token(role="support", name="helpdesk"),
+        "marketing": make_token(role="marketing", name="newsletter"),
+        "sales_us": make_token(role="sales", name="crm-us", regions=("US",)),
+    }
+
+
+def call(client: FlaskClient, method: str, path: str, token: str, purpose: str, body: Any = None):  # type: ignore[no-untyped-def]
+    headers = bearer(token, **{"X-Purpose": purpose})
+    return client.open(f"/api/v1/customers{path}", method=method, json=body, headers=headers)
+
+
+def create(client: FlaskClient, tokens: Tokens, **changes: Any) -> str:
+    body = {"fields": {**SAMPLE_FIELDS, **changes.pop("fields", {})}, "region": "EU", **changes}
+    response = call(client, "POST", "", tokens["sales"], "sales", body)
+    assert response.status_code == 201, response.get_json()
+    return str(response.get_json()["id"])
+
+
+def events(app: Flask, **where: Any) -> list[AuditEvent]:
+    with app.app_context():
+        return list(
+            db.session.scalars(sa.select(AuditEvent).filter_by(**where).order_by(AuditEvent.id))
+        )
+
+
+def test_sales_creates_and_sees_its_scoped_view(
+    client: FlaskClient, tokens: Tokens, app: Flask
+) -> None:
+    response = call(
+        client, "POST", "", tokens["sales"], "sales", {"fields": SAMPLE_FIELDS, "region": "EU"}
+    )
+    assert response.status_code == 201
+    view = response.get_json()
+    assert view["id"].startswith("cus_")
+    assert view["region"] == "EU"
+    assert view["fields"]["email"] == {"value": "Jeanne.Dupont@example.org", "transform": "none"}
+    assert view["fields"]["birth_date"] == {"value": "1984", "transform": "year"}
+    assert view["fields"]["national_id"] == {"value": "***9042", "transform": "last4"}
+    assert view["withheld"] == []
+    (event,) = events(app, action="customer.create")
+    assert event.purpose == "sales"
+    assert event.customer_ids == view["id"]
+    assert "national_id" in event.field_names.split()
+    assert "Jeanne" not in json.dumps([str(vars(e)) for e in events(app)])
+
+
+def test_support_sees_contact_data_and_withheld_names(client: FlaskClient, tokens: Tokens) -> None:
+    customer_id = create(client, tokens)
+    view = call(client, "GET", f"/{customer_id}", tokens["support"], "support").get_json()
+    assert set(view["fields"]) == {"given_name", "family_name", "email", "phone", "postal_address"}
+    assert set(view["withheld"]) == {
+        "birth_date",
+        "national_id",
+        "job_title",
+        "company",
+        "interests",
+    }
+    assert "FR-1840375019042" not in json.dumps(view)
+
+
+def test_a_marketing_client_sees_a_customer_only_while_its_consent_is_active(
+    client: FlaskClient, tokens: Tokens
+) -> None:
+    customer_id = create(client, tokens)
+    assert (
+        call(client, "GET", f"/{customer_id}", tokens["marketing"], "marketing").status_code == 404
+    )
+    granted = {
+        "purpose": "marketing",
+        "granted": True,
+        "source": "web-form",
+        "notice_version": "v3",
+    }
+    assert (
+        call(
+            client, "POST", f"/{customer_id}/consents", tokens["sales"], "sales", granted
+        ).status_code
+        == 201
+    )
+    view = call(client, "GET", f"/{customer_id}", tokens["marketing"], "marketing").get_json()
+    assert set(view["fields"]) == {"given_name", "family_name", "email", "interests"}
+    listed = call(client, "GET", "", tokens["marketing"], "marketing").get_json()
+    assert [c["id"] for c in listed["items"]] == [customer_id]
+    withdrawn = {"purpose": "marketing", "granted": False, "source": "unsubscribe-link"}
+    assert (
+        call(
+            client, "POST", f"/{customer_id}/consents", tokens["marketing"], "marketing", withdrawn
+        ).status_code
+        == 201
+    )
+    assert (
+        call(client, "GET", f"/{customer_id}", tokens["marketing"], "marketing").status_code == 404
+    )
+    assert call(client, "GET", "", tokens["marketing"], "marketing").get_json()["items"] == []
+
+
+def test_granting_consent_needs_write_access(client: FlaskClient, tokens: Tokens) -> None:
+    customer_id = create(client, tokens, consents=[{"purpose": "marketing", "granted": True}])
+    grant = {"purpose": "analytics", "granted": True}
+    response = call(
+        client, "POST", f"/{customer_id}/consents", tokens["marketing"], "marketing", grant
+    )
+    assert response.status_code == 403
+    consents = call(client, "GET", f"/{customer_id}/consents", tokens["sales"], "sales").get_json()
+    assert consents["purposes"]["marketing"]["granted"] is True
+    assert "analytics" not in consents["purposes"]
+
+
+def test_a_region_limited_principal_never_sees_another_region(
+    client: FlaskClient, tokens: Tokens
+) -> None:
+    eu = create(client, tokens)
+    us = create(client, tokens, region="US", fields={"email": "us@example.org"})
+    limited = tokens["sales_us"]
+    assert call(client, "GET", f"/{eu}", limited, "sales").status_code == 404
+    assert call(client, "GET", f"/{us}", limited, "sales").status_code == 200
+    assert [c["id"] for c in call(client, "GET", "", limited, "sales").get_json()["items"]] == [us]
+    found = call(
+        client, "POST", "/search", limited, "sales", {"email": SAMPLE_FIELDS["email"]}
+    ).get_json()
+    assert found["items"] == []
+    create_eu = call(
+        client,
+        "POST",
+        "",
+        limited,
+        "sales",
+        {"fields": {**SAMPLE_FIELDS, "email": "x@example.org"}, "region": "EU"},
+    )
+    assert create_eu.status_code == 403
+
+
+def test_an_invisible_customer_is_indistinguishable_from_an_unknown_one(
+    client: FlaskClient, tokens: Tokens, app: Flask
+) -> None:
+    customer_id = create(client, tokens)
+    with app.app_context(), db.transaction() as session:
+        session.execute(
+            sa.update(Customer).where(Customer.id == customer_id).values(status="erased")
+        )
+    erased = call(client, "GET", f"/{customer_id}", tokens["sales"], "sales")
+    unknown = call(client, "GET", "/cus_" + "0" * 32, tokens["sales"], "sales")
+    assert erased.status_code == unknown.status_code == 404
+    strip = lambda r: {k: v for k, v in r.get_json().items() if k != "request_id"}  # noqa: E731
+    assert strip(erased) == strip(unknown)
+    assert [e.reason for e in events(app, outcome="denied")] == ["not_found", "not_found"]
+
+
+def test_a_duplicate_email_is_409_with_the_id_only_for_those_who_may_see_it(
+    client: FlaskClient, tokens: Tokens
+) -> None:
+    existing = create(client, tokens)
+    body = {"fields": {**SAMPLE_FIELDS, "email": SAMPLE_FIELDS["email"].upper()}, "region": "US"}
+    seen = call(client, "POST", "", tokens["sales"], "sales", body)
+    assert seen.status_code == 409
+    assert seen.get_json()["existing_id"] == existing
+    unseen = call(client, "POST", "", tokens["sales_us"], "sales", body)
+    assert unseen.status_code == 409
+    assert "existing_id" not in unseen.get_json()
+    assert SAMPLE_FIELDS["email"].upper() not in unseen.get_data(as_text=True)
+
+
+def test_writes_follow_the_plan(client: FlaskClient, tokens: Tokens) -> None:
+    customer_id = create(client, tokens)
+    changed = call(
+        client,
+        "PATCH",
+        f"/{customer_id}",
+        tokens["sales"],
+        "sales",
+        {"fields": {"job_title": "CTO"}},
+    )
+    assert changed.get_json()["fields"]["job_title"]["value"] == "CTO"
+    refused = call(
+        client,
+        "PATCH",
+        f"/{customer_id}",
+        tokens["support"],
+        "support",
+        {"fields": {"job_title": "Intern"}},
+    )
+    assert refused.status_code == 403
+    assert "job_title" in refused.get_json()["detail"]
+    assert "Intern" not in refused.get_data(as_text=True)
+    phone = call(
+        client,
+        "PATCH",
+        f"/{customer_id}",
+        tokens["support"],
+        "support",
+        {"fields": {"phone": "+33 1 42 68 53 00"}},
+    )
+    assert phone.get_json()["fields"]["phone"]["value"] == "+33142685300"
+    sensitive = call(
+        client,
+        "PATCH",
+        f"/{customer_id}",
+        tokens["sales"],
+        "sales",
+        {"fields": {"national_id": "X-1"}},
+    )
+    assert sensitive.status_code == 403
+    support_create = call(
+        client, "POST", "", tokens["support"], "support", {"fields": SAMPLE_FIELDS, "region": "EU"}
+    )
+    assert support_create.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"fields": {**SAMPLE_FIELDS, "shoe_size": "44"}, "region": "EU"}, "shoe_size"),
+        ({"fields": {**SAMPLE_FIELDS, "email": "not-an-email"}, "region": "EU"}, "email"),
+        ({"fields": {**SAMPLE_FIELDS, "phone": "12"}, "region": "EU"}, "phone"),
+        ({"fields": {**SAMPLE_FIELDS, "job_title": "x" * 101}, "region": "EU"}, "job_title"),
+        ({"fields": {"email": "a@example.org"}, "region": "EU"}, "given_name"),
+        ({"fields": SAMPLE_FIELDS, "region": "Mars"}, "region"),
+        ({"fields": SAMPLE_FIELDS}, "region"),
+    ],
+)
+def test_bad_input_is_422_naming_fields_without_values_and_writes_nothing(
+    client: FlaskClient, tokens: Tokens, body: dict[str, Any], field: str
+) -> None:
+    response = call(client, "POST", "", tokens["sales"], "sales", body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"]
+    text = response.get_data(as_text=True)
+    for value in ("not-an-email", "x" * 101, "Jeanne", "Dupont"):
+        assert value not in text
+    assert call(client, "GET", "", tokens["sales"], "sales").get_json()["items"] == []
+
+
+def test_search_finds_an_email_typed_in_another_case(client: FlaskClient, tokens: Tokens) -> None:
+    customer_id = create(client, tokens)
+    found = call(
+        client,
+        "POST",
+        "/search",
+        tokens["support"],
+        "support",
+        {"email": "JEANNE.dupont@example.ORG"},
+    ).get_json()
+    assert [c["id"] for c in found["items"]] == [customer_id]
+    assert "birth_date" in found["items"][0]["withheld"]
+    by_phone = call(
+        client, "POST", "/search", tokens["sales"], "sales", {"phone": "+44 20 7946 0958"}
+    ).get_json()
+    assert [c["id"] for c in by_phone["items"]] == [customer_id]
+    both = call(
+        client,
+        "POST",
+        "/search",
+        tokens["sales"],
+        "sales",
+        {"email": "a@example.org", "phone": "+442079460958"},
+    )
+    assert both.status_code == 422
+
+
+def test_pages_of_customers(client: FlaskClient, tokens: Tokens, clock: Any) -> None:
+    ids = []
+    for i in range(3):
+        clock.advance(seconds=1)
+        ids.append(create(client, tokens, fields={"email": f"p{i}@example.org"}))
+    first = call(client, "GET", "?limit=2", tokens["sales"], "sales").get_json()
+    second = call(
+        client, "GET", f"?limit=2&cursor={first['next_cursor']}", tokens["sales"], "sales"
+    ).get_json()
+    assert [c["id"] for c in first["items"] + second["items"]] == ids
+    assert second["next_cursor"] is None
+    assert call(client, "GET", "?limit=501", tokens["sales"], "sales").status_code == 422
+
+
+def test_interactions_by_kind(client: FlaskClient, tokens: Tokens) -> None:
+    customer_id = create(client, tokens)
+    ticket = {"kind": "support_ticket", "channel": "phone", "text": "Kiln arrived cracked"}
+    added = call(
+        client, "POST", f"/{customer_id}/interactions", tokens["support"], "support", ticket
+    )
+    assert added.status_code == 201
+    assert added.get_json()["text"] == "Kiln arrived cracked"
+    purchase = {"kind": "purchase", "amount": "129.90", "currency": "EUR", "channel": "web"}
+    assert (
+        call(
+            client, "POST", f"/{customer_id}/interactions", tokens["sales"], "sales", purchase
+        ).status_code
+        == 201
+    )
+    assert (
+        call(
+            client, "POST", f"/{customer_id}/interactions", tokens["sales"], "sales", ticket
+        ).status_code
+        == 403
+    )
+    support_sees = call(
+        client, "GET", f"/{customer_id}/interactions", tokens["support"], "support"
+    ).get_json()
+    assert [i["kind"] for i in support_sees["items"]] == ["support_ticket"]
+    sales_sees = call(
+        client, "GET", f"/{customer_id}/interactions", tokens["sales"], "sales"
+    ).get_json()
+    assert [(i["kind"], i["amount"]) for i in sales_sees["items"]] == [("purchase", "129.90")]
+
+
+def test_no_audit_no_data(
+    client: FlaskClient, tokens: Tokens, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer_id = create(client, tokens)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def broken(*_args: Any, **_kwargs: Any) -> int:
+        raise AuditWriteFailed("the audit trail cannot be written; nothing was done")
+
+    monkeypatch.setattr("vault.api.audit_trail.record_event", broken)
+    response = call(client, "GET", f"/{customer_id}", tokens["sales"], "sales")
+    assert response.status_code == 500
+    assert "Jeanne" not in response.get_data(as_text=True)
+
+
+def test_a_route_that_forgets_its_audit_sends_nothing(
+    client: FlaskClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer_id = create(client, tokens)
+    monkeypatch.setattr("vault.api.customers.audit", lambda *_a, **_k: None)
+    response = call(client, "GET", f"/{customer_id}", tokens["sales"], "sales")
+    assert response.status_code == 500
+    assert response.get_json()["code"] == "audit_missing"
+    assert "Jeanne" not in response.get_data(as_text=True)
+
+
+# Every customer-data route, and a call of it that succeeds. A new route missing here fails
+# test_every_customer_route_is_audited: add its call, and it is checked like the others.
+ROUTE_CALLS: dict[tuple[str, str], tuple[str, str, Any, str]] = {
+    ("POST", "/api/v1/customers"): (
+        "POST",
+        "",
+        {"fields": {**SAMPLE_FIELDS, "email": "new@example.org"}, "region": "EU"},
+        "customer.create",
+    ),
+    ("GET", "/api/v1/customers"): ("GET", "", None, "customer.list"),
+    ("GET", "/api/v1/customers/<customer_id>"): ("GET", "/{id}", None, "customer.read"),
+    ("PATCH", "/api/v1/customers/<customer_id>"): (
+        "PATCH",
+        "/{id}",
+        {"fields": {"company": "Acme"}},
+        "customer.update",
+    ),
+    ("POST", "/api/v1/customers/search"): (
+        "POST",
+        "/search",
+        {"email": SAMPLE_FIELDS["email"]},
+        "customer.search",
+    ),
+    ("GET", "/api/v1/customers/<customer_id>/consents"): (
+        "GET",
+        "/{id}/consents",
+        None,
+        "consent.read",
+    ),
+    ("POST", "/api/v1/customers/<customer_id>/consents"): (
+        "POST",
+        "/{id}/consents",
+        {"purpose": "marketing", "granted": False},
+        "consent.change",
+    ),
+    ("GET", "/api/v1/customers/<customer_id>/interactions"): (
+        "GET",
+        "/{id}/interactions",
+        None,
+        "interaction.read",
+    ),
+    ("POST", "/api/v1/customers/<customer_id>/interactions"): (
+        "POST",
+        "/{id}/interactions",
+        {"kind": "purchase", "amount": "5", "currency": "EUR"},
+        "interaction.create",
+    ),
+}
+
+
+def customer_routes(app: Flask) -> set[tuple[str, str]]:
+    return {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("customers.")
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+
+
+def test_every_customer_route_is_audited(client: FlaskClient, tokens: Tokens, app: Flask) -> None:
+    routes = customer_routes(app)
+    assert routes == set(ROUTE_CALLS), "a customer-data route has no audited call in ROUTE_CALLS"
+    customer_id = create(client, tokens)
+    for route in sorted(routes):
+        method, path, body, action = ROUTE_CALLS[route]
+        before = len(events(app))
+        response = call(client, method, path.format(id=customer_id), tokens["sales"], "sales", body)
+        assert response.status_code < 300, (route, response.get_json())
+        new = events(app)[before:]
+        assert [e.action for e in new] == [action], route
+        assert new[0].purpose == "sales"
+        assert new[0].request_id == response.headers["X-Request-ID"]
+        if "{id}" in path:
+            assert customer_id in new[0].customer_ids.split()
+    everything = json.dumps([{k: str(v) for k, v in vars(e).items()} for e in events(app)])
+    for value in ("Jeanne", "Dupont", "FR-1840375019042", "+442079460958", "Acme"):
+        assert value not in everything

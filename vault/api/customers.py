@@ -1,0 +1,360 @@
+"""``/api/v1/customers``: governed access to customer records (API.md §2).
+
+Every route states its purpose (``X-Purpose``), goes through the caller's access plan (which
+fields are shown and how, which may be written, which rows are visible) and records one audit
+event with the purpose, the customer ids and the field names. A customer the caller may not
+see for this purpose is a 404, indistinguishable from an unknown id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import Response, g
+from flask_smorest import Blueprint
+
+from vault import runtime
+from vault.api.audit_trail import audit
+from vault.api.auth import current_principal, purpose_guard
+from vault.api.errors import problem
+from vault.customers.interactions import InteractionRecord, add_interaction, list_interactions
+from vault.customers.models import INTERACTION_KINDS
+from vault.customers.service import CustomerRecord, CustomerStore, DuplicateCustomer
+from vault.db import db
+from vault.errors import Forbidden, NotFound, ValidationFailed
+from vault.governance.consent import consent_overview, consenting, record_consent
+from vault.logs import get_logger
+from vault.policies.plan import AccessPlan
+from vault.policies.service import plans
+from vault.policies.transforms import PSEUDONYM_LABEL, make_transform
+
+blueprint = Blueprint(
+    "customers", __name__, url_prefix="/api/v1/customers", description="Governed customer records"
+)
+blueprint.before_request(purpose_guard)
+log = get_logger("vault.customers")
+
+
+@blueprint.after_request
+def _no_audit_no_data(response: Response) -> Response:
+    """Fail closed: a customer-data answer that recorded no audit event is not sent."""
+    if response.status_code < 400 and not g.get("_vault_audit_events"):
+        log.error("audit.missing", endpoint=g.get("request_endpoint"))
+        return problem(500, "audit_missing", "Internal Server Error", "the access was not audited")
+    return response
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class ConsentInSchema(ma.Schema):
+    purpose = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    granted = ma.fields.Boolean(required=True)
+    source = ma.fields.String(load_default="api", validate=ma.validate.Length(min=1, max=64))
+    notice_version = ma.fields.String(load_default="", validate=ma.validate.Length(max=32))
+
+
+class CreateSchema(ma.Schema):
+    # "values" in Python, "fields" on the wire: a schema's own ``fields`` must not be shadowed
+    values = ma.fields.Dict(keys=ma.fields.String(), required=True, data_key="fields")
+    region = ma.fields.String(required=True)
+    consents = ma.fields.List(ma.fields.Nested(ConsentInSchema), load_default=list)
+
+
+class PatchSchema(ma.Schema):
+    values = ma.fields.Dict(keys=ma.fields.String(), required=True, data_key="fields")
+
+
+class SearchSchema(ma.Schema):
+    email = ma.fields.String()
+    phone = ma.fields.String()
+
+    @ma.validates_schema
+    def _exactly_one(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if len(data) != 1:
+            raise ma.ValidationError("give exactly one of email or phone", "_schema")
+
+
+class ListQuerySchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+    cursor = ma.fields.String(validate=ma.validate.Length(max=200))
+
+
+class InteractionInSchema(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(INTERACTION_KINDS))
+    occurred_at = ma.fields.AwareDateTime(load_default=None)
+    channel = ma.fields.String(load_default="", validate=ma.validate.Length(max=32))
+    amount = ma.fields.Decimal(load_default=None, as_string=True)
+    currency = ma.fields.String(load_default=None, validate=ma.validate.Length(equal=3))
+    text = ma.fields.String(load_default=None, validate=ma.validate.Length(max=20_000))
+
+
+class FieldValueSchema(ma.Schema):
+    value = ma.fields.Raw()
+    transform = ma.fields.String(
+        metadata={"description": "none, mask, redact, year, pseudonym, last4"}
+    )
+
+
+class CustomerViewSchema(ma.Schema):
+    id = ma.fields.String()
+    region = ma.fields.String()
+    values = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Nested(FieldValueSchema), data_key="fields"
+    )
+    withheld = ma.fields.List(ma.fields.String())
+
+
+class CustomerPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CustomerViewSchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+# --- the governed context of one request -----------------------------------------------------
+
+
+class Governed:
+    """The principal, purpose, store and plan of this request."""
+
+    def __init__(self) -> None:
+        self.principal = current_principal()
+        self.purpose: str = g.purpose
+        self.store: CustomerStore = runtime.customer_store()
+        self.plan: AccessPlan = plans.plan(
+            db.session, self.store.catalogue, self.principal.roles, self.purpose
+        )
+        self._transforms: dict[str, Callable[[str, Any], Any]] = {}
+
+    @property
+    def row_filter(self) -> sa.ColumnElement[bool] | None:
+        return consenting(self.purpose) if self.plan.consent_required else None
+
+    def visible(self, customer_ids: list[str]) -> list[str]:
+        if not self.plan.sees_customers:
+            return []
+        return self.store.visible(
+            customer_ids, regions=self.principal.regions, only=self.row_filter
+        )
+
+    def require_visible(self, customer_id: str) -> None:
+        if not self.visible([customer_id]):
+            raise NotFound("no such customer")
+
+    def transform(self, name: str) -> Callable[[str, Any], Any]:
+        if name not in self._transforms:
+            key = runtime.key_provider().derived_key(PSEUDONYM_LABEL)
+            self._transforms[name] = make_transform(name, key)
+        return self._transforms[name]
+
+    def view(self, record: CustomerRecord) -> dict[str, Any]:
+        catalogue = self.store.catalogue
+        shown: dict[str, Any] = {}
+        for name, value in record.values.items():
+            transform = self.plan.readable.get(name)
+            if transform is None:
+                continue  # never happens: only readable fields are read
+            shown_value = (
+                self.transform(transform)(catalogue[name].type, value) if transform else value
+            )
+            shown[name] = {"value": shown_value, "transform": transform or "none"}
+        return {
+            "id": record.id,
+            "region": record.region,
+            "values": shown,
+            "withheld": list(self.plan.withheld),
+        }
+
+    def read_views(self, customer_ids: list[str]) -> list[dict[str, Any]]:
+        records = self.store.read(customer_ids, self.plan.readable)
+        return [self.view(r) for r in records]
+
+    def check_fields(self, names: Iterable[str], allowed: frozenset[str], verb: str) -> None:
+        names = list(names)
+        unknown = self.store.catalogue.unknown(names)
+        if unknown:
+            raise ValidationFailed(errors={n: ["unknown field"] for n in unknown})
+        refused = sorted(set(names) - allowed)
+        if refused:
+            raise Forbidden(
+                f"you may not {verb} these fields for this purpose: {', '.join(refused)}"
+            )
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+
+@blueprint.post("")
+@blueprint.arguments(CreateSchema)
+@blueprint.response(201, CustomerViewSchema)
+def create_customer(body: dict[str, Any]) -> dict[str, Any]:
+    """Create a customer; 201 with the caller's scoped view."""
+    ctx = Governed()
+    ctx.check_fields(body["values"], ctx.plan.creatable, "set")
+    regions = ctx.principal.regions
+    if regions is not None and body["region"] not in regions:
+        raise Forbidden("you may not create customers in this region")
+    try:
+        customer_id = ctx.store.create(body["values"], region=body["region"])
+    except DuplicateCustomer as exc:
+        if exc.existing_id and ctx.visible([exc.existing_id]):
+            exc.extra["existing_id"] = exc.existing_id
+        raise
+    for consent in body["consents"]:
+        record_consent(ctx.store, customer_id, recorded_by=ctx.principal.id, **consent)
+    audit("customer.create", customer_ids=[customer_id], field_names=body["values"])
+    return ctx.read_views([customer_id])[0]
+
+
+@blueprint.get("")
+@blueprint.arguments(ListQuerySchema, location="query")
+@blueprint.response(200, CustomerPageSchema)
+def list_customers(args: dict[str, Any]) -> dict[str, Any]:
+    """The customers this caller may see for this purpose, oldest first."""
+    ctx = Governed()
+    if not ctx.plan.sees_customers:
+        audit("customer.list")
+        return {"items": [], "next_cursor": None}
+    page = ctx.store.list_page(
+        limit=args["limit"], cursor=args.get("cursor"), regions=ctx.principal.regions,
+        only=ctx.row_filter,
+    )  # fmt: skip
+    items = ctx.read_views(page.ids)
+    audit("customer.list", customer_ids=page.ids, field_names=ctx.plan.readable)
+    return {"items": items, "next_cursor": page.next_cursor}
+
+
+@blueprint.get("/<customer_id>")
+@blueprint.response(200, CustomerViewSchema)
+def get_customer(customer_id: str) -> dict[str, Any]:
+    """The scoped view of one customer."""
+    ctx = Governed()
+    ctx.require_visible(customer_id)
+    audit("customer.read", customer_ids=[customer_id], field_names=ctx.plan.readable)
+    return ctx.read_views([customer_id])[0]
+
+
+@blueprint.patch("/<customer_id>")
+@blueprint.arguments(PatchSchema)
+@blueprint.response(200, CustomerViewSchema)
+def update_customer(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """Change the fields this caller may write for this purpose (``null`` removes one)."""
+    ctx = Governed()
+    ctx.require_visible(customer_id)
+    ctx.check_fields(body["values"], ctx.plan.writable, "change")
+    changed = ctx.store.update(customer_id, body["values"])
+    audit("customer.update", customer_ids=[customer_id], field_names=changed)
+    return ctx.read_views([customer_id])[0]
+
+
+@blueprint.post("/search")
+@blueprint.arguments(SearchSchema)
+@blueprint.response(200, CustomerPageSchema)
+def search_customers(body: dict[str, Any]) -> dict[str, Any]:
+    """Exact match on email or phone through the blind index."""
+    ctx = Governed()
+    ((field, value),) = body.items()
+    found = ctx.visible(ctx.store.search(field, value))
+    audit("customer.search", customer_ids=found, field_names=[field, *ctx.plan.readable])
+    return {"items": ctx.read_views(found), "next_cursor": None}
+
+
+def _consents_body(ctx: Governed, customer_id: str) -> dict[str, Any]:
+    overview = consent_overview(ctx.store, customer_id)
+    return {
+        "customer_id": customer_id,
+        "purposes": {
+            purpose: {
+                "granted": entry["granted"],
+                "updated_at": entry["updated_at"].isoformat(),
+                "history": [
+                    {
+                        "granted": h.granted,
+                        "occurred_at": h.occurred_at.isoformat(),
+                        "source": h.source,
+                        "notice_version": h.notice_version,
+                        "recorded_by": h.recorded_by,
+                        "has_evidence": h.has_evidence,
+                    }
+                    for h in entry["history"]
+                ],
+            }
+            for purpose, entry in overview.items()
+        },
+    }
+
+
+@blueprint.get("/<customer_id>/consents")
+def get_consents(customer_id: str) -> dict[str, Any]:
+    """Consent state per purpose with its full history."""
+    ctx = Governed()
+    ctx.require_visible(customer_id)
+    audit("consent.read", customer_ids=[customer_id])
+    return _consents_body(ctx, customer_id)
+
+
+@blueprint.post("/<customer_id>/consents")
+@blueprint.arguments(ConsentInSchema)
+@blueprint.response(201)
+def add_consent(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """Append a consent event. Whoever may read the customer may record a withdrawal for
+    any purpose; granting needs write access for this purpose."""
+    ctx = Governed()
+    ctx.require_visible(customer_id)
+    if body["granted"] and not ctx.plan.writable:
+        raise Forbidden("recording a grant needs write access for this purpose")
+    record_consent(ctx.store, customer_id, recorded_by=ctx.principal.id, **body)
+    audit(
+        "consent.change", customer_ids=[customer_id], reason=f"{body['purpose']}:{body['granted']}"
+    )
+    return _consents_body(ctx, customer_id)
+
+
+def _interaction_dict(item: InteractionRecord) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "channel": item.channel,
+        "occurred_at": item.occurred_at.isoformat(),
+        "amount": str(item.amount) if item.amount is not None else None,
+        "currency": item.currency,
+        "text": item.text,
+    }
+
+
+@blueprint.get("/<customer_id>/interactions")
+def get_interactions(customer_id: str) -> dict[str, Any]:
+    """The interactions of the kinds this caller may read for this purpose."""
+    ctx = Governed()
+    ctx.require_visible(customer_id)
+    kinds = ctx.plan.interactions_read
+    items = list_interactions(ctx.store, customer_id, kinds=kinds, with_text=True) if kinds else []
+    audit(
+        "interaction.read",
+        customer_ids=[customer_id],
+        field_names=[f"interactions:{k}" for k in kinds],
+    )
+    return {"items": [_interaction_dict(i) for i in items], "next_cursor": None}
+
+
+@blueprint.post("/<customer_id>/interactions")
+@blueprint.arguments(InteractionInSchema)
+@blueprint.response(201)
+def post_interaction(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
+    """Record an interaction of a kind this caller may add for this purpose."""
+    ctx = Governed()
+    ctx.require_visible(customer_id)
+    if body["kind"] not in ctx.plan.interactions_write:
+        raise Forbidden(f"you may not record {body['kind']} interactions for this purpose")
+    occurred: dt.datetime | None = body["occurred_at"]
+    interaction_id = add_interaction(ctx.store, customer_id, **{**body, "occurred_at": occurred})
+    audit(
+        "interaction.create",
+        customer_ids=[customer_id],
+        field_names=[f"interactions:{body['kind']}"],
+    )
+    items = list_interactions(ctx.store, customer_id, kinds={body["kind"]}, with_text=True)
+    return _interaction_dict(next(i for i in items if i.id == interaction_id))

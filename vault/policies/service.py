@@ -1,0 +1,163 @@
+"""The policy store and the plan cache.
+
+Rules live in ``casbin_rule`` and are loaded by pycasbin through ``casbin_sqlalchemy_adapter``
+on the caller's connection; changes are written in the caller's transaction (with their audit
+event) and replace the ``policies`` change stamp, so every worker process recompiles on its
+next request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import casbin
+import sqlalchemy as sa
+from casbin_sqlalchemy_adapter import Adapter
+from sqlalchemy.orm import Session
+
+from vault.auth.models import Role
+from vault.customers.catalogue import Catalogue
+from vault.customers.models import INTERACTION_KINDS
+from vault.errors import ValidationFailed
+from vault.governance import versions
+from vault.governance.models import Purpose
+from vault.policies.defaults import SHIPPED_RULES
+from vault.policies.models import PolicyRule
+from vault.policies.plan import ACTIONS, AccessPlan, Rule, compile_plan
+from vault.policies.transforms import TRANSFORMS
+
+COUNTER = "policies"
+MODEL_PATH = Path(__file__).with_name("casbin_model.conf")
+EFFECTS = ("allow", "deny")
+# How a plain (unmasked) rule stores its transform: the adapter drops trailing empty values,
+# and every rule must keep all six for pycasbin.
+STORED_PLAIN = "none"
+
+
+def load_enforcer(session: Session) -> casbin.Enforcer:
+    """A pycasbin enforcer over the rules as this session sees them."""
+    adapter = Adapter(session.connection(), db_class=PolicyRule, create_all_models=False)
+    return casbin.Enforcer(str(MODEL_PATH), adapter)
+
+
+class _PolicySnapshot:
+    """Rules, role graph and purposes at one stamp."""
+
+    def __init__(self, session: Session) -> None:
+        enforcer = load_enforcer(session)
+        self.rules = [
+            Rule(row[0], row[1], row[2], row[3], row[4], "" if row[5] == STORED_PLAIN else row[5])
+            for row in enforcer.get_policy()
+        ]
+        self.enforcer = enforcer
+        self.consent_purposes = frozenset(
+            session.scalars(sa.select(Purpose.code).where(Purpose.legal_basis == "consent"))
+        )
+        self.purposes = frozenset(session.scalars(sa.select(Purpose.code)))
+
+    def closure(self, roles: Iterable[str]) -> frozenset[str]:
+        closed = set(roles)
+        for role in roles:
+            closed.update(self.enforcer.get_implicit_roles_for_user(role))
+        return frozenset(closed)
+
+
+class PlanCache:
+    """Compiled plans per (database, policy stamp, catalogue stamp, roles, purpose)."""
+
+    MAX_PLANS = 2048
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snapshots: dict[tuple[str, int], _PolicySnapshot] = {}
+        self._plans: dict[tuple[object, ...], AccessPlan] = {}
+
+    def plan(
+        self, session: Session, catalogue: Catalogue, roles: frozenset[str], purpose: str
+    ) -> AccessPlan:
+        stamp = versions.current(session, COUNTER)
+        database = str(session.get_bind().engine.url)
+        key = (database, stamp, catalogue.version, roles, purpose)
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        snapshot = self._snapshots.get((database, stamp))
+        if snapshot is None:
+            snapshot = _PolicySnapshot(session)
+        plan = compile_plan(
+            snapshot.rules,
+            snapshot.closure(roles),
+            purpose,
+            catalogue,
+            consent_required=purpose in snapshot.consent_purposes,
+        )
+        with self._lock:
+            if len(self._plans) >= self.MAX_PLANS:
+                self._plans.clear()
+            self._snapshots = {
+                k: v for k, v in self._snapshots.items() if k[0] != database or k[1] == stamp
+            }
+            self._snapshots[(database, stamp)] = snapshot
+            self._plans[key] = plan
+        return plan
+
+
+plans = PlanCache()
+
+
+def validate_rule(session: Session, rule: Rule, catalogue: Catalogue) -> None:
+    """Raises ``ValidationFailed`` naming what is wrong: unknown role, field, category,
+    interaction kind or purpose, or a malformed action, effect or transform."""
+    errors: dict[str, list[str]] = {}
+    if session.get(Role, rule.role) is None:
+        errors["role"] = ["unknown role"]
+    if session.get(Purpose, rule.purpose) is None:
+        errors["purpose"] = ["unknown purpose"]
+    if rule.action not in ACTIONS:
+        errors["action"] = [f"must be one of {', '.join(ACTIONS)}"]
+    if rule.effect not in EFFECTS:
+        errors["effect"] = ["must be allow, deny or mask:<transform>"]
+    if rule.transform and (rule.transform not in TRANSFORMS or rule.effect != "allow"):
+        errors["effect"] = [f"a mask must be mask:<{'|'.join(TRANSFORMS)}>"]
+    kind, _, name = rule.obj.partition(":")
+    categories = {spec.category for spec in catalogue.fields.values()}
+    if name and kind == "category" and name not in categories:
+        errors["object"] = ["unknown category"]
+    elif name and kind == "interactions" and name not in INTERACTION_KINDS:
+        errors["object"] = ["unknown interaction kind"]
+    elif name and kind not in ("category", "interactions"):
+        errors["object"] = ["must be a field, category:<name> or interactions:<kind>"]
+    elif not name and rule.obj not in catalogue:
+        errors["object"] = ["unknown field"]
+    if errors:
+        raise ValidationFailed("the policy rule is invalid", errors=errors)
+
+
+def add_rules(session: Session, rules: Iterable[Rule]) -> list[PolicyRule]:
+    """Store rules (already validated) and mark the policies changed."""
+    rows = [
+        PolicyRule(
+            ptype="p",
+            v0=r.role,
+            v1=r.obj,
+            v2=r.purpose,
+            v3=r.action,
+            v4=r.effect,
+            v5=r.transform or STORED_PLAIN,
+        )
+        for r in rules
+    ]
+    session.add_all(rows)
+    session.flush()
+    versions.bump(session, COUNTER)
+    return rows
+
+
+def seed_policies(session: Session) -> list[str]:
+    """Load the shipped rules into an empty policy store."""
+    if session.scalar(sa.select(PolicyRule.id).limit(1)) is not None:
+        return []
+    add_rules(session, [Rule(*rule) for rule in SHIPPED_RULES])
+    return [f"loaded {len(SHIPPED_RULES)} shipped policy rules"]
