@@ -114,6 +114,7 @@ def configure_logging(
     # werkzeug's own access log repeats ours and prints query strings; keep its warnings only.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("casbin").setLevel(logging.WARNING)  # it logs every policy load
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -12,9 +12,11 @@ from vault.clock import Clock
 from vault.config import Settings
 from vault.crypto.envelope import KeyRing
 from vault.crypto.keys import KeyProvider, provider_from_settings
+from vault.customers.catalogue import COUNTER as CATALOGUE
 from vault.customers.catalogue import load_catalogue
 from vault.customers.service import CustomerStore
 from vault.db import db
+from vault.governance import versions
 
 
 def settings() -> Settings:
@@ -48,15 +50,20 @@ def keyring() -> KeyRing:
     return ring
 
 
+def change_stamps() -> dict[str, int]:
+    """The governance change stamps as this request first saw them (one query)."""
+    stamps: dict[str, int] | None = g.get("_vault_stamps")
+    if stamps is None:
+        stamps = g._vault_stamps = versions.current_all(db.session)
+    return stamps
+
+
 def customer_store() -> CustomerStore:
     store: CustomerStore | None = g.get("_vault_customer_store")
     if store is None:
         session = db.session
+        catalogue = load_catalogue(session, stamp=change_stamps().get(CATALOGUE, 0))
         store = g._vault_customer_store = CustomerStore(
-            session,
-            keyring(),
-            load_catalogue(session),
-            now=now(),
-            regions=settings().region_set,
+            session, keyring(), catalogue, now=now(), regions=settings().region_set
         )
     return store

@@ -29,6 +29,7 @@ from vault.errors import Forbidden, NotFound, ValidationFailed
 from vault.governance.consent import consent_overview, consenting, record_consent
 from vault.logs import get_logger
 from vault.policies.plan import AccessPlan
+from vault.policies.service import COUNTER as POLICIES
 from vault.policies.service import plans
 from vault.policies.transforms import PSEUDONYM_LABEL, make_transform
 
@@ -125,9 +126,18 @@ class Governed:
         self.purpose: str = g.purpose
         self.store: CustomerStore = runtime.customer_store()
         self.plan: AccessPlan = plans.plan(
-            db.session, self.store.catalogue, self.principal.roles, self.purpose
+            db.session,
+            self.store.catalogue,
+            self.principal.roles,
+            self.purpose,
+            stamp=runtime.change_stamps().get(POLICIES, 0),
         )
-        self._transforms: dict[str, Callable[[str, Any], Any]] = {}
+        # (field, how to show it, its transform's name), once per request, not per customer
+        catalogue = self.store.catalogue
+        self._shown = [
+            (name, self._transform(t, catalogue[name].type) if t else None, t or "none")
+            for name, t in self.plan.readable.items()
+        ]
 
     @property
     def row_filter(self) -> sa.ColumnElement[bool] | None:
@@ -144,23 +154,22 @@ class Governed:
         if not self.visible([customer_id]):
             raise NotFound("no such customer")
 
-    def transform(self, name: str) -> Callable[[str, Any], Any]:
-        if name not in self._transforms:
-            key = runtime.key_provider().derived_key(PSEUDONYM_LABEL)
-            self._transforms[name] = make_transform(name, key)
-        return self._transforms[name]
+    @staticmethod
+    def _transform(name: str, field_type: str) -> Callable[[Any], Any]:
+        key = runtime.key_provider().derived_key(PSEUDONYM_LABEL) if name == "pseudonym" else b""
+        function = make_transform(name, key)
+        return lambda value: function(field_type, value)
 
     def view(self, record: CustomerRecord) -> dict[str, Any]:
-        catalogue = self.store.catalogue
+        values = record.values
         shown: dict[str, Any] = {}
-        for name, value in record.values.items():
-            transform = self.plan.readable.get(name)
-            if transform is None:
-                continue  # never happens: only readable fields are read
-            shown_value = (
-                self.transform(transform)(catalogue[name].type, value) if transform else value
-            )
-            shown[name] = {"value": shown_value, "transform": transform or "none"}
+        for name, transform, label in self._shown:
+            if name in values:
+                value = values[name]
+                shown[name] = {
+                    "value": transform(value) if transform else value,
+                    "transform": label,
+                }
         return {
             "id": record.id,
             "region": record.region,

@@ -200,9 +200,10 @@ def _spec(row: FieldDefinition) -> FieldSpec:
     )
 
 
-def load_catalogue(session: Session) -> Catalogue:
-    """The current catalogue, cached in this process until a change bumps its counter."""
-    version = versions.current(session, COUNTER)
+def load_catalogue(session: Session, *, stamp: int | None = None) -> Catalogue:
+    """The current catalogue, cached in this process until a change replaces its stamp;
+    ``stamp`` when the caller has read it already this request."""
+    version = versions.current(session, COUNTER) if stamp is None else stamp
     key = str(session.get_bind().engine.url)
     cached = _cache.get(key)
     if cached is not None and cached.version == version:

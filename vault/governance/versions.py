@@ -27,6 +27,12 @@ def bump(session: Session, name: str) -> int:
     return stamp
 
 
+def current_all(session: Session) -> dict[str, int]:
+    """Every stamp, in one query (a request reads them once)."""
+    rows = session.execute(sa.select(ChangeCounter.name, ChangeCounter.version))
+    return dict(rows.all())  # rows of (name, version)
+
+
 def current(session: Session, name: str) -> int:
     """The stamp of ``name`` (0 when it never changed)."""
     return session.scalar(sa.select(ChangeCounter.version).where(ChangeCounter.name == name)) or 0

@@ -75,9 +75,18 @@ class PlanCache:
         self._plans: dict[tuple[object, ...], AccessPlan] = {}
 
     def plan(
-        self, session: Session, catalogue: Catalogue, roles: frozenset[str], purpose: str
+        self,
+        session: Session,
+        catalogue: Catalogue,
+        roles: frozenset[str],
+        purpose: str,
+        *,
+        stamp: int | None = None,
     ) -> AccessPlan:
-        stamp = versions.current(session, COUNTER)
+        """The plan for ``roles`` and ``purpose``; ``stamp`` is the policies change stamp when
+        the caller has read it already this request (otherwise it is read here)."""
+        if stamp is None:
+            stamp = versions.current(session, COUNTER)
         database = str(session.get_bind().engine.url)
         key = (database, stamp, catalogue.version, roles, purpose)
         plan = self._plans.get(key)
