@@ -8,6 +8,7 @@ next request.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from vault.auth.models import Role
 from vault.customers.catalogue import Catalogue
 from vault.customers.models import INTERACTION_KINDS
-from vault.errors import ValidationFailed
+from vault.errors import Conflict, NotFound, ValidationFailed
 from vault.governance import versions
 from vault.governance.models import Purpose
 from vault.policies.defaults import SHIPPED_RULES
@@ -34,6 +35,7 @@ EFFECTS = ("allow", "deny")
 # How a plain (unmasked) rule stores its transform: the adapter drops trailing empty values,
 # and every rule must keep all six for pycasbin.
 STORED_PLAIN = "none"
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
 
 def load_enforcer(session: Session) -> casbin.Enforcer:
@@ -170,3 +172,95 @@ def seed_policies(session: Session) -> list[str]:
         return []
     add_rules(session, [Rule(*rule) for rule in SHIPPED_RULES])
     return [f"loaded {len(SHIPPED_RULES)} shipped policy rules"]
+
+
+# --- administration ---------------------------------------------------------------------------
+
+
+def effect_of(rule: Rule) -> str:
+    """The API's spelling of a rule's effect: allow, deny or mask:<transform>."""
+    return f"mask:{rule.transform}" if rule.transform else rule.effect
+
+
+def parse_effect(text: str) -> tuple[str, str]:
+    """(effect, transform) of allow, deny or mask:<transform>; raises ``ValidationFailed``."""
+    if text in EFFECTS:
+        return text, ""
+    kind, _, transform = text.partition(":")
+    if kind == "mask" and transform in TRANSFORMS:
+        return "allow", transform
+    raise ValidationFailed(
+        errors={"effect": [f"must be allow, deny or mask:<{'|'.join(TRANSFORMS)}>"]}
+    )
+
+
+def list_rules(session: Session) -> list[tuple[int, Rule]]:
+    rows = session.scalars(
+        sa.select(PolicyRule).where(PolicyRule.ptype == "p").order_by(PolicyRule.id)
+    )
+    return [
+        (
+            row.id,
+            Rule(
+                row.v0 or "",
+                row.v1 or "",
+                row.v2 or "",
+                row.v3 or "",
+                row.v4 or "",
+                "" if row.v5 in (None, STORED_PLAIN) else row.v5,
+            ),
+        )
+        for row in rows
+    ]
+
+
+def remove_rule(session: Session, rule_id: int) -> Rule:
+    """Delete a ``p`` rule; raises ``NotFound``."""
+    row = session.get(PolicyRule, rule_id)
+    if row is None or row.ptype != "p":
+        raise NotFound("no such policy rule")
+    (rule,) = [r for i, r in list_rules(session) if i == rule_id]
+    session.delete(row)
+    session.flush()
+    versions.bump(session, COUNTER)
+    return rule
+
+
+def role_parents(session: Session) -> dict[str, list[str]]:
+    parents: dict[str, list[str]] = {}
+    for row in session.scalars(sa.select(PolicyRule).where(PolicyRule.ptype == "g")):
+        parents.setdefault(row.v0 or "", []).append(row.v1 or "")
+    return parents
+
+
+def create_role(
+    session: Session, *, name: str, description: str, purposes: list[str], inherits: list[str]
+) -> Role:
+    """A new role, the purposes its members may state and the roles it inherits rules from.
+    Raises ``ValidationFailed`` (bad name, unknown purpose or role) and ``Conflict``."""
+    errors: dict[str, list[str]] = {}
+    if not _ROLE_NAME.match(name):
+        errors["name"] = ["must be 2-64 characters: a-z, digits, underscore"]
+    known_purposes = {p.code: p for p in session.scalars(sa.select(Purpose))}
+    unknown = sorted(set(purposes) - set(known_purposes))
+    if unknown:
+        errors["purposes"] = [f"unknown purpose: {', '.join(unknown)}"]
+    known_roles = set(session.scalars(sa.select(Role.name)))
+    missing = sorted(set(inherits) - known_roles)
+    if missing:
+        errors["inherits"] = [f"unknown role: {', '.join(missing)}"]
+    if errors:
+        raise ValidationFailed("the role is invalid", errors=errors)
+    if name in known_roles:
+        raise Conflict(f"the role {name!r} exists", code="role_exists")
+    role = Role(
+        name=name,
+        description=description,
+        builtin=False,
+        purposes=[known_purposes[p] for p in sorted(set(purposes))],
+    )
+    session.add(role)
+    session.add_all(PolicyRule(ptype="g", v0=name, v1=parent) for parent in sorted(set(inherits)))
+    session.flush()
+    versions.bump(session, COUNTER)
+    return role

@@ -1,0 +1,210 @@
+"""/api/v1/roles, /api/v1/policies and /api/v1/policies/explain: run-time policy changes by
+admins, applied on the next request, audited, and refused when malformed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import SAMPLE_FIELDS, bearer
+from vault.audit.models import AuditEvent
+from vault.db import db
+from vault.policies.defaults import SHIPPED_RULES
+
+
+@pytest.fixture
+def admin(make_token: Callable[..., str]) -> dict[str, str]:
+    return bearer(make_token(role="admin", name="ops"))
+
+
+def customer(client: FlaskClient, make_token: Callable[..., str]) -> str:
+    sales = bearer(make_token(role="sales", name="crm"), **{"X-Purpose": "sales"})
+    response = client.post(
+        "/api/v1/customers", json={"fields": SAMPLE_FIELDS, "region": "EU"}, headers=sales
+    )
+    return str(response.get_json()["id"])
+
+
+def test_a_new_rule_applies_on_the_next_request_and_can_be_removed(
+    client: FlaskClient, make_token: Callable[..., str], admin: dict[str, str], app: Flask
+) -> None:
+    customer_id = customer(client, make_token)
+    support = bearer(make_token(role="support", name="desk"), **{"X-Purpose": "support"})
+    assert (
+        "company"
+        not in client.get(f"/api/v1/customers/{customer_id}", headers=support).get_json()["fields"]
+    )
+    rule = {
+        "role": "support",
+        "object": "company",
+        "purpose": "support",
+        "action": "read",
+        "effect": "mask:mask",
+    }
+    added = client.post("/api/v1/policies", json=rule, headers=admin)
+    assert added.status_code == 201
+    assert added.get_json()["effect"] == "mask:mask"
+    view = client.get(f"/api/v1/customers/{customer_id}", headers=support).get_json()
+    assert view["fields"]["company"] == {"value": "A***", "transform": "mask"}
+    rules = client.get("/api/v1/policies", headers=admin).get_json()["items"]
+    assert len(rules) == len(SHIPPED_RULES) + 1
+    removed = client.delete(f"/api/v1/policies/{added.get_json()['id']}", headers=admin)
+    assert removed.status_code == 204
+    assert (
+        "company"
+        not in client.get(f"/api/v1/customers/{customer_id}", headers=support).get_json()["fields"]
+    )
+    with app.app_context():
+        changes = db.session.scalars(
+            sa.select(AuditEvent.reason).where(AuditEvent.action == "policy.change")
+        )
+        assert list(changes) == [
+            f"added {added.get_json()['id']}",
+            f"removed {added.get_json()['id']}",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [
+        (
+            {
+                "role": "nobody",
+                "object": "email",
+                "purpose": "sales",
+                "action": "read",
+                "effect": "allow",
+            },
+            "role",
+        ),
+        (
+            {
+                "role": "sales",
+                "object": "shoe_size",
+                "purpose": "sales",
+                "action": "read",
+                "effect": "allow",
+            },
+            "object",
+        ),
+        (
+            {
+                "role": "sales",
+                "object": "email",
+                "purpose": "gossip",
+                "action": "read",
+                "effect": "allow",
+            },
+            "purpose",
+        ),
+        (
+            {
+                "role": "sales",
+                "object": "email",
+                "purpose": "sales",
+                "action": "read",
+                "effect": "mask:blur",
+            },
+            "effect",
+        ),
+        (
+            {
+                "role": "sales",
+                "object": "email",
+                "purpose": "sales",
+                "action": "erase",
+                "effect": "allow",
+            },
+            "action",
+        ),
+        ({"role": "sales", "object": "email", "purpose": "sales", "action": "read"}, "effect"),
+    ],
+)
+def test_malformed_rules_are_422_and_change_nothing(
+    client: FlaskClient, admin: dict[str, str], rule: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/v1/policies", json=rule, headers=admin)
+    assert response.status_code == 422
+    assert field in response.get_json()["errors"]
+    assert len(client.get("/api/v1/policies", headers=admin).get_json()["items"]) == len(
+        SHIPPED_RULES
+    )
+
+
+def test_only_admins_manage_policies(client: FlaskClient, make_token: Callable[..., str]) -> None:
+    for role in ("sales", "compliance_officer", "data_owner"):
+        headers = bearer(make_token(role=role))
+        assert client.get("/api/v1/policies", headers=headers).status_code == 403
+        assert client.get("/api/v1/roles", headers=headers).status_code == 403
+        assert (
+            client.get(
+                "/api/v1/policies/explain?role=sales&purpose=sales", headers=headers
+            ).status_code
+            == 403
+        )
+        rule = {
+            "role": role,
+            "object": "national_id",
+            "purpose": "sales",
+            "action": "read",
+            "effect": "allow",
+        }
+        assert client.post("/api/v1/policies", json=rule, headers=headers).status_code == 403
+
+
+def test_explain_shows_the_plan_a_role_would_get(
+    client: FlaskClient, admin: dict[str, str]
+) -> None:
+    plan = client.get("/api/v1/policies/explain?role=sales&purpose=sales", headers=admin).get_json()
+    assert plan["fields"]["national_id"] == "mask:last4"
+    assert plan["fields"]["birth_date"] == "mask:year"
+    assert plan["fields"]["email"] == "plain"
+    assert plan["withheld"] == []
+    assert "national_id" in plan["creatable"]
+    assert "national_id" not in plan["writable"]
+    marketing = client.get(
+        "/api/v1/policies/explain?role=marketing&purpose=marketing", headers=admin
+    ).get_json()
+    assert marketing["consent_required"] is True
+    assert set(marketing["fields"]) == {"given_name", "family_name", "email", "interests"}
+    bad = client.get("/api/v1/policies/explain?role=nobody&purpose=gossip", headers=admin)
+    assert bad.status_code == 422
+    assert set(bad.get_json()["errors"]) == {"role", "purpose"}
+
+
+def test_roles_list_and_inheritance(
+    client: FlaskClient, make_token: Callable[..., str], admin: dict[str, str]
+) -> None:
+    roles = {r["name"]: r for r in client.get("/api/v1/roles", headers=admin).get_json()["items"]}
+    assert roles["sales"]["purposes"] == ["sales"]
+    assert roles["admin"]["members"]  # the admin token's client
+    created = client.post(
+        "/api/v1/roles",
+        json={
+            "name": "team_lead",
+            "description": "Support leads",
+            "purposes": ["support"],
+            "inherits": ["support"],
+        },
+        headers=admin,
+    )
+    assert created.status_code == 201
+    assert created.get_json()["inherits"] == ["support"]
+    customer_id = customer(client, make_token)
+    lead = bearer(make_token(role="team_lead", name="lead"), **{"X-Purpose": "support"})
+    view = client.get(f"/api/v1/customers/{customer_id}", headers=lead).get_json()
+    assert set(view["fields"]) == {"given_name", "family_name", "email", "phone", "postal_address"}
+    again = client.post("/api/v1/roles", json={"name": "team_lead"}, headers=admin)
+    assert again.status_code == 409
+    bad = client.post(
+        "/api/v1/roles",
+        json={"name": "x y", "purposes": ["gossip"], "inherits": ["nobody"]},
+        headers=admin,
+    )
+    assert bad.status_code == 422
+    assert set(bad.get_json()["errors"]) == {"name", "purposes", "inherits"}
