@@ -7,7 +7,7 @@ import swagger_ui_bundle
 from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 
-from vault.api import audit, customers, fields, health, meta, policies
+from vault.api import access_requests, audit, customers, fields, health, meta, policies
 from vault.api.auth import authenticate_request
 
 SWAGGER_ASSETS = "/api/v1/docs/assets/"
@@ -46,5 +46,8 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(customers.blueprint)
     api.register_blueprint(policies.roles_blueprint)
     api.register_blueprint(policies.policies_blueprint)
+    api.register_blueprint(access_requests.ownership_blueprint)
+    api.register_blueprint(access_requests.requests_blueprint)
+    api.register_blueprint(access_requests.grant_blueprint)
     app.before_request(authenticate_request)
     return api

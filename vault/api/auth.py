@@ -12,6 +12,7 @@ from vault.auth.principal import Principal
 from vault.auth.service import authenticate_token, principal_for_client, principal_for_user
 from vault.db import db
 from vault.errors import Forbidden, Unauthorized
+from vault.governance.access_requests import grant_purposes
 
 API_PREFIX = "/api/v1"
 _PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "api_docs_assets"}
@@ -51,7 +52,9 @@ def authenticate_request() -> None:
                 raise Forbidden(
                     "a valid X-CSRFToken header is required", code="csrf_failed"
                 ) from exc
-        g.principal = principal_for_user(current_user)
+        clock = current_app.extensions["vault.clock"]
+        granted = grant_purposes(db.session, current_user.id, clock.now())
+        g.principal = principal_for_user(current_user, granted)
         return
     raise Unauthorized("authentication required: send Authorization: Bearer <token>")
 

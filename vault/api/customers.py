@@ -8,6 +8,7 @@ see for this purpose is a 404, indistinguishable from an unknown id.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -41,7 +42,7 @@ log = get_logger("vault.customers")
 
 
 @blueprint.after_request
-def _no_audit_no_data(response: Response) -> Response:
+def require_audit_event(response: Response) -> Response:
     """Fail closed: a customer-data answer that recorded no audit event is not sent."""
     if response.status_code < 400 and not g.get("_vault_audit_events"):
         log.error("audit.missing", endpoint=g.get("request_endpoint"))
@@ -132,9 +133,12 @@ class Governed:
             self.purpose,
             stamp=runtime.change_stamps().get(POLICIES, 0),
         )
-        # (field, how to show it, its transform's name), once per request, not per customer
+        self._shown = self._view_steps()
+
+    def _view_steps(self) -> list[tuple[str, Callable[[Any], Any] | None, str]]:
+        """(field, how to show it, its transform's name): once per request, not per customer."""
         catalogue = self.store.catalogue
-        self._shown = [
+        return [
             (name, self._transform(t, catalogue[name].type) if t else None, t or "none")
             for name, t in self.plan.readable.items()
         ]
@@ -153,6 +157,13 @@ class Governed:
     def require_visible(self, customer_id: str) -> None:
         if not self.visible([customer_id]):
             raise NotFound("no such customer")
+
+    def widen(self, fields: Iterable[str]) -> None:
+        """Show ``fields`` in clear as well (an approved access grant)."""
+        readable = {**self.plan.readable, **dict.fromkeys(fields, "")}
+        withheld = tuple(sorted(set(self.store.catalogue.fields) - set(readable)))
+        self.plan = dataclasses.replace(self.plan, readable=readable, withheld=withheld)
+        self._shown = self._view_steps()
 
     @staticmethod
     def _transform(name: str, field_type: str) -> Callable[[Any], Any]:

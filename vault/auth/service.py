@@ -243,13 +243,14 @@ def _regions(text: str) -> frozenset[str] | None:
     return regions or None
 
 
-def principal_for_user(user: User) -> Principal:
+def principal_for_user(user: User, granted: frozenset[str] = frozenset()) -> Principal:
+    """The principal of a staff user; ``granted`` adds the purposes of active access grants."""
     return Principal(
         kind="user",
         id=user.id,
         name=user.email,
         roles=frozenset(r.name for r in user.roles),
-        purposes=frozenset(p.code for r in user.roles for p in r.purposes),
+        purposes=frozenset(p.code for r in user.roles for p in r.purposes) | granted,
         regions=_regions(user.regions),
     )
 

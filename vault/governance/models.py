@@ -85,3 +85,45 @@ class ChangeCounter(Base):
 
     name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class CategoryOwner(Base):
+    """The data owner of a category: approves access requests to its fields."""
+
+    __tablename__ = "category_owners"
+
+    category: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+ACCESS_REQUEST_STATUSES = ("pending", "approved", "denied", "revoked")
+
+
+class AccessRequest(Base):
+    """A staff member's request for a scoped view: fields (categories expanded when asked), a
+    purpose, listed customers or a region, a justification and a duration. Approved by the
+    owner of every category it covers, it grants until ``expires_at`` or revocation."""
+
+    __tablename__ = "access_requests"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending', 'approved', 'denied', 'revoked')", name="status"),
+        sa.CheckConstraint("duration_days BETWEEN 1 AND 90", name="duration"),
+        sa.Index("ix_access_requests_requester_id_status", "requester_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    requester_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(sa.ForeignKey("purposes.code", ondelete="RESTRICT"))
+    fields: Mapped[str] = mapped_column(sa.Text)  # space-separated field names
+    categories: Mapped[str] = mapped_column(sa.Text)  # space-separated categories covered
+    customer_ids: Mapped[str] = mapped_column(sa.Text, default="")  # space-separated
+    region: Mapped[str] = mapped_column(sa.String(16), default="")  # or every customer of it
+    justification: Mapped[str] = mapped_column(sa.String(1000))
+    duration_days: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    approvals: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)  # category: owner
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_by: Mapped[str] = mapped_column(sa.String(40), default="")
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,209 @@
+"""Data ownership and access requests through HTTP: owners approve, the grant shows its
+fields to the requester only, and stops working once expired, revoked or denied."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from tests.conftest import SAMPLE_FIELDS, bearer
+from tests.test_admin_login import csrf_token, log_in
+from vault.audit.models import AuditEvent
+from vault.clock import FixedClock
+from vault.db import db
+
+
+class Staff:
+    """A logged-in staff user's browser session calling the API."""
+
+    def __init__(self, app: Flask, email: str) -> None:
+        self.client = app.test_client()
+        assert log_in(self.client, email).status_code == 302
+        self.csrf = csrf_token(self.client, "/admin/")
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.client.post(
+            f"/api/v1{path}", json=body or {}, headers={"X-CSRFToken": self.csrf}
+        )
+
+    def get(self, path: str, purpose: str = "") -> Any:
+        return self.client.get(f"/api/v1{path}", headers={"X-Purpose": purpose} if purpose else {})
+
+
+@pytest.fixture
+def world(
+    app: Flask, make_user: Callable[..., str], make_token: Callable[..., str]
+) -> dict[str, Any]:
+    ids = {
+        "contact_owner": make_user("contact.owner@example.com", roles=("data_owner",)),
+        "sensitive_owner": make_user("sensitive.owner@example.com", roles=("data_owner",)),
+        "staff": make_user("analyst@example.com", roles=("staff",)),
+    }
+    admin = bearer(make_token(role="admin", name="ops"))
+    client = app.test_client()
+    for category, owner in (("contact", "contact_owner"), ("sensitive", "sensitive_owner")):
+        response = client.put(
+            f"/api/v1/ownership/{category}", json={"user_id": ids[owner]}, headers=admin
+        )
+        assert response.status_code == 200, response.get_json()
+    sales = bearer(make_token(role="sales", name="crm"), **{"X-Purpose": "sales"})
+    created = client.post(
+        "/api/v1/customers", json={"fields": SAMPLE_FIELDS, "region": "EU"}, headers=sales
+    )
+    return {
+        "ids": ids,
+        "customer": created.get_json()["id"],
+        "staff": Staff(app, "analyst@example.com"),
+        "contact_owner": Staff(app, "contact.owner@example.com"),
+        "sensitive_owner": Staff(app, "sensitive.owner@example.com"),
+        "admin": admin,
+    }
+
+
+def ask(world: dict[str, Any], **changes: Any) -> Any:
+    body = {
+        "purpose": "support",
+        "fields": ["national_id"],
+        "categories": ["contact"],
+        "customer_ids": [world["customer"]],
+        "justification": "Identity check for fraud case 1182",
+        "duration_days": 7,
+        **changes,
+    }
+    return world["staff"].post("/access-requests", body)
+
+
+def approved(world: dict[str, Any]) -> str:
+    request_id = str(ask(world).get_json()["id"])
+    assert world["contact_owner"].post(f"/access-requests/{request_id}/approve").status_code == 200
+    assert (
+        world["sensitive_owner"].post(f"/access-requests/{request_id}/approve").status_code == 200
+    )
+    return request_id
+
+
+def test_owners_approve_and_the_grant_shows_its_fields(world: dict[str, Any], app: Flask) -> None:
+    response = ask(world)
+    assert response.status_code == 201, response.get_json()
+    request = response.get_json()
+    assert request["status"] == "pending"
+    assert request["categories"] == ["contact", "sensitive"]
+    staff = world["staff"]
+    grant_path = f"/access-requests/{request['id']}/customers"
+    assert staff.get(grant_path, "support").status_code == 403  # no purpose before approval
+    half = world["contact_owner"].post(f"/access-requests/{request['id']}/approve").get_json()
+    assert half["status"] == "pending"
+    full = world["sensitive_owner"].post(f"/access-requests/{request['id']}/approve").get_json()
+    assert full["status"] == "approved"
+    assert full["expires_at"] is not None
+    page = staff.get(grant_path, "support")
+    assert page.status_code == 200, page.get_json()
+    (view,) = page.get_json()["items"]
+    assert view["fields"]["national_id"] == {
+        "value": SAMPLE_FIELDS["national_id"],
+        "transform": "none",
+    }
+    assert view["fields"]["email"]["value"] == "Jeanne.Dupont@example.org"
+    assert "birth_date" in view["withheld"]
+    with app.app_context():
+        (event,) = db.session.scalars(
+            sa.select(AuditEvent).where(
+                AuditEvent.reason == request["id"], AuditEvent.action == "customer.read"
+            )
+        )
+    assert event.purpose == "support"
+    assert world["customer"] in event.customer_ids
+    assert "national_id" in event.field_names.split()
+    # the requester's plain customer routes are not widened
+    assert staff.get(f"/customers/{world['customer']}", "support").status_code == 404
+
+
+def test_an_expired_grant_stops_working_on_the_next_request(
+    world: dict[str, Any], clock: FixedClock
+) -> None:
+    request_id = approved(world)
+    path = f"/access-requests/{request_id}/customers"
+    assert world["staff"].get(path, "support").status_code == 200
+    clock.advance(days=7, seconds=1)
+    assert world["staff"].get(path, "support").status_code == 403
+    listed = world["staff"].get("/access-requests").get_json()["items"]
+    assert [r["status"] for r in listed] == ["expired"]
+
+
+def test_a_revoked_or_denied_grant_stops_working(world: dict[str, Any]) -> None:
+    request_id = approved(world)
+    path = f"/access-requests/{request_id}/customers"
+    assert world["staff"].get(path, "support").status_code == 200
+    assert (
+        world["sensitive_owner"].post(f"/access-requests/{request_id}/revoke").get_json()["status"]
+        == "revoked"
+    )
+    assert world["staff"].get(path, "support").status_code == 403
+    denied_id = ask(world).get_json()["id"]
+    assert (
+        world["contact_owner"].post(f"/access-requests/{denied_id}/deny").get_json()["status"]
+        == "denied"
+    )
+    assert world["sensitive_owner"].post(f"/access-requests/{denied_id}/approve").status_code == 422
+    assert (
+        world["staff"].get(f"/access-requests/{denied_id}/customers", "support").status_code == 403
+    )
+
+
+def test_only_the_owners_of_covered_categories_decide(world: dict[str, Any]) -> None:
+    request_id = ask(world, fields=[], categories=["contact"]).get_json()["id"]
+    assert world["staff"].post(f"/access-requests/{request_id}/approve").status_code == 403
+    assert (
+        world["sensitive_owner"].post(f"/access-requests/{request_id}/approve").status_code == 403
+    )
+    assert (
+        world["contact_owner"].post(f"/access-requests/{request_id}/approve").get_json()["status"]
+        == "approved"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"fields": [], "categories": []}, "fields"),
+        ({"duration_days": 0}, "duration_days"),
+        ({"duration_days": 36500}, "duration_days"),
+        ({"fields": ["shoe_size"]}, "fields"),
+        ({"categories": ["profile"], "fields": []}, "categories"),
+        ({"region": "EU"}, "customers"),
+        ({"customer_ids": []}, "customers"),
+        ({"justification": "because"}, "justification"),
+        ({"purpose": "gossip"}, "purpose"),
+    ],
+)
+def test_bad_requests_are_422_and_record_nothing(
+    world: dict[str, Any], changes: dict[str, Any], field: str
+) -> None:
+    response = ask(world, **changes)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"]
+    assert world["staff"].get("/access-requests").get_json()["items"] == []
+
+
+def test_only_admins_assign_owners(
+    world: dict[str, Any], app: Flask, make_token: Callable[..., str]
+) -> None:
+    client = app.test_client()
+    sales = bearer(make_token(role="sales"))
+    response = client.put(
+        "/api/v1/ownership/profile", json={"user_id": world["ids"]["staff"]}, headers=sales
+    )
+    assert response.status_code == 403
+    not_owner = client.put(
+        "/api/v1/ownership/profile", json={"user_id": world["ids"]["staff"]}, headers=world["admin"]
+    )
+    assert not_owner.status_code == 422
+    owners = client.get("/api/v1/ownership", headers=world["admin"]).get_json()["owners"]
+    assert owners == {
+        "contact": world["ids"]["contact_owner"],
+        "sensitive": world["ids"]["sensitive_owner"],
+    }

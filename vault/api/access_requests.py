@@ -1,0 +1,171 @@
+"""``/api/v1/ownership`` and ``/api/v1/access-requests``: data owners per category, and staff
+requests for scoped views that the owners approve, deny or revoke. An approved grant's
+customers are read through ``/api/v1/access-requests/{id}/customers`` (a customer-data route:
+``X-Purpose`` and an audit event, like ``/customers``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from vault import runtime
+from vault.api.audit_trail import audit
+from vault.api.auth import current_principal, purpose_guard
+from vault.api.customers import CustomerPageSchema, Governed, require_audit_event
+from vault.db import db
+from vault.errors import Forbidden, NotFound
+from vault.governance.access_requests import (
+    active_grant,
+    create_request,
+    decide,
+    owners,
+    revoke,
+    set_owner,
+    status_of,
+    visible_requests,
+)
+from vault.governance.models import AccessRequest
+
+ownership_blueprint = Blueprint(
+    "ownership", __name__, url_prefix="/api/v1/ownership", description="Data owners"
+)
+requests_blueprint = Blueprint(
+    "access_requests", __name__, url_prefix="/api/v1/access-requests", description="Access requests"
+)
+grant_blueprint = Blueprint(
+    "access_request_customers",
+    __name__,
+    url_prefix="/api/v1/access-requests/<request_id>/customers",
+    description="Customers of an approved access grant",
+)
+grant_blueprint.before_request(purpose_guard)
+grant_blueprint.after_request(require_audit_event)
+
+
+class OwnerInSchema(ma.Schema):
+    user_id = ma.fields.String(required=True, validate=ma.validate.Length(max=40))
+
+
+class RequestInSchema(ma.Schema):
+    purpose = ma.fields.String(required=True, validate=ma.validate.Length(max=64))
+    wanted_fields = ma.fields.List(ma.fields.String(), load_default=list, data_key="fields")
+    categories = ma.fields.List(ma.fields.String(), load_default=list)
+    customer_ids = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(max=40)), load_default=list
+    )
+    region = ma.fields.String(load_default="", validate=ma.validate.Length(max=16))
+    justification = ma.fields.String(required=True, validate=ma.validate.Length(max=1000))
+    duration_days = ma.fields.Integer(required=True)
+
+
+@ownership_blueprint.get("")
+def get_owners() -> dict[str, Any]:
+    """The data owner (a user id) of each category that has one."""
+    if not current_principal().has_role("admin", "compliance_officer", "data_owner"):
+        raise Forbidden("ownership is for admins, compliance officers and data owners")
+    audit("ownership.read")
+    return {"owners": owners(db.session)}
+
+
+@ownership_blueprint.put("/<category>")
+@ownership_blueprint.arguments(OwnerInSchema)
+def put_owner(body: dict[str, Any], category: str) -> dict[str, Any]:
+    """Make a data owner the owner of a category (admins)."""
+    if not current_principal().has_role("admin"):
+        raise Forbidden("admins assign data owners")
+    set_owner(
+        db.session, runtime.customer_store().catalogue, category, body["user_id"], now=runtime.now()
+    )
+    audit("ownership.change", reason=f"{category}:{body['user_id']}")
+    return {"owners": owners(db.session)}
+
+
+def _request_dict(request: AccessRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "requester_id": request.requester_id,
+        "purpose": request.purpose,
+        "fields": request.fields.split(),
+        "categories": request.categories.split(),
+        "customer_ids": request.customer_ids.split(),
+        "region": request.region or None,
+        "justification": request.justification,
+        "duration_days": request.duration_days,
+        "status": status_of(request, runtime.now()),
+        "approvals": request.approvals,
+        "created_at": request.created_at.isoformat(),
+        "expires_at": request.expires_at.isoformat() if request.expires_at else None,
+    }
+
+
+@requests_blueprint.get("")
+def list_requests() -> dict[str, Any]:
+    """Your requests and those covering categories you own (everything for admins and
+    compliance officers)."""
+    items = [_request_dict(r) for r in visible_requests(db.session, current_principal())]
+    audit("access_request.read")
+    return {"items": items, "next_cursor": None}
+
+
+@requests_blueprint.post("")
+@requests_blueprint.arguments(RequestInSchema)
+@requests_blueprint.response(201)
+def post_request(body: dict[str, Any]) -> dict[str, Any]:
+    """Ask for a scoped view; 422 for a request for nothing, for ever, or without owners."""
+    fields = body.pop("wanted_fields")
+    request = create_request(
+        db.session, runtime.customer_store().catalogue, current_principal(),
+        fields=fields, now=runtime.now(), **body,
+    )  # fmt: skip
+    audit("access_request.create", customer_ids=request.customer_ids.split(),
+          field_names=request.fields.split(), reason=request.id)  # fmt: skip
+    return _request_dict(request)
+
+
+def _decision(request_id: str, verb: str) -> dict[str, Any]:
+    principal, now = current_principal(), runtime.now()
+    if verb == "revoke":
+        request = revoke(db.session, request_id, principal, now=now)
+    else:
+        request = decide(db.session, request_id, principal, approve=verb == "approve", now=now)
+    audit(f"access_request.{verb}", field_names=request.fields.split(), reason=request.id)
+    return _request_dict(request)
+
+
+@requests_blueprint.post("/<request_id>/approve")
+def approve(request_id: str) -> dict[str, Any]:
+    """Approve the categories you own; the grant starts when every category is approved."""
+    return _decision(request_id, "approve")
+
+
+@requests_blueprint.post("/<request_id>/deny")
+def deny(request_id: str) -> dict[str, Any]:
+    """Deny the request."""
+    return _decision(request_id, "deny")
+
+
+@requests_blueprint.post("/<request_id>/revoke")
+def revoke_request(request_id: str) -> dict[str, Any]:
+    """End the grant (requester, owner or admin)."""
+    return _decision(request_id, "revoke")
+
+
+@grant_blueprint.get("")
+@grant_blueprint.response(200, CustomerPageSchema)
+def grant_customers(request_id: str) -> dict[str, Any]:
+    """The grant's customers, with the granted fields in clear besides the role's own view;
+    only for the requester, for the grant's purpose, while it is active."""
+    ctx = Governed()
+    grant = active_grant(db.session, request_id, ctx.principal.id, runtime.now())
+    if grant.purpose != ctx.purpose:
+        raise NotFound("no such active grant for this purpose")
+    ctx.widen(grant.fields.split())
+    if grant.customer_ids:
+        candidates = grant.customer_ids.split()
+    else:
+        candidates = ctx.store.list_page(limit=500, regions={grant.region}).ids
+    visible = ctx.store.visible(candidates, regions=ctx.principal.regions, only=ctx.row_filter)
+    audit("customer.read", customer_ids=visible, field_names=ctx.plan.readable, reason=grant.id)
+    return {"items": ctx.read_views(visible), "next_cursor": None}

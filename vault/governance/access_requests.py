@@ -1,0 +1,194 @@
+"""Data ownership and access requests: a staff member asks for fields or categories for a
+purpose, for listed customers or a region, with a justification and a duration; the owner of
+every category it covers approves (or one denies); the grant then widens the requester's view
+through the request until it expires or is revoked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from vault.auth.models import User
+from vault.auth.principal import Principal
+from vault.customers.catalogue import Catalogue
+from vault.errors import Forbidden, NotFound, ValidationFailed
+from vault.governance.models import AccessRequest, CategoryOwner, Purpose
+
+MAX_DAYS = 90
+OWNER_ROLE = "data_owner"
+
+
+def owners(session: Session) -> dict[str, str]:
+    """category -> owner's user id."""
+    rows = session.execute(sa.select(CategoryOwner.category, CategoryOwner.user_id))
+    return dict(rows.all())
+
+
+def set_owner(
+    session: Session, catalogue: Catalogue, category: str, user_id: str, *, now: dt.datetime
+) -> None:
+    """Make a data owner the owner of a category. Raises ``ValidationFailed``."""
+    errors: dict[str, list[str]] = {}
+    if category not in {spec.category for spec in catalogue.fields.values()}:
+        errors["category"] = ["unknown category"]
+    user = session.get(User, user_id)
+    if user is None or OWNER_ROLE not in {r.name for r in user.roles}:
+        errors["user_id"] = [f"must be a staff user with the {OWNER_ROLE} role"]
+    if errors:
+        raise ValidationFailed("the owner cannot be set", errors=errors)
+    row = session.get(CategoryOwner, category)
+    if row is None:
+        session.add(CategoryOwner(category=category, user_id=user_id, assigned_at=now))
+    else:
+        row.user_id, row.assigned_at = user_id, now
+    session.flush()
+
+
+def create_request(
+    session: Session,
+    catalogue: Catalogue,
+    requester: Principal,
+    *,
+    purpose: str,
+    fields: Sequence[str],
+    categories: Sequence[str],
+    customer_ids: Sequence[str],
+    region: str,
+    justification: str,
+    duration_days: int,
+    now: dt.datetime,
+) -> AccessRequest:
+    """Record a pending request. Raises ``ValidationFailed`` for a request for nothing, for
+    ever, for unknown fields or categories, without customers, without a justification, or
+    covering a category that has no owner to approve it."""
+    errors: dict[str, list[str]] = {}
+    if requester.kind != "user":
+        raise Forbidden("access requests are made by staff users")
+    if session.get(Purpose, purpose) is None:
+        errors["purpose"] = ["unknown purpose"]
+    unknown = catalogue.unknown(fields)
+    if unknown:
+        errors["fields"] = [f"unknown field: {', '.join(unknown)}"]
+    known_categories = {spec.category for spec in catalogue.fields.values()}
+    if set(categories) - known_categories:
+        errors["categories"] = ["unknown category"]
+    wanted = set(fields) | {n for n, s in catalogue.fields.items() if s.category in categories}
+    if not wanted:
+        errors["fields"] = ["ask for at least one field or category"]
+    if bool(customer_ids) == bool(region):
+        errors["customers"] = ["list customer ids or give a region, not both"]
+    if not 1 <= duration_days <= MAX_DAYS:
+        errors["duration_days"] = [f"must be 1 to {MAX_DAYS} days"]
+    if len(justification.strip()) < 10:
+        errors["justification"] = ["explain why, in at least 10 characters"]
+    covered = sorted({catalogue[n].category for n in wanted if n in catalogue})
+    ownerless = [c for c in covered if c not in owners(session)]
+    if ownerless and "fields" not in errors:
+        errors["categories"] = [f"no data owner to approve: {', '.join(ownerless)}"]
+    if errors:
+        raise ValidationFailed("the access request is invalid", errors=errors)
+    request = AccessRequest(
+        id="acr_" + secrets.token_hex(12),
+        requester_id=requester.id,
+        purpose=purpose,
+        fields=" ".join(sorted(wanted)),
+        categories=" ".join(covered),
+        customer_ids=" ".join(sorted(set(customer_ids))),
+        region=region,
+        justification=justification.strip(),
+        duration_days=duration_days,
+        status="pending",
+        approvals={},
+        created_at=now,
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def _load(session: Session, request_id: str) -> AccessRequest:
+    request = session.get(AccessRequest, request_id)
+    if request is None:
+        raise NotFound("no such access request")
+    return request
+
+
+def decide(
+    session: Session, request_id: str, owner: Principal, *, approve: bool, now: dt.datetime
+) -> AccessRequest:
+    """An owner approves (their categories) or denies (the whole request). The request is
+    approved once every covered category is. Raises ``NotFound``, ``Forbidden`` and
+    ``ValidationFailed`` (already decided)."""
+    request = _load(session, request_id)
+    mine = [c for c, user in owners(session).items() if user == owner.id]
+    pending = [c for c in request.categories.split() if c not in request.approvals]
+    if not set(mine) & set(request.categories.split()):
+        raise Forbidden("only the owner of a category this request covers decides on it")
+    if request.status != "pending":
+        raise ValidationFailed(errors={"status": [f"the request is already {request.status}"]})
+    if not approve:
+        request.status, request.decided_at, request.decided_by = "denied", now, owner.id
+    else:
+        request.approvals = {**request.approvals, **{c: owner.id for c in pending if c in mine}}
+        if all(c in request.approvals for c in request.categories.split()):
+            request.status, request.decided_at, request.decided_by = "approved", now, owner.id
+            request.expires_at = now + dt.timedelta(days=request.duration_days)
+    session.flush()
+    return request
+
+
+def revoke(session: Session, request_id: str, by: Principal, *, now: dt.datetime) -> AccessRequest:
+    """End a grant (the requester, an owner it covers, or an admin)."""
+    request = _load(session, request_id)
+    covering = {user for c, user in owners(session).items() if c in request.categories.split()}
+    if by.id != request.requester_id and by.id not in covering and not by.has_role("admin"):
+        raise Forbidden("only the requester, an owner or an admin revokes a grant")
+    if request.status in ("approved", "pending"):
+        request.status, request.decided_at, request.decided_by = "revoked", now, by.id
+        session.flush()
+    return request
+
+
+def status_of(request: AccessRequest, now: dt.datetime) -> str:
+    """pending, approved, denied, revoked, or expired (an approved grant past its end)."""
+    expired = request.expires_at is not None and request.expires_at <= now
+    if request.status == "approved" and expired:
+        return "expired"
+    return request.status
+
+
+def active_grant(
+    session: Session, request_id: str, user_id: str, now: dt.datetime
+) -> AccessRequest:
+    """The requester's approved, unexpired grant; ``NotFound`` otherwise."""
+    request = session.get(AccessRequest, request_id)
+    if request is None or request.requester_id != user_id or status_of(request, now) != "approved":
+        raise NotFound("no such active grant")
+    return request
+
+
+def grant_purposes(session: Session, user_id: str, now: dt.datetime) -> frozenset[str]:
+    """Purposes a user may state because of an active grant."""
+    rows = session.scalars(
+        sa.select(AccessRequest.purpose).where(
+            AccessRequest.requester_id == user_id,
+            AccessRequest.status == "approved",
+            AccessRequest.expires_at > now,
+        )
+    )
+    return frozenset(rows)
+
+
+def visible_requests(session: Session, principal: Principal) -> list[AccessRequest]:
+    """Admins and compliance officers see every request; others theirs and their categories'."""
+    query = sa.select(AccessRequest).order_by(AccessRequest.created_at.desc())
+    if not principal.has_role("admin", "compliance_officer"):
+        mine = [c for c, user in owners(session).items() if user == principal.id]
+        conditions = [AccessRequest.requester_id == principal.id]
+        conditions += [AccessRequest.categories.contains(c) for c in mine]
+        query = query.where(sa.or_(*conditions))
+    return list(session.scalars(query))
