@@ -270,3 +270,25 @@ def test_the_cli_seals_and_verifies_with_exit_codes(
     assert broken.exit_code == 1
     assert "event 7 was altered" in broken.stderr
     assert PASSWORD not in broken.output
+
+
+def test_parallel_verification_names_the_same_first_problem(
+    fresh_database_url: str, make_app: Callable[..., Flask]
+) -> None:
+    prepare_database(fresh_database_url)
+    app = make_app(fresh_database_url)
+    with app.app_context():
+        session = db.session
+        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+        write_events(session, 60, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        seal_pending_events(session, key, now=dt.datetime(2026, 1, 2, tzinfo=dt.UTC), batch_size=6)
+        intact = verify_audit_log(session, key, jobs=2, database_url=fresh_database_url)
+        assert intact.ok
+        assert (intact.seals, intact.events) == (10, 60)
+        for target in (45, 15):  # in seal 8, then in seal 3
+            session.execute(sa.update(AuditEvent).where(AuditEvent.id == target).values(reason="x"))
+            session.commit()
+        sequential = verify_audit_log(session, key)
+        parallel = verify_audit_log(session, key, jobs=2, database_url=fresh_database_url)
+    assert sequential.problem == parallel.problem == "event 15 was altered"
+    assert sequential.seals == parallel.seals == 2

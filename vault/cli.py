@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
+import threading
 from typing import Any, NoReturn
 
 import click
@@ -27,6 +29,7 @@ from vault.customers.models import Customer
 from vault.db import db
 from vault.errors import VaultError
 from vault.migrate import current_revision, downgrade, schema_differences, upgrade
+from vault.worker import Job, Worker
 
 
 def _settings() -> Settings:
@@ -357,9 +360,17 @@ def audit_seal() -> None:
 
 
 @audit_group.command("verify")
-def audit_verify() -> None:
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=lambda: os.cpu_count() or 1,
+    show_default="the number of CPUs",
+    help="Processes that check the seals' events.",
+)
+def audit_verify(jobs: int) -> None:
     """Exit 0 when the sealed audit log is intact, 1 naming the first broken position."""
-    report = verify_audit_log(db.session, _audit_key())
+    url = _settings().database_url
+    report = verify_audit_log(db.session, _audit_key(), jobs=jobs, database_url=url)
     if not report.ok:
         click.echo(f"The audit log is NOT intact: {report.problem}.", err=True)
         sys.exit(1)
@@ -367,3 +378,27 @@ def audit_verify() -> None:
         f"The audit log is intact: {report.events} events in {report.seals} seals verified"
         f" ({report.unsealed} events not sealed yet)."
     )
+
+
+@main.command("worker")
+@click.option("--once", is_flag=True, help="Run every job once and exit.")
+def worker_command(once: bool) -> None:
+    """Run the scheduled jobs (audit sealing every VAULT_AUDIT_SEAL_SECONDS) until stopped."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def seal() -> str:
+        with app.app_context():
+            report = seal_pending_events(db.session, _audit_key(), now=runtime.now())
+            return f"sealed {report.events} events in {report.seals} seals"
+
+    worker = Worker([Job("audit.seal", _settings().audit_seal_seconds, seal)])
+    if once:
+        for name, summary in worker.run_due():
+            click.echo(f"{name}: {summary}")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_args: stop.set())
+    click.echo(f"Worker running: audit sealing every {_settings().audit_seal_seconds} s.")
+    worker.run_until(stop)
+    click.echo("Worker stopped.")

@@ -41,6 +41,7 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     session_cookie_secure: bool | None = None  # None: secure in production only
     password_min_length: int = 12
+    audit_seal_seconds: int = 5  # how often `vault worker` seals the audit log
 
     @property
     def production(self) -> bool:

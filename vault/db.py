@@ -67,9 +67,12 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
+def create_db_engine(
+    url: str, *, busy_timeout_ms: int = 5000, echo: bool = False, read_only: bool = False
+) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys, a busy timeout and real
-    transactions (``BEGIN IMMEDIATE``); PostgreSQL through psycopg 3."""
+    transactions (``BEGIN IMMEDIATE``, or a plain ``BEGIN`` for a ``read_only`` engine, whose
+    readers never wait for a writer); PostgreSQL through psycopg 3."""
     url = normalise_url(url)
     if not url.startswith("sqlite"):
         return sa.create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
@@ -98,7 +101,7 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = Fals
     def _on_begin(conn: Connection) -> None:
         # Nearly every transaction writes (an audit event at least): take the write lock at
         # the start so that a read never has to be upgraded into a write and fail as busy.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

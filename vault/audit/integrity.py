@@ -13,10 +13,12 @@ forge a new head.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import multiprocessing
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -25,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from vault.audit.models import AuditEvent, AuditHead, AuditSeal
+from vault.db import create_db_engine
 
 AUDIT_KEY_LABEL = "vault/audit-head/v1"
 _LEAF = b"vault-audit-leaf/v1\x00"
@@ -196,19 +199,29 @@ def _unexpected(expected: Iterable[int], found: Iterable[int]) -> str:
     return f"event {extra[0]} was added"
 
 
-def verify_audit_log(session: Session, key: bytes) -> VerifyReport:
-    """Check every seal, every sealed event and the head. Stops at the first problem."""
+def verify_audit_log(
+    session: Session, key: bytes, *, jobs: int = 1, database_url: str | None = None
+) -> VerifyReport:
+    """Check every seal, every sealed event and the head; report the first problem in log
+    order. With ``jobs`` > 1 (and the ``database_url`` of committed data) the events of the
+    seals are checked by that many processes."""
     report = VerifyReport(ok=True, seals=0, events=0, unsealed=0)
-    problem, last = _verify_seals(session, report)
-    problem = problem or _verify_head(session, key, last)
+    chain_problem, good = _verify_seal_chain(session)
+    work = [(seal.id, seal.entries, seal.merkle_root) for seal in good]
+    if jobs > 1 and database_url is not None and len(good) > 1:
+        found = _verify_events_in_processes(database_url, work, jobs)
+    else:
+        found = _verify_events(session, work)
+    problem: str | None = chain_problem
+    passed = good
+    if found is not None:
+        bad_seal, problem = found
+        passed = [seal for seal in good if seal.id < bad_seal]
+    last = passed[-1] if passed else None
+    report.seals = len(passed)
+    report.events = sum(seal.event_count for seal in passed)
     if problem is None:
-        orphan = session.scalar(
-            sa.select(sa.func.min(AuditEvent.id)).where(
-                AuditEvent.seal_id > (last.id if last else 0)
-            )
-        )
-        if orphan is not None:
-            problem = f"event {orphan} claims a seal that does not exist"
+        problem = _verify_head(session, key, last) or _orphans(session, last)
     if problem:
         return report.fail(problem)
     report.unsealed = (
@@ -220,12 +233,21 @@ def verify_audit_log(session: Session, key: bytes) -> VerifyReport:
     return report
 
 
-def _verify_seals(session: Session, report: VerifyReport) -> tuple[str | None, AuditSeal | None]:
-    """Walk the seal chain; returns the first problem and the newest good seal."""
-    previous, expected_id, last = _GENESIS, 1, None
+def _orphans(session: Session, last: AuditSeal | None) -> str | None:
+    orphan = session.scalar(
+        sa.select(sa.func.min(AuditEvent.id)).where(AuditEvent.seal_id > (last.id if last else 0))
+    )
+    return f"event {orphan} claims a seal that does not exist" if orphan is not None else None
+
+
+def _verify_seal_chain(session: Session) -> tuple[str | None, list[AuditSeal]]:
+    """Walk the seals (not their events); returns the first problem and the good seals
+    before it."""
+    previous, expected_id = _GENESIS, 1
+    good: list[AuditSeal] = []
     for seal in session.scalars(sa.select(AuditSeal).order_by(AuditSeal.id)):
         if seal.id != expected_id:
-            return f"seal {expected_id} is missing", last
+            return f"seal {expected_id} is missing", good
         recomputed = seal_hash(
             seal.id, seal.event_count, seal.merkle_root, seal.previous_hash, seal.sealed_at
         )
@@ -233,16 +255,47 @@ def _verify_seals(session: Session, report: VerifyReport) -> tuple[str | None, A
             seal.previous_hash != previous
             or seal.seal_hash != recomputed
             or len(seal.entries) != 40 * seal.event_count
-            or _entries_root(seal.entries) != seal.merkle_root
         ):
-            return f"seal {seal.id} was altered", last
-        problem = _verify_seal_events(session, seal)
+            return f"seal {seal.id} was altered", good
+        good.append(seal)
+        previous, expected_id = seal.seal_hash, expected_id + 1
+    return None, good
+
+
+SealWork = tuple[int, bytes, bytes]  # seal id, its (event id, leaf) entries, its Merkle root
+
+
+def _verify_events(session: Session, work: Sequence[SealWork]) -> tuple[int, str] | None:
+    """The first (seal id, problem) among ``work``'s seals, in order, or None: the entries
+    must hash to the seal's root, and the events to the entries."""
+    for seal_id, entries, root in work:
+        if _entries_root(entries) != root:
+            return seal_id, f"seal {seal_id} was altered"
+        problem = _verify_seal_events(session, seal_id, entries)
         if problem:
-            return problem, last
-        report.seals += 1
-        report.events += seal.event_count
-        previous, expected_id, last = seal.seal_hash, expected_id + 1, seal
-    return None, last
+            return seal_id, problem
+    return None
+
+
+def _verify_chunk(database_url: str, work: list[SealWork]) -> tuple[int, str] | None:
+    """One process's share of the seals (a fresh engine: connections are not shared)."""
+    engine = create_db_engine(database_url, read_only=True)
+    try:
+        with Session(engine) as session:
+            return _verify_events(session, work)
+    finally:
+        engine.dispose()
+
+
+def _verify_events_in_processes(
+    database_url: str, work: list[SealWork], jobs: int
+) -> tuple[int, str] | None:
+    chunks = [work[i::jobs] for i in range(jobs)]  # interleaved: old and new seals alike
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        results = pool.map(_verify_chunk, [database_url] * jobs, chunks)
+        problems = [found for found in results if found is not None]
+    return min(problems) if problems else None
 
 
 def _verify_head(session: Session, key: bytes, last: AuditSeal | None) -> str | None:
@@ -256,14 +309,14 @@ def _verify_head(session: Session, key: bytes, last: AuditSeal | None) -> str | 
     return None
 
 
-def _verify_seal_events(session: Session, seal: AuditSeal) -> str | None:
-    entries = list(_ENTRY.iter_unpack(seal.entries))
-    rows = _seal_rows(session, seal.id)
+def _verify_seal_events(session: Session, seal_id: int, sealed_entries: bytes) -> str | None:
+    entries = list(_ENTRY.iter_unpack(sealed_entries))
+    rows = _seal_rows(session, seal_id)
     pack, sha256 = _ENTRY.pack, hashlib.sha256
     recomputed = b"".join(pack(i, sha256(_LEAF + text.encode()).digest()) for i, text in rows)
     # The seal's entries are authenticated by its root: an exact match proves every event;
     # only a mismatch needs the search for where it is.
-    if hmac.compare_digest(recomputed, seal.entries):
+    if hmac.compare_digest(recomputed, sealed_entries):
         return None
     for (expected_id, expected_leaf), row in zip(entries, rows, strict=False):
         if row[0] != expected_id:
