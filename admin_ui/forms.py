@@ -13,4 +13,4 @@ class LoginForm(FlaskForm):
 
 
 class LogoutForm(FlaskForm):
-    pass
+    """No fields: log-out is a POST that carries only the CSRF token."""

@@ -389,7 +389,7 @@ def _large_vault(context: Context, caller: str) -> tuple[Vault, list[Result]]:
             elapsed = time.perf_counter() - started
             if elapsed > 15 and (start // SEARCH_BATCH) % 10 == 9:
                 done = start + SEARCH_BATCH
-                print(f"records: {done:,}/{total:,} customers, {elapsed:.0f} s", file=sys.stderr)
+                sys.stderr.write(f"records: {done:,}/{total:,} customers, {elapsed:.0f} s\n")
     elapsed = time.perf_counter() - started
     _LARGE[context.workdir] = vault
     return vault, [

@@ -139,7 +139,7 @@ def test_rotation_survives_a_crash_half_way_and_a_rerun(
     before = read_everything(app)
 
     class Crash(Exception):
-        pass
+        """The simulated crash after the first batch."""
 
     def crash_after_first_batch(_count: int) -> None:
         raise Crash

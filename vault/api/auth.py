@@ -40,8 +40,7 @@ def authenticate_request() -> None:
             raise Unauthorized("use the Bearer authentication scheme")
         clock = current_app.extensions["vault.clock"]
         client = authenticate_token(db.session, token.strip(), now=clock.now())
-        # The token check's own write (last use) must not hold the write lock or be lost.
-        db.session.commit()
+        # The token's last use commits with the request's own work (one transaction).
         g.principal = principal_for_client(client)
         return
     if current_user.is_authenticated:
