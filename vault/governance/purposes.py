@@ -1,0 +1,72 @@
+"""Purposes of use with their legal basis, and the consent statistic of each (granted,
+withdrawn, never asked) for the dashboard. A purpose whose legal basis is consent gates rows
+on every customer route (vault.policies: the plan's row filter)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from vault.customers.models import Customer
+from vault.errors import Conflict, ValidationFailed
+from vault.governance import versions
+from vault.governance.models import LEGAL_BASES, ConsentState, Purpose
+from vault.policies.service import COUNTER as POLICIES
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+
+
+def purposes_with_consent(session: Session) -> list[dict[str, Any]]:
+    """Every purpose, with how many active customers granted, withdrew or were never asked."""
+    active = (
+        session.scalar(
+            sa.select(sa.func.count()).select_from(Customer).where(Customer.status == "active")
+        )
+        or 0
+    )
+    counts = session.execute(
+        sa.select(ConsentState.purpose_code, ConsentState.granted, sa.func.count())
+        .join(Customer, Customer.id == ConsentState.customer_id)
+        .where(Customer.status == "active")
+        .group_by(ConsentState.purpose_code, ConsentState.granted)
+    ).all()
+    tally: dict[tuple[str, bool], int] = {(code, bool(g)): int(n) for code, g, n in counts}
+    items = []
+    for purpose in session.scalars(sa.select(Purpose).order_by(Purpose.code)):
+        granted = tally.get((purpose.code, True), 0)
+        withdrawn = tally.get((purpose.code, False), 0)
+        items.append(
+            {
+                "code": purpose.code,
+                "description": purpose.description,
+                "legal_basis": purpose.legal_basis,
+                "consent": {
+                    "granted": granted,
+                    "withdrawn": withdrawn,
+                    "never_asked": active - granted - withdrawn,
+                },
+            }
+        )
+    return items
+
+
+def create_purpose(session: Session, *, code: str, description: str, legal_basis: str) -> Purpose:
+    """A new purpose. Raises ``ValidationFailed`` (bad code, unknown legal basis) and
+    ``Conflict`` (code taken). Plans are recompiled: the legal basis decides row filters."""
+    errors: dict[str, list[str]] = {}
+    if not _CODE.match(code):
+        errors["code"] = ["must be 2-64 characters: a-z, digits, underscore"]
+    if legal_basis not in LEGAL_BASES:
+        errors["legal_basis"] = [f"must be one of {', '.join(LEGAL_BASES)}"]
+    if errors:
+        raise ValidationFailed("the purpose is invalid", errors=errors)
+    if session.get(Purpose, code) is not None:
+        raise Conflict(f"the purpose {code!r} exists", code="purpose_exists")
+    purpose = Purpose(code=code, description=description, legal_basis=legal_basis)
+    session.add(purpose)
+    session.flush()
+    versions.bump(session, POLICIES)
+    return purpose
