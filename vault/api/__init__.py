@@ -7,7 +7,17 @@ import swagger_ui_bundle
 from flask import Flask, Response, send_from_directory
 from flask_smorest import Api
 
-from vault.api import access_requests, audit, customers, fields, health, meta, policies, purposes
+from vault.api import (
+    access_requests,
+    audit,
+    customers,
+    fields,
+    health,
+    legal_holds,
+    meta,
+    policies,
+    purposes,
+)
 from vault.api.auth import authenticate_request
 
 SWAGGER_ASSETS = "/api/v1/docs/assets/"
@@ -50,5 +60,6 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(access_requests.requests_blueprint)
     api.register_blueprint(access_requests.grant_blueprint)
     api.register_blueprint(purposes.blueprint)
+    api.register_blueprint(legal_holds.blueprint)
     app.before_request(authenticate_request)
     return api

@@ -127,3 +127,20 @@ class AccessRequest(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decided_by: Mapped[str] = mapped_column(sa.String(40), default="")
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LegalHold(Base):
+    """While a hold is active (not lifted), nothing of the customer may be erased, by
+    retention or by request."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (sa.Index("ix_legal_holds_customer_id_lifted_at", "customer_id", "lifted_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    placed_by: Mapped[str] = mapped_column(sa.String(40))
+    placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lift_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
