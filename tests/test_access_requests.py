@@ -3,6 +3,7 @@ fields to the requester only, and stops working once expired, revoked or denied.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -13,8 +14,11 @@ from flask import Flask
 from tests.conftest import SAMPLE_FIELDS, bearer
 from tests.test_admin_login import csrf_token, log_in
 from vault.audit.models import AuditEvent
+from vault.audit.service import SYSTEM
 from vault.clock import FixedClock
 from vault.db import db
+from vault.governance.access_requests import record_expired_grants
+from vault.governance.models import AccessRequest
 
 
 class Staff:
@@ -207,3 +211,32 @@ def test_only_admins_assign_owners(
         "contact": world["ids"]["contact_owner"],
         "sensitive": world["ids"]["sensitive_owner"],
     }
+
+
+def test_the_worker_records_each_expired_grant_once(
+    app: Flask, make_user: Callable[..., str], clock: FixedClock
+) -> None:
+    requester = make_user("asker@example.com", roles=("staff",))
+    with app.app_context(), db.transaction() as session:
+        for name, days in (("short", 1), ("long", 30)):
+            session.add(
+                AccessRequest(
+                    id=f"acr_{name}", requester_id=requester, purpose="support",
+                    fields="phone", categories="contact", customer_ids="cus_a cus_b",
+                    justification="Ticket 4711", duration_days=days, status="approved",
+                    approvals={"contact": "usr_owner"}, created_at=clock.now(),
+                    decided_at=clock.now(), expires_at=clock.now() + dt.timedelta(days=days),
+                )
+            )  # fmt: skip
+    clock.advance(days=2)
+    with app.app_context(), db.transaction() as session:
+        assert record_expired_grants(session, SYSTEM, now=clock.now()) == ["acr_short"]
+        assert record_expired_grants(session, SYSTEM, now=clock.now()) == []
+        events = session.execute(
+            sa.select(AuditEvent.action, AuditEvent.reason, AuditEvent.customer_ids)
+            .where(AuditEvent.action == "access_request.expire")
+        ).all()  # fmt: skip
+    assert [tuple(e) for e in events] == [("access_request.expire", "acr_short", "cus_a cus_b")]
+    clock.advance(days=30)
+    with app.app_context(), db.transaction() as session:
+        assert record_expired_grants(session, SYSTEM, now=clock.now()) == ["acr_long"]

@@ -1,10 +1,11 @@
-"""The scheduled jobs: their schedule, a failing job not stopping the others, and the
-`vault worker` command sealing the audit log."""
+"""The scheduled jobs: their schedule, a failing job not stopping the others, the `vault
+worker` command running them, and the job locks that let several workers share a database."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,8 +17,8 @@ from vault import runtime
 from vault.audit.integrity import AUDIT_KEY_LABEL, verify_audit_log
 from vault.bootstrap import prepare_database
 from vault.cli import main
-from vault.db import db
-from vault.worker import Job, Worker
+from vault.db import create_db_engine, db
+from vault.worker import Job, Worker, exclusive, job_lock
 
 
 def test_jobs_run_on_their_schedule_and_failures_are_contained() -> None:
@@ -70,8 +71,77 @@ def test_vault_worker_once_seals_the_audit_log(
     }
     result = CliRunner(env=env).invoke(main, ["worker", "--once"], catch_exceptions=False)
     assert result.exit_code == 0
-    assert "audit.seal: sealed 9 events in 1 seals" in result.stdout
+    assert "retention.sweep: erased 0 customers, 0 held back" in result.stdout
+    assert "grants.expire: 0 grants expired" in result.stdout
+    # the 9 events and the sweep's own, written earlier in the same pass
+    assert "audit.seal: sealed 10 events in 1 seals" in result.stdout
     with app.app_context():
         report = verify_audit_log(db.session, runtime.key_provider().derived_key(AUDIT_KEY_LABEL))
     assert report.ok
-    assert (report.events, report.unsealed) == (9, 0)
+    assert (report.events, report.unsealed) == (10, 0)
+
+
+def test_a_job_lock_is_held_by_one_worker_at_a_time(fresh_database_url: str) -> None:
+    first, second = create_db_engine(fresh_database_url), create_db_engine(fresh_database_url)
+    try:
+        with job_lock(first, "retention.sweep") as taken:
+            assert taken
+            with job_lock(second, "retention.sweep") as also:
+                assert not also
+            with job_lock(second, "audit.seal") as other_job:
+                assert other_job  # each job has its own lock
+        with job_lock(second, "retention.sweep") as taken_later:
+            assert taken_later  # released when the first worker finished
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def test_two_workers_never_run_the_same_job_at_once(fresh_database_url: str) -> None:
+    """Two workers (their own engines, as two processes would have) run the same job in a
+    tight loop; at no moment do both run it."""
+    engines = [create_db_engine(fresh_database_url) for _ in range(2)]
+    guard = threading.Lock()
+    running: list[int] = []
+    overlaps: list[list[int]] = []
+    ran = [0, 0]
+
+    def job(worker: int) -> Callable[[], str]:
+        def run() -> str:
+            with guard:
+                running.append(worker)
+                if len(running) > 1:
+                    overlaps.append(list(running))
+            time.sleep(0.005)
+            with guard:
+                running.remove(worker)
+                ran[worker] += 1
+            return "ran"
+
+        return run
+
+    workers = [
+        Worker([Job("retention.sweep", 0, exclusive(engine, "retention.sweep", job(i)))])
+        for i, engine in enumerate(engines)
+    ]
+    summaries: list[str] = []
+    start = threading.Barrier(2)
+
+    def loop(worker: Worker) -> None:
+        start.wait()
+        for _ in range(40):
+            summaries.extend(summary for _name, summary in worker.run_due())
+
+    threads = [threading.Thread(target=loop, args=(w,)) for w in workers]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        for engine in engines:
+            engine.dispose()
+    assert overlaps == []
+    assert sum(ran) == summaries.count("ran") > 0
+    skipped = summaries.count("skipped: another worker is running this job")
+    assert sum(ran) + skipped == 80

@@ -12,8 +12,9 @@ from vault.auth.service import create_user, find_user_by_email
 from vault.config import Settings
 from vault.crypto.keys import FileKeyProvider
 from vault.customers.catalogue import seed_catalogue
-from vault.db import create_db_engine
+from vault.db import create_db_engine, utcnow
 from vault.governance.models import Purpose
+from vault.governance.retention import seed_rules
 from vault.migrate import upgrade
 from vault.policies.service import seed_policies
 
@@ -53,6 +54,7 @@ def seed_defaults(session: Session) -> list[str]:
     session.flush()
     changes += seed_catalogue(session)
     changes += seed_policies(session)
+    changes += seed_rules(session, utcnow())
     return changes
 
 

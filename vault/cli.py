@@ -28,8 +28,17 @@ from vault.customers.demo import DemoCustomers
 from vault.customers.models import Customer
 from vault.db import db
 from vault.errors import VaultError
+from vault.governance.access_requests import record_expired_grants
+from vault.governance.retention import (
+    DEFAULT_BATCH,
+    MAX_BATCH,
+    SWEEP_CONTEXT,
+    Sweep,
+    SweepReport,
+    rules,
+)
 from vault.migrate import current_revision, downgrade, schema_differences, upgrade
-from vault.worker import Job, Worker
+from vault.worker import Job, Worker, exclusive, job_lock
 
 
 def _settings() -> Settings:
@@ -380,18 +389,108 @@ def audit_verify(jobs: int) -> None:
     )
 
 
+def _sweep(*, dry_run: bool, batch_size: int = DEFAULT_BATCH, bar: Any = None) -> SweepReport:
+    """One retention sweep in this app context, a commit per batch."""
+    store = runtime.customer_store()
+    sweep = Sweep(db.session, store.keyring, store.catalogue, now=runtime.now(),
+                  batch_size=batch_size, commit=db.session.commit)  # fmt: skip
+    if bar is None:
+        return sweep.run(dry_run=dry_run)
+    with bar(sweep.candidates()) as progress:
+        return sweep.run(dry_run=dry_run, progress=progress.update)
+
+
+@main.group("retention")
+def retention_group() -> None:
+    """Retention rules and the sweep that applies them."""
+
+
+@retention_group.command("rules")
+def retention_rules() -> None:
+    """List the retention rules."""
+    for rule in rules(db.session):
+        target = rule.field or rule.category or "customer"
+        trigger = rule.trigger + (f"({rule.purpose})" if rule.purpose else "")
+        state = "" if rule.enabled else "  [disabled]"
+        click.echo(
+            f"{rule.id:44} {rule.action:14} {target:14} {rule.period_days:>6} days after"
+            f" {trigger}{state}"
+        )
+
+
+@retention_group.command("run")
+@click.option("--dry-run", is_flag=True, help="Report what would be erased; change nothing.")
+@click.option(
+    "--batch-size", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1, MAX_BATCH)
+)
+def retention_run(dry_run: bool, batch_size: int) -> None:
+    """Apply the retention rules now. Each batch commits with its audit events, so an
+    interrupted run loses nothing and a rerun finishes it. Customers under a legal hold are
+    never touched."""
+    with job_lock(db.engine, "retention.sweep") as taken:
+        if not taken:
+            raise click.ClickException("another retention sweep is running; try again later")
+
+        def bar(length: int) -> Any:
+            label = "Checking customers" if dry_run else "Applying retention"
+            return click.progressbar(length=length, label=label, file=sys.stderr)
+
+        report = _sweep(dry_run=dry_run, batch_size=batch_size, bar=bar)
+    for rule in report.rules:
+        target = ", ".join(rule.fields) if rule.fields else "whole customer"
+        done = "to erase" if dry_run else "erased"
+        click.echo(
+            f"{rule.rule_id}: {rule.action} ({target}): {rule.due} due, {rule.erased} {done},"
+            f" {rule.held} held"
+        )
+    if dry_run:
+        click.echo(
+            f"Dry run: {report.erased} erasures due, {report.held} held back by legal holds;"
+            " nothing changed."
+        )
+    else:
+        click.echo(
+            f"Applied {report.erased} erasures; {report.held} held back by legal holds. Each is"
+            " in the audit trail."
+        )
+
+
 @main.command("worker")
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
 def worker_command(once: bool) -> None:
-    """Run the scheduled jobs (audit sealing every VAULT_AUDIT_SEAL_SECONDS) until stopped."""
+    """Run the scheduled jobs until stopped: audit sealing, retention, grant expiry. Several
+    workers may run at once: each job runs in one of them at a time."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = _settings()
 
     def seal() -> str:
         with app.app_context():
             report = seal_pending_events(db.session, _audit_key(), now=runtime.now())
+            db.session.commit()
             return f"sealed {report.events} events in {report.seals} seals"
 
-    worker = Worker([Job("audit.seal", _settings().audit_seal_seconds, seal)])
+    def sweep() -> str:
+        with app.app_context():
+            report = _sweep(dry_run=False)
+            return f"erased {report.erased} customers, {report.held} held back"
+
+    def expire() -> str:
+        with app.app_context():
+            expired = record_expired_grants(db.session, SWEEP_CONTEXT, now=runtime.now())
+            db.session.commit()
+            return f"{len(expired)} grants expired"
+
+    engine = db.engine
+    worker = Worker(
+        [
+            # in this order, so that one pass seals the events the others wrote
+            Job("retention.sweep", settings.retention_sweep_seconds,
+                exclusive(engine, "retention.sweep", sweep)),
+            Job("grants.expire", settings.grant_expiry_seconds,
+                exclusive(engine, "grants.expire", expire)),
+            Job("audit.seal", settings.audit_seal_seconds, exclusive(engine, "audit.seal", seal)),
+        ]
+    )  # fmt: skip
     if once:
         for name, summary in worker.run_due():
             click.echo(f"{name}: {summary}")
@@ -399,6 +498,10 @@ def worker_command(once: bool) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_args: stop.set())
-    click.echo(f"Worker running: audit sealing every {_settings().audit_seal_seconds} s.")
+    click.echo(
+        f"Worker running: audit sealing every {settings.audit_seal_seconds} s, retention every"
+        f" {settings.retention_sweep_seconds} s, grant expiry every"
+        f" {settings.grant_expiry_seconds} s."
+    )
     worker.run_until(stop)
     click.echo("Worker stopped.")

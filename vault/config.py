@@ -42,6 +42,8 @@ class Settings:
     session_cookie_secure: bool | None = None  # None: secure in production only
     password_min_length: int = 12
     audit_seal_seconds: int = 5  # how often `vault worker` seals the audit log
+    retention_sweep_seconds: int = 3600  # how often `vault worker` applies retention rules
+    grant_expiry_seconds: int = 60  # how often `vault worker` records expired access grants
 
     @property
     def production(self) -> bool:

@@ -1,14 +1,26 @@
 """The scheduled jobs of ``vault worker``: each job runs every so many seconds, in its own
-transaction; one failing run is logged and the others go on. Several workers may run against
-one PostgreSQL: sealing serialises on the audit head, so two sealers never seal the same
-events."""
+transaction; one failing run is logged and the others go on.
+
+Several workers may run against one database: a job runs only while its worker holds the job's
+lock (``job_lock``), so each job runs in one worker at a time and scaling out needs nothing
+else. On PostgreSQL the lock is a session-level advisory lock on a connection of its own (the
+server releases it if the worker dies); on SQLite, whose workers share a host, it is an
+``flock`` on a file next to the database (the kernel releases it likewise).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
+import hashlib
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from vault.logs import get_logger
 
@@ -51,3 +63,66 @@ class Worker:
             self.run_due()
             wait = min(job.next_at for job in self.jobs) - self.monotonic()
             stop.wait(max(wait, 0.05))
+
+
+_LOCAL_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _advisory_key(name: str) -> int:
+    digest = hashlib.sha256(b"vault-job:" + name.encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def job_lock(engine: Engine, name: str) -> Iterator[bool]:
+    """Try to take the lock of job ``name`` without waiting; yields whether it was taken. The
+    caller does the job only when it was."""
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        key = _advisory_key(name)
+        with engine.connect() as connection:
+            taken = bool(connection.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}))
+            connection.commit()
+            try:
+                yield taken
+            finally:
+                if taken:
+                    connection.scalar(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    connection.commit()
+        return
+    database = url.database or ""
+    if not database or database == ":memory:":  # one process only: a lock in memory will do
+        lock = _LOCAL_LOCKS.setdefault(name, threading.Lock())
+        taken = lock.acquire(blocking=False)
+        try:
+            yield taken
+        finally:
+            if taken:
+                lock.release()
+        return
+    fd = os.open(f"{database}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            taken = True
+        except BlockingIOError:
+            taken = False
+        try:
+            yield taken
+        finally:
+            if taken:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def exclusive(engine: Engine, name: str, run: Callable[[], str]) -> Callable[[], str]:
+    """``run`` as a job that does nothing while another worker runs it."""
+
+    def locked() -> str:
+        with job_lock(engine, name) as taken:
+            if not taken:
+                return "skipped: another worker is running this job"
+            return run()
+
+    return locked

@@ -17,6 +17,7 @@ from vault.api import (
     meta,
     policies,
     purposes,
+    retention,
 )
 from vault.api.auth import authenticate_request
 
@@ -61,5 +62,6 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(access_requests.grant_blueprint)
     api.register_blueprint(purposes.blueprint)
     api.register_blueprint(legal_holds.blueprint)
+    api.register_blueprint(retention.blueprint)
     app.before_request(authenticate_request)
     return api

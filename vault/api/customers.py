@@ -68,7 +68,16 @@ class CreateSchema(ma.Schema):
 
 
 class PatchSchema(ma.Schema):
-    values = ma.fields.Dict(keys=ma.fields.String(), required=True, data_key="fields")
+    values = ma.fields.Dict(keys=ma.fields.String(), load_default=dict, data_key="fields")
+    relationship_ended_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When the customer relationship ended (null: it goes on)."},
+    )
+
+    @ma.validates_schema
+    def _something(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not data.get("values") and "relationship_ended_at" not in data:
+            raise ma.ValidationError("give fields or relationship_ended_at to change", "fields")
 
 
 class SearchSchema(ma.Schema):
@@ -109,6 +118,7 @@ class CustomerViewSchema(ma.Schema):
         keys=ma.fields.String(), values=ma.fields.Nested(FieldValueSchema), data_key="fields"
     )
     withheld = ma.fields.List(ma.fields.String())
+    relationship_ended_at = ma.fields.AwareDateTime(allow_none=True)
 
 
 class CustomerPageSchema(ma.Schema):
@@ -186,6 +196,7 @@ class Governed:
             "region": record.region,
             "values": shown,
             "withheld": list(self.plan.withheld),
+            "relationship_ended_at": record.relationship_ended_at,
         }
 
     def read_views(self, customer_ids: list[str]) -> list[dict[str, Any]]:
@@ -261,12 +272,19 @@ def get_customer(customer_id: str) -> dict[str, Any]:
 @blueprint.arguments(PatchSchema)
 @blueprint.response(200, CustomerViewSchema)
 def update_customer(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
-    """Change the fields this caller may write for this purpose (``null`` removes one)."""
+    """Change the fields this caller may write for this purpose (``null`` removes one), and
+    record the end of the customer relationship (a retention trigger)."""
     ctx = Governed()
     ctx.require_visible(customer_id)
     ctx.check_fields(body["values"], ctx.plan.writable, "change")
-    changed = ctx.store.update(customer_id, body["values"])
-    audit("customer.update", customer_ids=[customer_id], field_names=changed)
+    changed = ctx.store.update(customer_id, body["values"]) if body["values"] else []
+    reason = ""
+    if "relationship_ended_at" in body:
+        if not ctx.plan.writable:
+            raise Forbidden("you may not change this customer for this purpose")
+        ctx.store.end_relationship(customer_id, body["relationship_ended_at"])
+        reason = "relationship_ended" if body["relationship_ended_at"] else "relationship_resumed"
+    audit("customer.update", customer_ids=[customer_id], field_names=changed, reason=reason)
     return ctx.read_views([customer_id])[0]
 
 

@@ -14,6 +14,7 @@ from vault.db import Base, UTCDateTime, utcnow
 FIELD_TYPES = ("string", "text", "email", "phone", "date", "string_list")
 SENSITIVITIES = ("low", "medium", "high", "special")
 CUSTOMER_STATUSES = ("active", "erased")
+ERASURES = ("erased", "anonymised")  # how an erased customer went: see vault.governance.erasure
 INTERACTION_KINDS = ("purchase", "support_ticket", "email", "call", "survey")
 
 
@@ -53,6 +54,9 @@ class Customer(Base):
     __table_args__ = (
         sa.CheckConstraint(_in("status", CUSTOMER_STATUSES), name="status"),
         sa.Index("ix_customers_created_at_id", "created_at", "id"),
+        # retention triggers: the sweep finds due customers without scanning the table
+        sa.Index("ix_customers_last_activity_at", "last_activity_at"),
+        sa.Index("ix_customers_relationship_ended_at", "relationship_ended_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
@@ -62,6 +66,9 @@ class Customer(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_activity_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    erasure: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    # When the customer relationship (contract) ended; a retention trigger.
+    relationship_ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
     kek_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True, index=True)
     dek_version: Mapped[int] = mapped_column(sa.Integer, default=1)

@@ -64,6 +64,28 @@ def unpack(payload: bytes | None, wanted: frozenset[bytes] | None = None) -> dic
     return entries
 
 
+def names(payload: bytes | None) -> set[str]:
+    """The field names in ``payload``, without copying any ciphertext."""
+    found: set[str] = set()
+    if not payload:
+        return found
+    if payload[0] != FORMAT_VERSION:
+        raise MalformedPayload("unknown packed-values format")
+    offset, end = 1, len(payload)
+    from_bytes = int.from_bytes
+    try:
+        while offset < end:
+            name_end = offset + 1 + payload[offset]
+            stop = name_end + 4 + from_bytes(payload[name_end : name_end + 4])
+            if stop > end:
+                raise MalformedPayload("truncated packed values")
+            found.add(payload[offset + 1 : name_end].decode())
+            offset = stop
+    except (UnicodeDecodeError, IndexError) as exc:
+        raise MalformedPayload("malformed packed values") from exc
+    return found
+
+
 def replace(payload: bytes | None, changes: Mapping[str, bytes | None]) -> bytes | None:
     """``payload`` with entries set (bytes) or removed (None); None when nothing is left."""
     entries = unpack(payload)

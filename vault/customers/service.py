@@ -52,6 +52,7 @@ class CustomerRecord:
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     last_activity_at: dt.datetime | None = None
+    relationship_ended_at: dt.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ _CUSTOMER_COLUMNS = (
     Customer.kek_version,
     Customer.dek_version,
     Customer.sealed_values,
+    Customer.relationship_ended_at,
 )
 _READ_COLUMNS = tuple(c for c in _CUSTOMER_COLUMNS if c.key not in _TIMES)
 # Built once: constructing the statement is a measurable part of reading a page.
@@ -200,6 +202,18 @@ class CustomerStore:
             )
         )
         return names
+
+    def end_relationship(self, customer_id: str, when: dt.datetime | None) -> None:
+        """Record when the customer relationship ended (``None``: it goes on); retention
+        rules count from it. Raises ``NotFound``."""
+        self.require_active(customer_id)
+        if when is not None and when > self.now:
+            raise ValidationFailed(errors={"relationship_ended_at": ["must not be in the future"]})
+        self.session.execute(
+            sa.update(Customer)
+            .where(Customer.id == customer_id)
+            .values(relationship_ended_at=when, updated_at=self.now, last_activity_at=self.now)
+        )
 
     def touch(self, customer_id: str) -> None:
         """Record activity (an interaction, a consent...) for retention's sake."""
@@ -348,7 +362,12 @@ class CustomerStore:
         names = [n for n in dict.fromkeys(field_names) if n in self.catalogue]
         query = _READ_WITH_TIMES if with_times else _READ
         rows = self.session.execute(query, {"ids": ids}).all()
-        records = {r.id: CustomerRecord(r.id, r.region, r.status, {}) for r in rows}
+        records = {
+            r.id: CustomerRecord(
+                r.id, r.region, r.status, {}, relationship_ended_at=r.relationship_ended_at
+            )
+            for r in rows
+        }
         if with_times:
             for r in rows:
                 record = records[r.id]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from vault.audit.service import AuditContext, record_event
 from vault.auth.models import User
 from vault.auth.principal import Principal
 from vault.customers.catalogue import Catalogue
@@ -192,3 +193,31 @@ def visible_requests(session: Session, principal: Principal) -> list[AccessReque
         conditions += [AccessRequest.categories.contains(c) for c in mine]
         query = query.where(sa.or_(*conditions))
     return list(session.scalars(query))
+
+
+def record_expired_grants(
+    session: Session, context: AuditContext, *, now: dt.datetime
+) -> list[str]:
+    """Write one ``access_request.expire`` audit event for each grant that ran out since the
+    last call (a grant stops working at its end either way: ``status_of``); returns their ids."""
+    expired = list(
+        session.scalars(
+            sa.select(AccessRequest)
+            .where(
+                AccessRequest.status == "approved",
+                AccessRequest.expires_at <= now,
+                AccessRequest.expiry_recorded_at.is_(None),
+            )
+            .order_by(AccessRequest.expires_at)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for request in expired:
+        request.expiry_recorded_at = now
+        record_event(
+            session, context, action="access_request.expire", outcome="allowed", now=now,
+            customer_ids=request.customer_ids.split(), field_names=request.fields.split(),
+            reason=request.id,
+        )  # fmt: skip
+    session.flush()
+    return [r.id for r in expired]

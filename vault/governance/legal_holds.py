@@ -26,8 +26,12 @@ def place_hold(
 ) -> LegalHold:
     """Place a hold. Raises ``NotFound`` (no such active customer) and ``ValidationFailed``."""
     reason = _check_reason(reason)
+    # Lock the customer's row, as an erasure does (vault.governance.erasure.lock_erasable):
+    # the hold and an erasure of the same customer cannot both go through.
     exists = session.scalar(
-        sa.select(Customer.id).where(Customer.id == customer_id, Customer.status == "active")
+        sa.select(Customer.id)
+        .where(Customer.id == customer_id, Customer.status == "active")
+        .with_for_update()
     )
     if exists is None:
         raise NotFound("no such customer")

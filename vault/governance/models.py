@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from vault.db import Base, UTCDateTime, utcnow
 
 LEGAL_BASES = ("consent", "contract", "legitimate_interest", "legal_obligation")
+RETENTION_TRIGGERS = ("created", "last_activity", "consent_withdrawn", "relationship_ended")
+RETENTION_ACTIONS = ("erase_field", "anonymise", "erase_customer")
 
 
 class Purpose(Base):
@@ -61,6 +63,8 @@ class ConsentState(Base):
         sa.Index(
             "ix_consent_states_purpose_code_granted", "purpose_code", "granted", "customer_id"
         ),
+        # Deleting consent events (erasure) checks this foreign key row by row.
+        sa.Index("ix_consent_states_event_id", "event_id"),
     )
 
     customer_id: Mapped[str] = mapped_column(
@@ -127,6 +131,8 @@ class AccessRequest(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decided_by: Mapped[str] = mapped_column(sa.String(40), default="")
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set by the worker once it has recorded the grant's expiry in the audit trail.
+    expiry_recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class LegalHold(Base):
@@ -144,3 +150,37 @@ class LegalHold(Base):
     lifted_by: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     lift_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+
+
+class RetentionRule(Base):
+    """Erase a category's or a field's values (``erase_field``), or the whole customer
+    (``anonymise``, ``erase_customer``), ``period_days`` after a trigger: the customer's
+    creation, its last activity, its withdrawal of consent to ``purpose``, or the end of the
+    relationship. Legal holds suspend every rule."""
+
+    __tablename__ = "retention_rules"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "trigger IN ('created', 'last_activity', 'consent_withdrawn', 'relationship_ended')",
+            name="trigger",
+        ),
+        sa.CheckConstraint(
+            "action IN ('erase_field', 'anonymise', 'erase_customer')", name="action"
+        ),
+        sa.CheckConstraint("period_days BETWEEN 0 AND 36500", name="period_days"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    category: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    field: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    trigger: Mapped[str] = mapped_column(sa.String(32))
+    purpose: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("purposes.code", ondelete="RESTRICT"), nullable=True
+    )
+    period_days: Mapped[int] = mapped_column(sa.Integer)
+    action: Mapped[str] = mapped_column(sa.String(16))
+    description: Mapped[str] = mapped_column(sa.String(500), default="")
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(sa.String(40), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

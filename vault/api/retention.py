@@ -1,0 +1,150 @@
+"""``/api/v1/retention``: retention rules (admins change them; admins and compliance officers
+read them) and ``POST /retention/run``, the sweep on demand (a dry run for both roles, the
+real one for admins). Every change and every run is audited; the sweep's erasures are audited
+batch by batch, as in the worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from vault import runtime
+from vault.api.audit_trail import audit, request_context
+from vault.api.auth import current_principal
+from vault.db import db
+from vault.errors import Conflict, Forbidden
+from vault.governance.models import RETENTION_ACTIONS, RETENTION_TRIGGERS
+from vault.governance.retention import (
+    DEFAULT_BATCH,
+    MAX_BATCH,
+    MAX_PERIOD_DAYS,
+    Sweep,
+    create_rule,
+    delete_rule,
+    get_rule,
+    rule_dict,
+    rules,
+    update_rule,
+)
+from vault.worker import job_lock
+
+blueprint = Blueprint(
+    "retention", __name__, url_prefix="/api/v1/retention", description="Retention rules"
+)
+
+_PERIOD = ma.validate.Range(min=0, max=MAX_PERIOD_DAYS)
+_DESCRIPTION = ma.validate.Length(max=500)
+
+
+class RetentionRuleInSchema(ma.Schema):
+    category = ma.fields.String(load_default=None, validate=ma.validate.Length(max=32))
+    field = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    trigger = ma.fields.String(required=True, validate=ma.validate.OneOf(RETENTION_TRIGGERS))
+    purpose = ma.fields.String(load_default=None, validate=ma.validate.Length(max=64))
+    period_days = ma.fields.Integer(required=True, strict=True, validate=_PERIOD)
+    action = ma.fields.String(required=True, validate=ma.validate.OneOf(RETENTION_ACTIONS))
+    description = ma.fields.String(load_default="", validate=_DESCRIPTION)
+    enabled = ma.fields.Boolean(load_default=True)
+
+
+class RetentionRulePatchSchema(ma.Schema):
+    period_days = ma.fields.Integer(strict=True, validate=_PERIOD)
+    description = ma.fields.String(validate=_DESCRIPTION)
+    enabled = ma.fields.Boolean()
+
+    @ma.validates_schema
+    def _something(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError(
+                "give period_days, description or enabled (to change what a rule erases or"
+                " when it starts counting, add a new rule)",
+                "_schema",
+            )
+
+
+class RetentionRunSchema(ma.Schema):
+    dry_run = ma.fields.Boolean(load_default=False)
+    batch_size = ma.fields.Integer(
+        load_default=DEFAULT_BATCH, validate=ma.validate.Range(min=1, max=MAX_BATCH)
+    )
+
+
+def _require(*roles: str, what: str) -> str:
+    principal = current_principal()
+    if not principal.has_role(*roles):
+        raise Forbidden(what)
+    return principal.id
+
+
+def _admin() -> str:
+    return _require("admin", what="retention rules are changed by admins")
+
+
+@blueprint.get("/rules")
+def list_rules() -> dict[str, Any]:
+    """Every retention rule."""
+    _require("admin", "compliance_officer", what="retention rules are for admins and officers")
+    items = [rule_dict(r) for r in rules(db.session)]
+    audit("retention_rule.read")
+    return {"items": items, "next_cursor": None}
+
+
+@blueprint.post("/rules")
+@blueprint.arguments(RetentionRuleInSchema)
+@blueprint.response(201)
+def add_rule(body: dict[str, Any]) -> dict[str, Any]:
+    """Add a rule: erase a category or a field (``erase_field``), or anonymise or erase the
+    customer, ``period_days`` after its trigger. 422 naming every bad part."""
+    admin = _admin()
+    catalogue = runtime.customer_store().catalogue
+    rule = create_rule(db.session, catalogue, by=admin, now=runtime.now(), **body)
+    audit("retention_rule.create", field_names=[rule.field] if rule.field else (), reason=rule.id)
+    return rule_dict(rule)
+
+
+@blueprint.get("/rules/<rule_id>")
+def show_rule(rule_id: str) -> dict[str, Any]:
+    _require("admin", "compliance_officer", what="retention rules are for admins and officers")
+    rule = get_rule(db.session, rule_id)
+    audit("retention_rule.read", reason=rule.id)
+    return rule_dict(rule)
+
+
+@blueprint.patch("/rules/<rule_id>")
+@blueprint.arguments(RetentionRulePatchSchema)
+def change_rule(body: dict[str, Any], rule_id: str) -> dict[str, Any]:
+    """Change a rule's period, description or whether it is enabled."""
+    _admin()
+    rule = update_rule(db.session, rule_id, now=runtime.now(), **body)
+    audit("retention_rule.update", reason=rule.id)
+    return rule_dict(rule)
+
+
+@blueprint.delete("/rules/<rule_id>")
+@blueprint.response(204)
+def remove_rule(rule_id: str) -> None:
+    _admin()
+    delete_rule(db.session, rule_id)
+    audit("retention_rule.delete", reason=rule_id)
+
+
+@blueprint.post("/run")
+@blueprint.arguments(RetentionRunSchema)
+def run(body: dict[str, Any]) -> dict[str, Any]:
+    """Apply the rules now and report per rule what was due, erased and held back by legal
+    holds; with ``{"dry_run": true}`` only report. 409 while another sweep runs."""
+    if body["dry_run"]:
+        _require("admin", "compliance_officer", what="dry runs are for admins and officers")
+    else:
+        _require("admin", what="the retention sweep is run by admins")
+    store = runtime.customer_store()
+    with job_lock(db.engine, "retention.sweep") as taken:
+        if not taken:
+            raise Conflict("another retention sweep is running", code="sweep_running")
+        sweep = Sweep(db.session, store.keyring, store.catalogue, now=runtime.now(),
+                      context=request_context(), batch_size=body["batch_size"],
+                      commit=db.session.commit)  # fmt: skip
+        report = sweep.run(dry_run=body["dry_run"])
+    return report.as_dict()
