@@ -13,7 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+
+from vault.app import create_app
 from vault.bootstrap import prepare_database
+from vault.crypto.keys import FileKeyProvider
 
 RESULTS_FILE = Path(__file__).with_name("results.json")
 
@@ -55,6 +59,14 @@ class Context:
         prepare_database(url)
         yield url
 
+    def vault_app(self, name: str) -> Flask:
+        """The vault's Flask app over a fresh SQLite vault with its own master key."""
+        instance = self.workdir / name
+        FileKeyProvider.create(instance / "master.key")
+        with self.sqlite_vault(name) as url:
+            settings = {"env": "testing", "database_url": url, "instance_path": str(instance)}
+            return create_app({**settings, "secret_key": "b" * 40})
+
 
 def timed(fn: Callable[[], Any], *, repeat: int) -> list[float]:
     """Seconds per call of ``fn``, ``repeat`` times."""
@@ -94,9 +106,23 @@ def render(results: list[Result]) -> str:
 
 
 def write(results: list[Result], path: Path = RESULTS_FILE) -> None:
+    """Write ``results`` to ``path``, keeping the rows there of benchmarks not run this time
+    (so ``python -m bench <name>`` refreshes that benchmark's rows only). Each row says when
+    it was measured."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    ran = {r.benchmark for r in results}
+    kept: list[dict[str, Any]] = []
+    if path.exists():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        for row in previous.get("results", []):
+            if row["benchmark"] not in ran:
+                kept.append({"measured_at": previous.get("measured_at", ""), **row})
+    rows = kept + [{**dataclasses.asdict(r), "measured_at": now} for r in results]
+    order = {name: i for i, name in enumerate(BENCHMARKS)}
+    rows.sort(key=lambda row: order.get(row["benchmark"], len(order)))  # stable within one
     payload = {
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": [dataclasses.asdict(r) for r in results],
+        "measured_at": now,
+        "results": rows,
     }
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

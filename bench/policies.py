@@ -22,9 +22,7 @@ from bench.harness import Context, Result, benchmark, median
 from bench.records import FIELDS, Sealed, synthetic_customer
 from vault import runtime
 from vault.api import customers as customers_api
-from vault.app import create_app
 from vault.auth.principal import Principal
-from vault.crypto.keys import FileKeyProvider
 from vault.customers.catalogue import load_catalogue
 from vault.db import db
 from vault.governance import versions
@@ -34,14 +32,6 @@ from vault.policies.service import COUNTER, load_enforcer, plans
 PAGE = 100
 POPULATION = 2_000
 SALES = Principal("client", "cli_bench", "bench", frozenset({"sales"}), frozenset({"sales"}))
-
-
-def _app(context: Context, name: str) -> Flask:
-    instance = context.workdir / name
-    FileKeyProvider.create(instance / "master.key")
-    with context.sqlite_vault(name) as url:
-        settings = {"env": "testing", "database_url": url, "instance_path": str(instance)}
-        return create_app({**settings, "secret_key": "b" * 40})
 
 
 def _populate(app: Flask) -> list[str]:
@@ -73,7 +63,7 @@ def _in_request(app: Flask, fn: Callable[[], Any]) -> Any:
 
 @benchmark("policies.page")
 def governed_page(context: Context) -> list[Result]:
-    app = _app(context, "policies-page")
+    app = context.vault_app("policies-page")
     ids = _populate(app)
 
     def governed() -> Any:
@@ -132,7 +122,7 @@ def _synthetic_rules(count: int) -> list[Rule]:
 
 @benchmark("policies.plan")
 def plan_costs(context: Context) -> list[Result]:
-    app = _app(context, "policies-plan")
+    app = context.vault_app("policies-plan")
     with app.app_context():
         session = db.session
         catalogue = load_catalogue(session)
@@ -200,7 +190,7 @@ def _time(fn: Callable[[], Any]) -> float:
 
 @benchmark("audit.governed_read")
 def audit_overhead(context: Context) -> list[Result]:
-    app = _app(context, "audit-governed")
+    app = context.vault_app("audit-governed")
     ids = _populate(app)
 
     def read(audited: bool, customer_id: str) -> None:
