@@ -4,6 +4,7 @@ transaction that is rolled back, so tests never see each other's data."""
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,9 +13,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.smtp import CollectingHandler, start_smtp_server
 from vault import runtime
 from vault.app import create_app
 from vault.auth.service import create_api_client, create_user
@@ -23,6 +26,7 @@ from vault.clock import FixedClock
 from vault.crypto.keys import FileKeyProvider
 from vault.customers.service import CustomerStore
 from vault.db import db
+from vault.logs import configure_logging
 
 DATABASE_KIND = os.environ.get("VAULT_TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get(
@@ -207,3 +211,24 @@ SAMPLE_FIELDS: dict[str, Any] = {
     "company": "Atelier Quintessence",
     "interests": ["sailing", "ceramics"],
 }
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Log lines as the service writes them (JSON), captured for the test."""
+    stream = io.StringIO()
+    configure_logging("json", "INFO", stream=stream)
+    yield stream
+    configure_logging("json", "INFO")
+
+
+@pytest.fixture
+def smtp_handler() -> CollectingHandler:
+    return CollectingHandler()
+
+
+@pytest.fixture
+def smtp_server(smtp_handler: CollectingHandler) -> Iterator[Controller]:
+    controller = start_smtp_server(smtp_handler)
+    yield controller
+    controller.stop()

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 import structlog
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD, bearer
 from tests.test_admin_login import log_in
-from vault.logs import REDACTED, configure_logging, redact_personal_values
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging("json", "INFO", stream=stream)
-    yield stream
-    configure_logging("json", "INFO")
+from vault.logs import REDACTED, redact_personal_values
 
 
 def lines(stream: io.StringIO) -> list[dict]:

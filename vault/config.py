@@ -44,6 +44,15 @@ class Settings:
     audit_seal_seconds: int = 5  # how often `vault worker` seals the audit log
     retention_sweep_seconds: int = 3600  # how often `vault worker` applies retention rules
     grant_expiry_seconds: int = 60  # how often `vault worker` records expired access grants
+    smtp_host: str = ""  # empty: mail goes to instance_path/outbox as .eml files
+    smtp_port: int = 25
+    smtp_username: str = ""  # empty: no SMTP AUTH
+    # Kept out of repr so that a Settings object printed in a traceback or a shell does not
+    # show the relay's password.
+    smtp_password: str = dataclasses.field(default="", repr=False)
+    smtp_starttls: bool = False  # upgrade a plain connection with STARTTLS
+    smtp_ssl: bool = False  # connect with implicit TLS (usually port 465)
+    mail_from: str = "privacy@vault.localhost"
 
     @property
     def production(self) -> bool:
