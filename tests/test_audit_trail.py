@@ -230,7 +230,7 @@ def test_reading_the_trail_is_audited(client: FlaskClient, app: Flask, auditor: 
 def test_who_accessed_a_customer(app: Flask) -> None:
     customer_id = seed_customer_events(app)
     with app.app_context():
-        accesses = accesses_of_customer(db.session, customer_id)
+        accesses = list(accesses_of_customer(db.session, customer_id))
     assert [(a["purpose"], a["actor_id"]) for a in accesses] == [
         ("sales", "cli_crm"),
         ("support", "cli_crm"),

@@ -19,6 +19,7 @@ from werkzeug.serving import run_simple
 from vault import defaults, runtime
 from vault.app import create_app
 from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events, verify_audit_log
+from vault.audit.service import SYSTEM
 from vault.auth.models import ApiClient
 from vault.auth.service import create_api_client, create_user, find_user_by_email
 from vault.bootstrap import admin_exists, ensure_admin, ensure_master_key, seed_defaults
@@ -26,13 +27,13 @@ from vault.config import Settings, ensure_secret_key_file
 from vault.crypto.rotation import key_status, rotate_master_key
 from vault.customers.demo import DemoCustomers
 from vault.customers.models import Customer
-from vault.db import db
+from vault.db import db, purge_sqlite_wal
 from vault.errors import VaultError
 from vault.governance.access_requests import record_expired_grants
+from vault.governance.privacy import PrivacyDesk
 from vault.governance.retention import (
     DEFAULT_BATCH,
     MAX_BATCH,
-    SWEEP_CONTEXT,
     Sweep,
     SweepReport,
     rules,
@@ -395,9 +396,13 @@ def _sweep(*, dry_run: bool, batch_size: int = DEFAULT_BATCH, bar: Any = None) -
     sweep = Sweep(db.session, store.keyring, store.catalogue, now=runtime.now(),
                   batch_size=batch_size, commit=db.session.commit)  # fmt: skip
     if bar is None:
-        return sweep.run(dry_run=dry_run)
-    with bar(sweep.candidates()) as progress:
-        return sweep.run(dry_run=dry_run, progress=progress.update)
+        report = sweep.run(dry_run=dry_run)
+    else:
+        with bar(sweep.candidates()) as progress:
+            report = sweep.run(dry_run=dry_run, progress=progress.update)
+    if report.erased and not dry_run:
+        purge_sqlite_wal(db.engine)
+    return report
 
 
 @main.group("retention")
@@ -458,7 +463,8 @@ def retention_run(dry_run: bool, batch_size: int) -> None:
 @main.command("worker")
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
 def worker_command(once: bool) -> None:
-    """Run the scheduled jobs until stopped: audit sealing, retention, grant expiry. Several
+    """Run the scheduled jobs until stopped: retention, grant expiry, privacy-request
+    deadlines, audit sealing. Several
     workers may run at once: each job runs in one of them at a time."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = _settings()
@@ -476,9 +482,19 @@ def worker_command(once: bool) -> None:
 
     def expire() -> str:
         with app.app_context():
-            expired = record_expired_grants(db.session, SWEEP_CONTEXT, now=runtime.now())
+            expired = record_expired_grants(db.session, SYSTEM, now=runtime.now())
             db.session.commit()
             return f"{len(expired)} grants expired"
+
+    def deadlines() -> str:
+        with app.app_context():
+            desk = PrivacyDesk(runtime.customer_store(), SYSTEM)
+            report = desk.record_deadlines()
+            db.session.commit()
+            return (
+                f"{report['overdue']} privacy requests overdue,"
+                f" {report['lapsed']} unverified ones lapsed"
+            )
 
     engine = db.engine
     worker = Worker(
@@ -488,6 +504,8 @@ def worker_command(once: bool) -> None:
                 exclusive(engine, "retention.sweep", sweep)),
             Job("grants.expire", settings.grant_expiry_seconds,
                 exclusive(engine, "grants.expire", expire)),
+            Job("privacy.deadlines", settings.privacy_deadline_seconds,
+                exclusive(engine, "privacy.deadlines", deadlines)),
             Job("audit.seal", settings.audit_seal_seconds, exclusive(engine, "audit.seal", seal)),
         ]
     )  # fmt: skip
@@ -501,7 +519,8 @@ def worker_command(once: bool) -> None:
     click.echo(
         f"Worker running: audit sealing every {settings.audit_seal_seconds} s, retention every"
         f" {settings.retention_sweep_seconds} s, grant expiry every"
-        f" {settings.grant_expiry_seconds} s."
+        f" {settings.grant_expiry_seconds} s, privacy-request deadlines every"
+        f" {settings.privacy_deadline_seconds} s."
     )
     worker.run_until(stop)
     click.echo("Worker stopped.")

@@ -53,6 +53,13 @@ class Settings:
     smtp_starttls: bool = False  # upgrade a plain connection with STARTTLS
     smtp_ssl: bool = False  # connect with implicit TLS (usually port 465)
     mail_from: str = "privacy@vault.localhost"
+    # The privacy portal: requests and code checks per client address (flask-limiter), and
+    # requests per e-mail address and hour.
+    privacy_rate_limit: str = "30 per minute"
+    privacy_requests_per_address: int = 5
+    # Portal requests are answered no sooner than this, known address or not.
+    privacy_response_floor_ms: int = 60
+    privacy_deadline_seconds: int = 300  # how often `vault worker` checks request deadlines
 
     @property
     def production(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -94,6 +95,9 @@ def create_db_engine(
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted content is overwritten, so an erased customer's blind indexes and
+        # ciphertexts do not linger in free pages of the file.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
@@ -104,6 +108,29 @@ def create_db_engine(
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def purge_sqlite_wal(engine: Engine) -> bool:
+    """After an erasure has committed, on SQLite: copy the WAL into the database and empty
+    it, so that the erased rows' old page images do not linger in the ``-wal`` file (the
+    database file itself is overwritten on delete: ``secure_delete``). Best effort: a
+    reader still open elsewhere leaves the WAL for the next purge or checkpoint. Returns
+    whether the WAL was emptied; a no-op (True) on other databases."""
+    if engine.dialect.name != "sqlite":
+        return True
+    raw = engine.raw_connection()  # autocommit: outside any transaction
+    cursor = raw.cursor()
+    (waits,) = cursor.execute("PRAGMA busy_timeout").fetchone()
+    try:
+        # Never wait: with another connection busy, the next purge or checkpoint does it.
+        cursor.execute("PRAGMA busy_timeout=0")
+        busy, _frames, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={int(waits)}")
+        raw.close()
+    return not busy
 
 
 class Database:

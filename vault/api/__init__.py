@@ -16,6 +16,8 @@ from vault.api import (
     legal_holds,
     meta,
     policies,
+    privacy_portal,
+    privacy_requests,
     purposes,
     retention,
 )
@@ -63,5 +65,7 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(purposes.blueprint)
     api.register_blueprint(legal_holds.blueprint)
     api.register_blueprint(retention.blueprint)
+    api.register_blueprint(privacy_requests.blueprint)
+    app.register_blueprint(privacy_portal.blueprint)
     app.before_request(authenticate_request)
     return api

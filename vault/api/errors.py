@@ -61,9 +61,13 @@ def problem(
 
 
 def _wants_html() -> bool:
-    return request.path.startswith("/admin") or (
-        request.path.startswith("/privacy") and request.accept_mimetypes.accept_html
-    )
+    if request.path.startswith("/admin"):
+        return True
+    if not request.path.startswith("/privacy") or request.is_json:
+        return False
+    # a browser asks for HTML first; a program sending */* or JSON gets problem+json
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
 
 
 def _html(status: int, title: str, detail: str) -> Response:

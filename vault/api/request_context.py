@@ -18,6 +18,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A client-sent id is echoed only when it cannot carry anything but an identifier.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+SECRET_PATH_ENDPOINTS = {"privacy.download"}
 
 
 def _bind_request_id() -> None:
@@ -46,11 +47,15 @@ def _finish(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = request_id
     started = g.get("request_started")
     principal = g.get("principal")
-    # The path is logged without its query string: ids only, never personal data.
+    # The path is logged without its query string: ids only, never personal data. A path
+    # that carries a secret (a one-time download token) is logged as its route.
+    path = request.path
+    if request.endpoint in SECRET_PATH_ENDPOINTS and request.url_rule is not None:
+        path = request.url_rule.rule
     log.info(
         "request.completed",
         method=request.method,
-        path=request.path,
+        path=path,
         status=response.status_code,
         duration_ms=round((time.perf_counter() - started) * 1000, 2) if started else None,
         principal=f"{principal.kind}:{principal.id}" if principal else None,

@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from vault import runtime
 from vault.api.audit_trail import audit, request_context
 from vault.api.auth import current_principal
-from vault.db import db
+from vault.db import db, purge_sqlite_wal
 from vault.errors import Conflict, Forbidden
 from vault.governance.models import RETENTION_ACTIONS, RETENTION_TRIGGERS
 from vault.governance.retention import (
@@ -147,4 +147,6 @@ def run(body: dict[str, Any]) -> dict[str, Any]:
                       context=request_context(), batch_size=body["batch_size"],
                       commit=db.session.commit)  # fmt: skip
         report = sweep.run(dry_run=body["dry_run"])
+    if report.erased and not report.dry_run:
+        purge_sqlite_wal(db.engine)
     return report.as_dict()

@@ -95,9 +95,12 @@ def iter_events(
         after = rows[-1].id
 
 
-def accesses_of_customer(session: Session, customer_id: str) -> list[dict[str, Any]]:
+def accesses_of_customer(
+    session: Session, customer_id: str, *, chunk: int = 1000
+) -> Iterator[dict[str, Any]]:
     """Which actors accessed a customer's data, for what purpose and when (for the privacy
-    export, GDPR Art. 15(1)(c)): allowed events only, oldest first."""
+    export, GDPR Art. 15(1)(c)): allowed events only, oldest first, read ``chunk`` rows at a
+    time so that a long history streams in flat memory."""
     rows = session.execute(
         sa.select(
             AuditEvent.occurred_at,
@@ -110,9 +113,10 @@ def accesses_of_customer(session: Session, customer_id: str) -> list[dict[str, A
         .join(AuditEventCustomer, AuditEventCustomer.event_id == AuditEvent.id)
         .where(AuditEventCustomer.customer_id == customer_id, AuditEvent.outcome == "allowed")
         .order_by(AuditEvent.id)
+        .execution_options(yield_per=chunk)
     )
-    return [
-        {
+    for r in rows:
+        yield {
             "when": r.occurred_at.isoformat(),
             "actor_kind": r.actor_kind,
             "actor_id": r.actor_id,
@@ -120,5 +124,3 @@ def accesses_of_customer(session: Session, customer_id: str) -> list[dict[str, A
             "action": r.action,
             "field_names": r.field_names.split() if r.field_names else [],
         }
-        for r in rows
-    ]

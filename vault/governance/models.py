@@ -184,3 +184,67 @@ class RetentionRule(Base):
     created_by: Mapped[str] = mapped_column(sa.String(40), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+PRIVACY_REQUEST_TYPES = ("export", "erasure")
+PRIVACY_REQUEST_STATUSES = (
+    "pending_verification", "verified", "processing", "completed", "rejected", "locked",
+)  # fmt: skip
+# How the request reached the vault: the portal, or staff filing it for the customer.
+PRIVACY_CHANNELS = ("portal", "phone", "letter", "email", "in_person")
+# How the requester's identity was checked: a one-time code mailed to the address on file
+# (the portal), or what staff did before filing the request on the customer's behalf.
+IDENTITY_CHECKS = ("email_code", "callback_to_number_on_file", "identity_document", "signed_letter")
+
+
+class PrivacyRequest(Base):
+    """A data-subject request (GDPR Art. 15 export, Art. 17 erasure). Portal requests wait for
+    the one-time code mailed to the address; an address that matches no customer gets a
+    request too (``customer_id`` NULL), which no code ever verifies. Due 30 days after it was
+    received, extendable once with a reason (Art. 12(3)). Codes and download tokens are kept
+    only as keyed hashes; no e-mail address is stored, only its keyed digest for rate limits."""
+
+    __tablename__ = "privacy_requests"
+    __table_args__ = (
+        sa.CheckConstraint("type IN ('export', 'erasure')", name="type"),
+        sa.CheckConstraint(
+            "status IN ('pending_verification', 'verified', 'processing', 'completed',"
+            " 'rejected', 'locked')",
+            name="status",
+        ),
+        sa.CheckConstraint(
+            "channel IN ('portal', 'phone', 'letter', 'email', 'in_person')", name="channel"
+        ),
+        sa.Index("ix_privacy_requests_address_digest_received_at", "address_digest", "received_at"),
+        sa.Index("ix_privacy_requests_status_due_at", "status", "due_at"),
+        sa.Index("ix_privacy_requests_customer_id", "customer_id"),
+        sa.Index("ix_privacy_requests_download_digest", "download_digest", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(24))
+    reason: Mapped[str] = mapped_column(sa.String(32), default="")
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    customer_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE"), nullable=True
+    )
+    address_digest: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), nullable=True)
+    code_digest: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), nullable=True)
+    code_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failed_attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    identity_check: Mapped[str] = mapped_column(sa.String(32), default="")
+    filed_by: Mapped[str] = mapped_column(sa.String(40), default="")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    extended_by: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    extended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    extension_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    download_digest: Mapped[bytes | None] = mapped_column(sa.LargeBinary(32), nullable=True)
+    download_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    downloaded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The deletion certificate (JSON, signed) of a completed erasure.
+    certificate: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    overdue_recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

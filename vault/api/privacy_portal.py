@@ -1,0 +1,320 @@
+"""The privacy portal at ``/privacy`` (API.md §3): customers ask for an export or the erasure of
+their data, prove with a mailed one-time code that the address is theirs, then download the
+export once or receive the deletion certificate. HTML forms for a person (CSRF-protected),
+JSON for a program, on the same URLs.
+
+No account enumeration: an unknown address gets the same ``202``, an id and a request that
+behaves like any other, only no message goes out. Mail over SMTP is handed to a background
+thread so that its latency cannot tell the two apart; the outbox folder is written at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import marshmallow as ma
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from wtforms import EmailField, RadioField, SelectChoice, StringField
+from wtforms.validators import DataRequired, Length
+
+from vault import runtime
+from vault.api.audit_trail import request_context
+from vault.db import db, purge_sqlite_wal
+from vault.errors import NotFound, ValidationFailed
+from vault.extensions import limiter
+from vault.governance.models import PrivacyRequest
+from vault.governance.privacy import (
+    MAX_CODE_ATTEMPTS,
+    InvalidCode,
+    LinkGone,
+    Outgoing,
+    PrivacyDesk,
+    RequestLocked,
+    digest_token,
+    signature_holds,
+)
+from vault.governance.privacy_export import Export
+from vault.logs import get_logger
+from vault.mail import Mailer, MailNotSent, OutboxMailer, mailer_from_settings
+
+blueprint = Blueprint("privacy", __name__, url_prefix="/privacy", template_folder="templates")
+log = get_logger("vault.privacy")
+DOWNLOAD_COOKIE = "vault_privacy_download"
+_background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vault-mail")
+
+
+class RequestForm(FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=320)])
+    type = RadioField(
+        "Request",
+        choices=[
+            SelectChoice("export", "A copy of my data"),
+            SelectChoice("erasure", "Erase my data"),
+        ],
+        default="export",
+        validators=[DataRequired()],
+    )
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=32)])
+
+
+class RequestInSchema(ma.Schema):
+    email = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=320))
+    type = ma.fields.String(required=True, validate=ma.validate.OneOf(["export", "erasure"]))
+
+
+class CodeInSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=32))
+
+
+def _rate_limit() -> str:
+    limit: str = runtime.settings().privacy_rate_limit
+    return limit
+
+
+def _wants_json() -> bool:
+    if request.method == "POST":
+        return request.is_json
+    # a browser asks for HTML first; a program sending */*, JSON or no Accept gets JSON
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best != "text/html"
+
+
+def _json_body(schema: ma.Schema) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = schema.load(request.get_json(silent=False) or {})
+    except ma.ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationFailed(
+            errors={
+                str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
+                for k, v in messages.items()
+            }
+        ) from None
+    return loaded
+
+
+def _desk() -> PrivacyDesk:
+    settings = runtime.settings()
+    return PrivacyDesk(
+        runtime.customer_store(),
+        request_context(actor_kind="subject"),
+        base_url=request.host_url,
+        per_address_limit=settings.privacy_requests_per_address,
+    )
+
+
+def mailer() -> Mailer:
+    """The app's mailer (settings decide: SMTP or the outbox folder)."""
+    found: Mailer | None = current_app.extensions.get("vault.mailer")
+    if found is None:
+        found = current_app.extensions["vault.mailer"] = mailer_from_settings(runtime.settings())
+    return found
+
+
+def deliver(outgoing: Outgoing | None, request_id: str) -> None:
+    """Send after the commit. A failure is logged (by request id only) and not shown: the
+    answer must not depend on whether a message went out."""
+    if outgoing is None:
+        return
+    sender = mailer()
+
+    def send() -> None:
+        try:
+            sender.send(outgoing.to, outgoing.subject, outgoing.body)
+        except MailNotSent:
+            log.error("privacy.mail_not_sent", privacy_request=request_id)
+
+    if isinstance(sender, OutboxMailer):
+        send()
+    else:
+        _background.submit(send)
+
+
+def _view(item: PrivacyRequest, download_url: str | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": item.id,
+        "type": item.type,
+        "status": item.status,
+        "reason": item.reason,
+        "received_at": item.received_at.isoformat(),
+        "due_at": item.due_at.isoformat(),
+    }
+    if download_url:
+        view["download_url"] = download_url
+        assert item.download_expires_at is not None
+        view["download_expires_at"] = item.download_expires_at.isoformat()
+    if item.certificate:
+        view["certificate"] = json.loads(item.certificate)
+    return view
+
+
+def _download_from_cookie(item: PrivacyRequest) -> str | None:
+    """The link of an export still to download, for the client that verified the request
+    (it holds the link's token in a cookie): knowing a request id alone shows no link."""
+    token = request.cookies.get(DOWNLOAD_COOKIE, "")
+    if not token or item.download_digest is None or item.downloaded_at is not None:
+        return None
+    if not hmac.compare_digest(digest_token(token), item.download_digest):
+        return None
+    expires = item.download_expires_at
+    if expires is None or runtime.now() > expires:
+        return None
+    return url_for("privacy.download", token=token, _external=True)
+
+
+def _answer(item: PrivacyRequest, status: int, *, download_url: str | None = None,
+            form: FlaskForm | None = None, error: str | None = None) -> Response:  # fmt: skip
+    view = _view(item, download_url)
+    if _wants_json():
+        response = jsonify(view)
+    else:
+        body = render_template(
+            "privacy/request.html", item=view, form=form or CodeForm(), error=error
+        )
+        response = make_response(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the pages and their JSON --------------------------------------------------------------
+
+
+@blueprint.get("")
+@blueprint.get("/")
+def index() -> Response:
+    """The request form."""
+    body = render_template("privacy/index.html", form=RequestForm(), error=None)
+    return make_response(body)
+
+
+@blueprint.post("/requests")
+@limiter.limit(_rate_limit)
+def submit() -> Response:
+    """``{"email", "type"}`` -> ``202 {"id", "status"}``, whatever the address."""
+    began = time.perf_counter()
+    if request.is_json:
+        body = _json_body(RequestInSchema())
+        email, kind = body["email"], body["type"]
+    else:
+        form = RequestForm()
+        if not form.validate_on_submit():
+            page = render_template("privacy/index.html", form=form, error=_form_error(form))
+            return make_response(page, 422)
+        email, kind = form.email.data or "", form.type.data or ""
+    item, outgoing = _desk().submit(email, kind)
+    db.session.commit()
+    deliver(outgoing, item.id)
+    # A known address costs a message more than an unknown one: answer both no sooner than
+    # the floor, so that the time taken does not tell them apart (bench/privacy.py).
+    floor = runtime.settings().privacy_response_floor_ms / 1000
+    time.sleep(max(0.0, floor - (time.perf_counter() - began)))
+    if request.is_json:
+        response = jsonify({"id": item.id, "status": item.status})
+        response.status_code = 202
+        return response
+    return _answer(item, 202)
+
+
+@blueprint.get("/requests/<request_id>")
+def status(request_id: str) -> Response:
+    """``{"id", "type", "status", "reason"}`` (and the download link or the certificate)."""
+    item = db.session.get(PrivacyRequest, request_id)
+    if item is None:
+        raise NotFound("no such privacy request")
+    return _answer(item, 200, download_url=_download_from_cookie(item))
+
+
+@blueprint.post("/requests/<request_id>/verify")
+@limiter.limit(_rate_limit)
+def verify(request_id: str) -> Response:
+    """``{"code"}``: the request proceeds; a wrong code counts, five lock the request."""
+    form = None
+    if request.is_json:
+        code = _json_body(CodeInSchema())["code"]
+    else:
+        form = CodeForm()
+        if not form.validate_on_submit():
+            item = db.session.get(PrivacyRequest, request_id)
+            if item is None:
+                raise NotFound("no such privacy request")
+            return _answer(item, 422, form=form, error=_form_error(form))
+        code = form.code.data or ""
+    result = _desk().verify(request_id, code)
+    db.session.commit()  # a failed attempt counts even though the answer is an error
+    item = result.request
+    if item.type == "erasure" and item.status == "completed":
+        purge_sqlite_wal(db.engine)
+    if result.refusal == "locked":
+        raise RequestLocked("too many wrong codes: this request is locked; make a new one")
+    if not result.accepted:
+        left = max(MAX_CODE_ATTEMPTS - item.failed_attempts, 0)
+        detail = f"the code is wrong or has expired; {left} attempts left"
+        if request.is_json:
+            raise InvalidCode(detail, extra={"attempts_left": left})
+        return _answer(item, 422, form=form, error=detail)
+    url = None
+    if result.download_url:
+        token = result.download_url.rsplit("/", 1)[1]
+        url = url_for("privacy.download", token=token, _external=True)
+    response = _answer(item, 200, download_url=url)
+    if url:
+        response.set_cookie(
+            DOWNLOAD_COOKIE, url.rsplit("/", 1)[1], max_age=7 * 86400,
+            path=f"/privacy/requests/{item.id}", httponly=True, samesite="Strict",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )  # fmt: skip
+    return response
+
+
+@blueprint.get("/downloads/<token>")
+def download(token: str) -> Response:
+    """The export's ZIP, once; the link is spent when the download starts."""
+    store = runtime.customer_store()
+    desk = PrivacyDesk(store, request_context(actor_kind="subject"))
+    item = desk.open_download(token)
+    db.session.commit()  # spent (or its refusal recorded) before a byte leaves
+    if item is None:
+        raise LinkGone("this download link has been used or has expired")
+    export = Export(store, item)
+    name = f"vault-export-{item.id}.zip"
+    response = Response(stream_with_context(export.stream()), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.post("/manifests/verify")
+@limiter.limit(_rate_limit)
+def verify_manifest() -> Response:
+    """Post an export's ``manifest.json``: ``{"genuine": true}`` when the vault signed it
+    unaltered (compare the files' SHA-256 with the manifest's to check the files)."""
+    manifest = request.get_json(silent=True)
+    if not isinstance(manifest, dict):
+        raise ValidationFailed(errors={"manifest": ["send the export's manifest.json as JSON"]})
+    return jsonify({"genuine": signature_holds(runtime.customer_store(), manifest)})
+
+
+def _form_error(form: FlaskForm) -> str:
+    if form.errors.get("csrf_token"):
+        return "The form expired; please try again."
+    names = ", ".join(sorted(n for n in form.errors if n != "csrf_token"))
+    return f"Please check: {names}."

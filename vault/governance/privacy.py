@@ -1,0 +1,456 @@
+"""Data-subject requests: export (GDPR Art. 15) and erasure (Art. 17).
+
+A customer asks through the portal with an e-mail address; a one-time code goes to that
+address when it belongs to a customer, and nothing goes anywhere when it does not, yet both
+requests look and behave the same from outside (no account enumeration). The code is kept
+as a keyed hash, expires, and five wrong codes lock the request. Once verified, an export
+gets a one-time download link valid seven days (the ZIP is built as it streams, see
+``vault.governance.privacy_export``) and an erasure destroys the customer's data key and
+data, unless a legal hold forbids it, and ends with a signed deletion certificate.
+
+Staff (compliance officers) see the queue with due dates (received + 30 days, extendable
+once by two months with a reason, Art. 12(3)) and may file a request for a customer who
+asked by phone or letter, recording how they checked the requester's identity.
+
+Every step is audited. Nothing here keeps an e-mail address: only a keyed digest of it, for
+the per-address rate limit, which is cleared after a day and on erasure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from vault.audit.service import AuditContext, record_event
+from vault.customers.models import BlindIndexEntry, Interaction
+from vault.customers.service import CustomerStore
+from vault.errors import Conflict, NotFound, RateLimited, ValidationFailed, VaultError
+from vault.governance.erasure import erase_customers, lock_erasable, stored_field_names
+from vault.governance.models import (
+    IDENTITY_CHECKS,
+    PRIVACY_CHANNELS,
+    PRIVACY_REQUEST_TYPES,
+    ConsentEvent,
+    PrivacyRequest,
+)
+
+CODE_DIGITS = 8
+CODE_TTL = dt.timedelta(minutes=30)
+MAX_CODE_ATTEMPTS = 5
+DOWNLOAD_TTL = dt.timedelta(days=7)
+RESPONSE_TIME = dt.timedelta(days=30)
+EXTENSION = dt.timedelta(days=60)  # "by two further months", once
+ADDRESS_WINDOW = dt.timedelta(hours=1)
+ADDRESS_DIGEST_KEPT = dt.timedelta(days=1)
+UNVERIFIED_KEPT = dt.timedelta(days=7)
+OPEN_STATUSES = ("pending_verification", "verified", "processing")
+CODE_KEY_LABEL = "vault privacy codes v1"
+ADDRESS_KEY_LABEL = "vault privacy address limit v1"
+SIGNING_KEY_LABEL = "vault privacy signatures v1"
+DOWNLOAD_PATH = "/privacy/downloads/"
+
+
+class InvalidCode(VaultError):
+    status = 422
+    code = "invalid_code"
+    title = "Invalid Code"
+
+
+class RequestLocked(Conflict):
+    code = "request_locked"
+    title = "Request Locked"
+
+
+class LinkGone(VaultError):
+    status = 410
+    code = "link_gone"
+    title = "Gone"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to send once the request's transaction has committed."""
+
+    to: str
+    subject: str
+    body: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Verification:
+    request: PrivacyRequest
+    accepted: bool
+    download_url: str | None = None
+    # why a code was refused: wrong_code, expired_code, locked_now (the fifth), locked
+    refusal: str = ""
+
+
+def digest_token(token: str) -> bytes:
+    """The stored form of a download token (256 random bits: a plain hash suffices)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def sign(store: CustomerStore, document: dict[str, Any]) -> str:
+    """HMAC-SHA256 of ``document`` in canonical JSON, under a key derived from the master
+    key: the vault can later tell a genuine certificate or export manifest from a forged
+    or altered one."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    key = store.keyring.derived_key(SIGNING_KEY_LABEL)
+    return hmac.new(key, b"vault signed document v1\x00" + canonical, hashlib.sha256).hexdigest()
+
+
+def signature_holds(store: CustomerStore, signed: dict[str, Any]) -> bool:
+    """Whether ``signed`` (a document with its ``signature``) is unaltered."""
+    signature = signed.get("signature")
+    if not isinstance(signature, dict) or not isinstance(signature.get("value"), str):
+        return False
+    document = {k: v for k, v in signed.items() if k != "signature"}
+    return hmac.compare_digest(sign(store, document), signature["value"])
+
+
+class PrivacyDesk:
+    """The requests' state machine over one unit of work (the caller commits)."""
+
+    def __init__(
+        self, store: CustomerStore, context: AuditContext, *, base_url: str = "",
+        per_address_limit: int = 5,
+    ) -> None:  # fmt: skip
+        """``base_url`` makes the links in messages absolute; ``per_address_limit`` is how
+        many requests one address may make per hour."""
+        self.store = store
+        self.session = store.session
+        self.context = context
+        self.now = store.now
+        self.base_url = base_url.rstrip("/")
+        self.per_address_limit = per_address_limit
+
+    # --- the portal --------------------------------------------------------------------
+
+    def submit(self, email: str, kind: str) -> tuple[PrivacyRequest, Outgoing | None]:
+        """Receive a portal request. Raises ``ValidationFailed`` (type, malformed address)
+        and ``RateLimited`` (too many requests for this address). Whether the address
+        belongs to a customer changes only whether a message goes out."""
+        if kind not in PRIVACY_REQUEST_TYPES:
+            raise ValidationFailed(errors={"type": ["must be export or erasure"]})
+        found = self.store.search("email", email)  # validates and normalises the address
+        address = self._address_digest(email)
+        recent = self.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(PrivacyRequest)
+            .where(
+                PrivacyRequest.address_digest == address,
+                PrivacyRequest.received_at > self.now - ADDRESS_WINDOW,
+            )
+        )
+        if (recent or 0) >= self.per_address_limit:
+            raise RateLimited("too many requests for this address; try again in an hour")
+        request = self._new_request(kind, "portal", found[0] if found else None)
+        request.address_digest = address
+        request.identity_check = "email_code"
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        # An unknown address gets a code too (never sent), so both paths do the same work.
+        request.code_digest = self._code_digest(request.id, code)
+        request.code_expires_at = self.now + CODE_TTL
+        self.session.add(request)
+        self.session.flush()
+        self._audit("privacy.request", request, reason=kind)
+        if request.customer_id is None:
+            return request, None
+        return request, Outgoing(email.strip(), *_code_message(kind, code))
+
+    def verify(self, request_id: str, code: str) -> Verification:
+        """Check a code. A wrong or expired one counts against the request (five lock it);
+        the right one releases the export or carries out the erasure. Raises ``NotFound``
+        and ``Conflict`` when the request was verified already. The caller commits even
+        when ``accepted`` is false: the failed attempt and its audit event must count."""
+        request = self._locked(request_id)
+        if request.status == "locked":
+            self._audit("privacy.verify", request, outcome="denied", reason="locked")
+            return Verification(request, accepted=False, refusal="locked")
+        if request.status != "pending_verification":
+            raise Conflict("this request has been verified already", code="already_verified")
+        expected = request.code_digest or b""
+        offered = self._code_digest(request.id, code.strip())
+        fresh = request.code_expires_at is not None and self.now <= request.code_expires_at
+        if not (hmac.compare_digest(expected, offered) and fresh and request.customer_id):
+            request.failed_attempts += 1
+            reason = "wrong_code" if fresh else "expired_code"
+            if request.failed_attempts >= MAX_CODE_ATTEMPTS:
+                request.status, request.reason, request.code_digest = (
+                    "locked",
+                    "too_many_codes",
+                    None,
+                )
+                reason = "locked_now"
+            self.session.flush()
+            self._audit("privacy.verify", request, outcome="denied", reason=reason)
+            return Verification(request, accepted=False, refusal=reason)
+        request.code_digest, request.code_expires_at = None, None
+        request.status, request.verified_at = "verified", self.now
+        self._audit("privacy.verify", request)
+        return Verification(request, accepted=True, download_url=self._proceed(request))
+
+    def open_download(self, token: str) -> PrivacyRequest | None:
+        """Spend a download link: the export it names may be streamed once. None when the
+        link was used, has expired or its customer is gone (the refusal is audited: commit,
+        then answer ``LinkGone``). Raises ``NotFound`` (no such link)."""
+        request = self.session.scalar(
+            sa.select(PrivacyRequest)
+            .where(PrivacyRequest.download_digest == digest_token(token))
+            .with_for_update()
+        )
+        if request is None or request.customer_id is None:
+            raise NotFound("no such download")
+        expires = request.download_expires_at
+        if request.downloaded_at is not None or expires is None or self.now > expires:
+            self._audit("privacy.download", request, outcome="denied", reason="link_gone")
+            return None
+        if not self.store.exists(request.customer_id):
+            self._audit("privacy.download", request, outcome="denied", reason="no_data")
+            return None
+        request.downloaded_at = self.now
+        names = stored_field_names(self.session, [request.customer_id])
+        self._audit("privacy.download", request, field_names=names)
+        return request
+
+    # --- staff -------------------------------------------------------------------------
+
+    def file(
+        self, kind: str, customer_id: str, *, channel: str, identity_check: str, by: str
+    ) -> tuple[PrivacyRequest, Outgoing | None]:
+        """File a request a customer made by phone, letter... after staff checked who they
+        are; it proceeds at once. An export's link goes to the address on file. Raises
+        ``ValidationFailed`` and ``NotFound``."""
+        errors: dict[str, list[str]] = {}
+        if kind not in PRIVACY_REQUEST_TYPES:
+            errors["type"] = ["must be export or erasure"]
+        if channel not in PRIVACY_CHANNELS or channel == "portal":
+            errors["channel"] = [f"must be one of {', '.join(PRIVACY_CHANNELS[1:])}"]
+        if identity_check not in IDENTITY_CHECKS or identity_check == "email_code":
+            errors["identity_check"] = [f"must be one of {', '.join(IDENTITY_CHECKS[1:])}"]
+        if errors:
+            raise ValidationFailed("the request is invalid", errors=errors)
+        email = None
+        if kind == "export":
+            email = self.store.read_one(customer_id, ["email"]).values.get("email")
+            if not email:
+                raise ValidationFailed(
+                    errors={"customer_id": ["has no e-mail address to send the export to"]}
+                )
+        elif not self.store.exists(customer_id):
+            raise NotFound("no such customer")
+        request = self._new_request(kind, channel, customer_id)
+        request.identity_check, request.filed_by = identity_check, by
+        request.status, request.verified_at = "verified", self.now
+        self.session.add(request)
+        self.session.flush()
+        self._audit("privacy_request.file", request, reason=identity_check)
+        url = self._proceed(request)
+        if url is None or email is None:
+            return request, None
+        return request, Outgoing(email, *_download_message(self.base_url + url))
+
+    def extend(self, request_id: str, *, reason: str, by: str) -> PrivacyRequest:
+        """Extend the due date once by two months (Art. 12(3)), with the reason given to
+        the customer. Raises ``NotFound``, ``ValidationFailed`` and ``Conflict``."""
+        reason = reason.strip()
+        if not 5 <= len(reason) <= 500:
+            raise ValidationFailed(errors={"reason": ["give a reason of 5 to 500 characters"]})
+        request = self._locked(request_id)
+        if request.extended_at is not None:
+            raise Conflict("a request's due date can be extended only once", code="extended")
+        if request.status not in OPEN_STATUSES:
+            raise Conflict("this request is closed", code="request_closed")
+        request.due_at += EXTENSION
+        request.extended_at, request.extended_by, request.extension_reason = self.now, by, reason
+        self.session.flush()
+        self._audit("privacy_request.extend", request)
+        return request
+
+    def record_deadlines(self) -> dict[str, int]:
+        """The worker's pass: unverified requests lapse after seven days, address digests
+        are cleared after a day, and each request past its due date is recorded once."""
+        lapsing = list(
+            self.session.scalars(
+                sa.select(PrivacyRequest.id).where(
+                    PrivacyRequest.status == "pending_verification",
+                    PrivacyRequest.received_at < self.now - UNVERIFIED_KEPT,
+                )
+            )
+        )
+        if lapsing:
+            self.session.execute(
+                sa.update(PrivacyRequest)
+                .where(PrivacyRequest.id.in_(lapsing))
+                .values(status="rejected", reason="not_verified", code_digest=None)
+            )
+        self.session.execute(
+            sa.update(PrivacyRequest)
+            .where(
+                PrivacyRequest.address_digest.is_not(None),
+                PrivacyRequest.received_at < self.now - ADDRESS_DIGEST_KEPT,
+            )
+            .values(address_digest=None)
+        )
+        overdue = list(
+            self.session.scalars(
+                sa.select(PrivacyRequest)
+                .where(
+                    PrivacyRequest.status.in_(OPEN_STATUSES),
+                    PrivacyRequest.due_at < self.now,
+                    PrivacyRequest.overdue_recorded_at.is_(None),
+                )
+                .with_for_update()
+            )
+        )
+        for request in overdue:
+            request.overdue_recorded_at = self.now
+            self._audit("privacy_request.overdue", request, outcome="error", reason="overdue")
+        self.session.flush()
+        return {"lapsed": len(lapsing), "overdue": len(overdue)}
+
+    # --- inside ------------------------------------------------------------------------
+
+    def _proceed(self, request: PrivacyRequest) -> str | None:
+        """Carry out a verified request; returns an export's download path."""
+        if request.type == "erasure":
+            self._erase(request)
+            return None
+        assert request.customer_id is not None
+        if not self.store.exists(request.customer_id):
+            request.status, request.reason, request.completed_at = "rejected", "no_data", self.now
+            return None
+        token = secrets.token_urlsafe(32)
+        request.download_digest = digest_token(token)
+        request.download_expires_at = self.now + DOWNLOAD_TTL
+        request.status, request.completed_at = "completed", self.now
+        self.session.flush()
+        self._audit("privacy.export", request)
+        return DOWNLOAD_PATH + token
+
+    def _erase(self, request: PrivacyRequest) -> None:
+        assert request.customer_id is not None
+        customer_id = request.customer_id
+        request.status = "processing"
+        erasable = lock_erasable(self.session, [customer_id])
+        if erasable.held:
+            request.status, request.reason, request.completed_at = (
+                "rejected",
+                "legal_hold",
+                self.now,
+            )
+            self._audit("privacy.erase", request, outcome="denied", reason="legal_hold")
+            return
+        if not erasable.free:
+            request.status, request.reason, request.completed_at = "rejected", "no_data", self.now
+            return
+        names = stored_field_names(self.session, [customer_id])
+        destroyed = {
+            "data_key": True,
+            "fields": names,
+            "blind_indexes": self._count(BlindIndexEntry.customer_id, customer_id),
+            "interactions": self._count(Interaction.customer_id, customer_id),
+            "consent_events": self._count(ConsentEvent.customer_id, customer_id),
+        }
+        erase_customers(
+            self.session, self.store.keyring, [customer_id], now=self.now, anonymise=False
+        )
+        self.session.execute(
+            sa.update(PrivacyRequest)
+            .where(PrivacyRequest.customer_id == customer_id)
+            .values(address_digest=None)
+        )
+        certificate = {
+            "certificate": "vault deletion certificate v1",
+            "request_id": request.id,
+            "customer_id": customer_id,
+            "erased_at": self.now.isoformat(),
+            "destroyed": destroyed,
+            "kept": ["a tombstone: the customer id, region and times", "the audit trail"],
+        }
+        certificate["signature"] = {
+            "algorithm": "HMAC-SHA256",
+            "value": sign(self.store, certificate),
+        }
+        request.certificate = json.dumps(certificate, sort_keys=True)
+        request.status, request.completed_at = "completed", self.now
+        self.session.flush()
+        self._audit("privacy.erase", request, field_names=names)
+
+    def _count(self, column: Any, customer_id: str) -> int:
+        query = sa.select(sa.func.count()).where(column == customer_id)
+        return self.session.scalar(query) or 0
+
+    def _new_request(self, kind: str, channel: str, customer_id: str | None) -> PrivacyRequest:
+        return PrivacyRequest(
+            id="prq_" + secrets.token_hex(16),
+            type=kind,
+            status="pending_verification",
+            reason="",
+            channel=channel,
+            customer_id=customer_id,
+            failed_attempts=0,
+            filed_by="",
+            received_at=self.now,
+            due_at=self.now + RESPONSE_TIME,
+        )
+
+    def _locked(self, request_id: str) -> PrivacyRequest:
+        request = self.session.scalar(
+            sa.select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update()
+        )
+        if request is None:
+            raise NotFound("no such privacy request")
+        return request
+
+    def _code_digest(self, request_id: str, code: str) -> bytes:
+        key = self.store.keyring.derived_key(CODE_KEY_LABEL)
+        return hmac.new(key, f"{request_id}:{code}".encode(), hashlib.sha256).digest()
+
+    def _address_digest(self, email: str) -> bytes:
+        key = self.store.keyring.derived_key(ADDRESS_KEY_LABEL)
+        return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).digest()
+
+    def _audit(
+        self, action: str, request: PrivacyRequest, *, outcome: str = "allowed",
+        reason: str = "", field_names: Sequence[str] = (),
+    ) -> None:  # fmt: skip
+        context = self.context
+        if context.actor_kind == "subject":
+            context = dataclasses.replace(context, actor_id=request.id)
+        record_event(
+            self.session, context, action=action, outcome=outcome, now=self.now,
+            customer_ids=[request.customer_id] if request.customer_id else [],
+            field_names=field_names, reason=reason or request.type,
+        )  # fmt: skip
+
+
+def _code_message(kind: str, code: str) -> tuple[str, str]:
+    what = "a copy of your data" if kind == "export" else "the erasure of your data"
+    body = (
+        f"Someone, hopefully you, asked for {what}.\n"
+        "To confirm it is you, enter this code on the privacy page:\n"
+        "\n"
+        f"{code}\n"
+        "\n"
+        f"The code is valid for {int(CODE_TTL.total_seconds() // 60)} minutes.\n"
+        "If you did not ask for this, ignore this message: nothing will happen.\n"
+    )
+    return "Your confirmation code", body
+
+
+def _download_message(path: str) -> tuple[str, str]:
+    body = (
+        "As you asked, a copy of your data is ready. Download it once, within 7 days, at:\n"
+        "\n"
+        f"{path}\n"
+    )
+    return "Your data export", body
