@@ -59,13 +59,14 @@ class Context:
         prepare_database(url)
         yield url
 
-    def vault_app(self, name: str) -> Flask:
-        """The vault's Flask app over a fresh SQLite vault with its own master key."""
+    def vault_app(self, name: str, **extra: Any) -> Flask:
+        """The vault's Flask app over a fresh SQLite vault with its own master key; ``extra``
+        settings override the defaults."""
         instance = self.workdir / name
         FileKeyProvider.create(instance / "master.key")
         with self.sqlite_vault(name) as url:
             settings = {"env": "testing", "database_url": url, "instance_path": str(instance)}
-            return create_app({**settings, "secret_key": "b" * 40})
+            return create_app({**settings, "secret_key": "b" * 40, **extra})
 
 
 def timed(fn: Callable[[], Any], *, repeat: int) -> list[float]:
