@@ -40,13 +40,16 @@ HEAD_ID = 1
 
 # The canonical text of an event is every column, unit-separated, built by the database
 # itself (verification reads every event: one string per row is the fast way to read them).
-# The timestamp is taken in UTC with microseconds on both engines.
+# The timestamp is taken in UTC with microseconds on both engines. On SQLite one printf()
+# builds the same text as a chain of || concatenations, a third faster (every column is
+# NOT NULL, so the two cannot differ).
 _CANONICAL_COLUMNS = (
     "actor_kind", "actor_id", "purpose", "action", "customer_ids", "field_names",
     "outcome", "reason", "request_id", "client_address",
 )  # fmt: skip
-_SQLITE_CANONICAL = " || char(31) || ".join(
-    ["CAST(id AS TEXT)", "occurred_at", *_CANONICAL_COLUMNS, "CAST(seal_id AS TEXT)"]
+_SQLITE_PARTS = ["id", "occurred_at", *_CANONICAL_COLUMNS, "seal_id"]
+_SQLITE_CANONICAL = (
+    "printf('" + "\x1f".join(["%s"] * len(_SQLITE_PARTS)) + "', " + ", ".join(_SQLITE_PARTS) + ")"
 )
 _POSTGRES_CANONICAL = " || chr(31) || ".join(
     [
