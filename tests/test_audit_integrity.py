@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from tests.conftest import PASSWORD
+from tests.conftest import DATABASE_KIND, PASSWORD
 from vault import runtime
+from vault.audit import integrity
 from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events, verify_audit_log
 from vault.audit.models import AuditEvent, AuditHead, AuditSeal
 from vault.audit.service import AuditContext, record_event
@@ -292,3 +293,22 @@ def test_parallel_verification_names_the_same_first_problem(
         parallel = verify_audit_log(session, key, jobs=2, database_url=fresh_database_url)
     assert sequential.problem == parallel.problem == "event 15 was altered"
     assert sequential.seals == parallel.seals == 2
+
+
+@pytest.mark.skipif(DATABASE_KIND != "sqlite", reason="the SQLite canonical expression")
+def test_seals_made_with_the_earlier_concatenation_still_verify(
+    app: Flask, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events were once rendered with a chain of || (DECISIONS.md 9): logs sealed then must
+    verify now, and the two renderings must agree on every column."""
+    columns = ["CAST(id AS TEXT)", "occurred_at", *integrity._CANONICAL_COLUMNS,
+               "CAST(seal_id AS TEXT)"]  # fmt: skip
+    with app.app_context():
+        session = db.session
+        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+        write_events(session, 40, clock.now())
+        with monkeypatch.context() as patched:
+            patched.setattr(integrity, "_SQLITE_CANONICAL", " || char(31) || ".join(columns))
+            assert seal_pending_events(session, key, now=clock.now(), batch_size=16).events == 40
+        assert integrity._SQLITE_CANONICAL.startswith("printf(")
+        assert verify_audit_log(session, key).ok
