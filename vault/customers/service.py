@@ -101,6 +101,17 @@ _READ = sa.select(*_READ_COLUMNS).where(
 _READ_WITH_TIMES = sa.select(*_CUSTOMER_COLUMNS).where(
     Customer.id.in_(sa.bindparam("ids", expanding=True)), Customer.status == "active"
 )
+_RAW_CREATED = sa.type_coerce(Customer.created_at, sa.String())
+
+
+def _utc(value: Any) -> dt.datetime:
+    """A timestamp as the driver returned it (text on SQLite), as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
 _INDEX = BlindIndexEntry.metadata.tables[BlindIndexEntry.__tablename__]
 
@@ -361,7 +372,7 @@ class CustomerStore:
             return []
         names = [n for n in dict.fromkeys(field_names) if n in self.catalogue]
         query = _READ_WITH_TIMES if with_times else _READ
-        rows = self.session.execute(query, {"ids": ids}).all()
+        rows = self.session.connection().execute(query, {"ids": ids}).all()
         records = {
             r.id: CustomerRecord(
                 r.id, r.region, r.status, {}, relationship_ended_at=r.relationship_ended_at
@@ -412,7 +423,9 @@ class CustomerStore:
         filter (consent, grants) from the access plan."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed(errors={"limit": [f"must be between 1 and {MAX_PAGE}"]})
-        query = sa.select(Customer.id, Customer.created_at).where(Customer.status == "active")
+        # created_at comes raw: only the last row's is needed (for the cursor), so the other
+        # rows are not converted into datetimes (measured: a third of a page listing).
+        query = sa.select(Customer.id, _RAW_CREATED).where(Customer.status == "active")
         if regions is not None:
             query = query.where(Customer.region.in_(sorted(regions)))
         if only is not None:
@@ -425,13 +438,15 @@ class CustomerStore:
                     sa.and_(Customer.created_at == created, Customer.id > last_id),
                 )
             )
-        rows = self.session.execute(
-            query.order_by(Customer.created_at, Customer.id).limit(limit + 1)
-        ).all()
+        rows = (
+            self.session.connection()
+            .execute(query.order_by(Customer.created_at, Customer.id).limit(limit + 1))
+            .all()
+        )
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
-        return Page([r.id for r in rows], next_cursor)
+        next_cursor = encode_cursor(_utc(rows[-1][1]), rows[-1][0]) if more else None
+        return Page([r[0] for r in rows], next_cursor)
 
     def search(self, field: str, value: Any) -> list[str]:
         """Ids of active customers whose ``field`` equals ``value`` once normalised (an email
