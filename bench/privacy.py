@@ -17,7 +17,8 @@ from flask import Flask
 from bench.harness import Context, Result, benchmark
 from bench.records import synthetic_customer
 from vault import runtime
-from vault.audit.models import AuditEvent, AuditEventCustomer
+from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events
+from vault.audit.models import AuditEvent
 from vault.audit.service import SYSTEM
 from vault.customers.models import Interaction
 from vault.db import db
@@ -53,19 +54,18 @@ def _customer_with_history(app: Flask, index: int, interactions: int, events: in
             db.session.execute(sa.insert(Interaction), rows)
         for start in range(0, events, 10_000):
             count = min(10_000, events - start)
-            ids = db.session.scalars(
-                sa.insert(AuditEvent).returning(AuditEvent.id),
+            db.session.execute(
+                sa.insert(AuditEvent),
                 [{"occurred_at": now, "actor_kind": "client", "actor_id": "cli_crm",
                   "purpose": "sales", "action": "customer.read", "customer_ids": customer_id,
                   "field_names": "email given_name", "outcome": "allowed", "reason": "",
                   "request_id": f"req-{start + i}", "client_address": "127.0.0.1"}
                  for i in range(count)],
-            ).all()  # fmt: skip
-            db.session.execute(
-                sa.insert(AuditEventCustomer),
-                [{"event_id": i, "customer_id": customer_id} for i in ids],
-            )
-        return customer_id
+            )  # fmt: skip
+    with app.app_context():  # most of a real history is sealed (and linked to the customer)
+        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+        seal_pending_events(db.session, key, now=runtime.now())
+    return customer_id
 
 
 def _email_of(app: Flask, customer_id: str) -> str:

@@ -18,7 +18,8 @@ from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
 from tests.test_admin_login import log_in
 from vault import runtime
 from vault.api.audit_trail import request_context
-from vault.audit.models import AuditEvent
+from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events
+from vault.audit.models import AuditEvent, AuditEventCustomer
 from vault.audit.query import accesses_of_customer
 from vault.audit.service import AuditContext, AuditWriteFailed, record_event
 from vault.db import db
@@ -242,3 +243,35 @@ def test_the_request_context_names_no_person(app: Flask) -> None:
     with app.test_request_context("/api/v1/me", environ_base={"REMOTE_ADDR": "192.0.2.7"}):
         context = request_context()
     assert context == AuditContext("anonymous", "", "", "", "192.0.2.7")
+
+
+def test_events_of_a_customer_are_found_before_and_after_sealing(app: Flask) -> None:
+    """Links to customers are written by the sealer; until then an event is found through
+    its list of ids, so the answer is the same either side of a seal."""
+    with app.app_context(), db.transaction() as session:
+        store = runtime.customer_store()
+        first = store.create(SAMPLE_FIELDS, region="EU")
+        second = store.create({**SAMPLE_FIELDS, "email": "other@example.org"}, region="EU")
+        context = AuditContext("client", "cli_crm", "sales", "req-2", "127.0.0.1")
+        for ids in ([first], [first, second], [second]):
+            record_event(session, context, action="customer.list", outcome="allowed",
+                         now=runtime.now(), customer_ids=ids)  # fmt: skip
+        # an event linked at write time, as an earlier version did: not linked twice
+        early = record_event(session, context, action="customer.read", outcome="allowed",
+                             now=runtime.now(), customer_ids=[first])  # fmt: skip
+        session.execute(sa.insert(AuditEventCustomer), [{"event_id": early,
+                                                         "customer_id": first}])  # fmt: skip
+
+    def actions(customer_id: str) -> list[str]:
+        return [a["action"] for a in accesses_of_customer(db.session, customer_id)]
+
+    with app.app_context():
+        before = (actions(first), actions(second))
+        assert before == (["customer.list", "customer.list", "customer.read"],
+                          ["customer.list", "customer.list"])  # fmt: skip
+        assert actions("cus_" + "0" * 32) == []
+        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+        seal_pending_events(db.session, key, now=runtime.now())
+        links = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEventCustomer))
+        assert links == 5  # 1 + 2 + 1 written by the sealer, and the early one
+        assert (actions(first), actions(second)) == before

@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from vault.audit.models import AuditEvent, AuditHead, AuditSeal
+from vault.audit.models import AuditEvent, AuditEventCustomer, AuditHead, AuditSeal
 from vault.db import create_db_engine
 
 AUDIT_KEY_LABEL = "vault/audit-head/v1"
@@ -151,6 +151,7 @@ def seal_pending_events(
             .where(AuditEvent.seal_id.is_(None), AuditEvent.id <= last_id)
             .values(seal_id=seal_id)
         )
+        link_customers(session, seal_id)
         rows = _seal_rows(session, seal_id)
         entries = b"".join(_ENTRY.pack(r[0], leaf_hash(r[1])) for r in rows)
         root = _entries_root(entries)
@@ -176,6 +177,35 @@ def seal_pending_events(
         session.commit()
         report.seals += 1
         report.events += len(rows)
+
+
+def link_customers(session: Session, seal_id: int, *, chunk: int = 5_000) -> int:
+    """Index the customers of seal ``seal_id``'s events (``audit_event_customers``), in the
+    sealing transaction; returns how many links were written. A request writes one event
+    row, however many customers it names: the links, which land on random pages of the
+    customer index, are written here in batches instead. Events linked already (by an
+    earlier version, which linked at write time) are skipped."""
+    rows = session.execute(
+        sa.select(AuditEvent.id, AuditEvent.customer_ids)
+        .where(
+            AuditEvent.seal_id == seal_id,
+            AuditEvent.customer_ids != "",
+            ~sa.exists().where(AuditEventCustomer.event_id == AuditEvent.id),
+        )
+        .order_by(AuditEvent.id)
+        .execution_options(yield_per=chunk)
+    )
+    written = 0
+    for part in rows.partitions():
+        links = [
+            {"event_id": event_id, "customer_id": customer}
+            for event_id, customers in part
+            for customer in customers.split()
+        ]
+        links.sort(key=lambda link: (link["customer_id"], link["event_id"]))
+        session.execute(sa.insert(AuditEventCustomer), links)
+        written += len(links)
+    return written
 
 
 # --- verification ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from vault.audit.models import OUTCOMES, AuditEvent, AuditEventCustomer
+from vault.audit.models import OUTCOMES, AuditEvent
 from vault.errors import VaultError
 
 
@@ -34,7 +34,6 @@ class AuditContext:
 
 SYSTEM = AuditContext(actor_kind="system", actor_id="vault")
 _INSERT_EVENT = sa.insert(AuditEvent).returning(AuditEvent.id)
-_INSERT_LINKS = sa.insert(AuditEventCustomer)
 
 
 def record_event(
@@ -69,12 +68,9 @@ def record_event(
     try:
         # Core statements: an event is written on every request, the ORM's unit of work
         # would be most of its cost.
-        connection = session.connection()
-        event_id: int = connection.execute(_INSERT_EVENT, values).scalar_one()
-        if customers:
-            connection.execute(
-                _INSERT_LINKS, [{"event_id": event_id, "customer_id": c} for c in customers]
-            )
+        # One row per event: the per-customer links ("who accessed my data") are written
+        # by the sealer, in batches (vault.audit.integrity.link_customers).
+        event_id: int = session.connection().execute(_INSERT_EVENT, values).scalar_one()
     except sa.exc.SQLAlchemyError as exc:
         raise AuditWriteFailed("the audit trail cannot be written; nothing was done") from exc
     return event_id
