@@ -275,6 +275,38 @@ def test_the_html_form_needs_its_csrf_token(app: Flask, client: FlaskClient) -> 
         assert db.session.scalar(sa.select(sa.func.count()).select_from(PrivacyRequest)) == 1
 
 
+def csrf_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert found is not None
+    return found[1]
+
+
+def test_a_person_goes_through_the_export_with_the_html_pages(
+    app: Flask, client: FlaskClient, sales: dict[str, str]
+) -> None:
+    new_customer(client, sales, "browser@example.org")
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    form = client.get("/privacy", headers=browser).get_data(as_text=True)
+    fields = {"email": "browser@example.org", "type": "export", "csrf_token": csrf_token(form)}
+    sent = client.post(REQUESTS, headers=browser, data=fields)
+    page = sent.get_data(as_text=True)
+    request_id = re.search(r"<code>(prq_[0-9a-f]+)</code>", page)
+    assert request_id is not None
+    wrong = client.post(f"{REQUESTS}/{request_id[1]}/verify", headers=browser,
+                        data={"code": "00000000", "csrf_token": csrf_token(page)})  # fmt: skip
+    assert wrong.status_code == 422
+    assert "4 attempts left" in wrong.get_data(as_text=True)
+    done = client.post(f"{REQUESTS}/{request_id[1]}/verify", headers=browser, data={
+        "code": code_in(messages(app)[0]), "csrf_token": csrf_token(page)})  # fmt: skip
+    assert done.status_code == 200
+    link = re.search(r'<a id="download" href="([^"]+)"', done.get_data(as_text=True))
+    assert link is not None
+    assert client.get(link[1]).mimetype == "application/zip"
+    missing = client.get(f"{REQUESTS}/prq_unknown", headers=browser)
+    assert missing.status_code == 404
+    assert "text/html" in missing.content_type
+
+
 def test_with_smtp_configured_the_code_goes_through_a_real_smtp_server(
     make_app: Callable[..., Flask], smtp_handler: CollectingHandler, smtp_server: Controller
 ) -> None:
