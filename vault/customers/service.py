@@ -183,6 +183,36 @@ class CustomerStore:
         self._insert_index(index_rows)
         return ids
 
+    def check(self, fields: Mapping[str, Any], region: Any) -> dict[str, bytes]:
+        """Validate one customer as ``create`` would, writing nothing; returns the blind-index
+        digests of its unique fields (for de-duplication). Raises ``ValidationFailed``."""
+        errors: dict[str, Sequence[str]] = {}
+        values: dict[str, Normalised | None] = {}
+        try:
+            self._check_region(region)
+        except ValidationFailed as exc:
+            errors.update(exc.errors or {})
+        try:
+            values = self.catalogue.validate(fields, partial=False)
+        except ValidationFailed as exc:
+            errors.update(exc.errors or {})
+        if errors:
+            raise ValidationFailed("the customer is invalid", errors=errors)
+        present = {n: v for n, v in values.items() if v is not None}
+        return {n: d for n, d in self._digests(present).items() if self.catalogue[n].unique}
+
+    def taken(self, field: str, digests: Collection[bytes]) -> dict[bytes, str]:
+        """Which of these digests of the unique ``field`` belong to a customer already:
+        digest -> customer id."""
+        if not digests:
+            return {}
+        rows = self.session.connection().execute(
+            sa.select(_INDEX.c.unique_digest, _INDEX.c.customer_id).where(
+                _INDEX.c.field_name == field, _INDEX.c.unique_digest.in_(sorted(digests))
+            )
+        )
+        return {bytes(digest): customer_id for digest, customer_id in rows}
+
     def update(self, customer_id: str, fields: Mapping[str, Any]) -> list[str]:
         """Set or (with ``None``) remove fields; returns the names changed. Raises
         ``NotFound``, ``ValidationFailed`` and ``DuplicateCustomer``."""
