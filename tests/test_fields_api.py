@@ -79,3 +79,18 @@ def test_a_bad_definition_is_422_and_changes_nothing(
         f["name"] for f in client.get("/api/v1/fields", headers=bearer(token)).get_json()["items"]
     ]
     assert "loyalty_tier" not in names
+
+
+def test_each_field_names_the_owner_of_its_category(
+    client: FlaskClient, make_token: Callable[..., str], make_user: Callable[..., str]
+) -> None:
+    admin = bearer(make_token(role="admin"))
+    owner = make_user("owner@example.com", roles=("data_owner",))
+    assigned = client.put("/api/v1/ownership/contact", json={"user_id": owner}, headers=admin)
+    assert assigned.status_code == 200, assigned.get_json()
+    fields = client.get("/api/v1/fields", headers=admin).get_json()["items"]
+    owner_of = {f["name"]: f["owner"] for f in fields}
+    assert owner_of["email"] == owner_of["phone"] == owner
+    assert owner_of["national_id"] is None
+    added = client.post("/api/v1/fields", json={**NEW_FIELD, "category": "contact"}, headers=admin)
+    assert added.get_json()["owner"] == owner

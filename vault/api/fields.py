@@ -16,6 +16,7 @@ from vault.customers.catalogue import FieldSpec, add_field, load_catalogue
 from vault.customers.models import FIELD_TYPES, SENSITIVITIES
 from vault.db import db
 from vault.errors import Forbidden
+from vault.governance.access_requests import owners
 
 blueprint = Blueprint(
     "fields", __name__, url_prefix="/api/v1/fields", description="The field catalogue"
@@ -32,6 +33,8 @@ class FieldSchema(ma.Schema):
     required = ma.fields.Boolean(dump_only=True)
     max_length = ma.fields.Integer(load_default=200, validate=ma.validate.Range(min=1, max=10_000))
     description = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
+    # the data owner (a user id) of the field's category, who approves access requests
+    owner = ma.fields.String(dump_only=True, allow_none=True)
 
 
 class FieldListSchema(ma.Schema):
@@ -46,7 +49,11 @@ class Fields(MethodView):
         """The catalogue, by name."""
         current_principal()
         catalogue = load_catalogue(db.session)
-        items = [dataclasses.asdict(catalogue[name]) for name in sorted(catalogue.fields)]
+        owner_of = owners(db.session)
+        items = [
+            {**dataclasses.asdict(catalogue[name]), "owner": owner_of.get(catalogue[name].category)}
+            for name in sorted(catalogue.fields)
+        ]
         return {"items": items, "next_cursor": None}
 
     @blueprint.arguments(FieldSchema)
@@ -57,4 +64,8 @@ class Fields(MethodView):
             raise Forbidden("only admins change the field catalogue")
         row = add_field(db.session, FieldSpec(**body))
         audit("catalogue.change", field_names=[row.name])
-        return {c: getattr(row, c) for c in FieldSchema().fields}
+        owner = owners(db.session).get(row.category)
+        return {
+            **{c: getattr(row, c) for c in FieldSchema().fields if c != "owner"},
+            "owner": owner,
+        }
