@@ -24,7 +24,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/vault init --admin-email $(DEMO_ADMIN_EMAIL) --admin-password $(DEMO_ADMIN_PASSWORD)
 	$(BIN)/vault demo --customers $(DEMO_CUSTOMERS) --if-empty
-	$(BIN)/vault serve --host $(HOST) --port $(PORT)
+	$(BIN)/vault serve --worker --host $(HOST) --port $(PORT)
 
 ## The whole suite on SQLite and on PostgreSQL, then lint and type checks.
 test: $(STAMP)

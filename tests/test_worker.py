@@ -4,8 +4,14 @@ worker` command running them, and the job locks that let several workers share a
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -145,3 +151,43 @@ def test_two_workers_never_run_the_same_job_at_once(fresh_database_url: str) -> 
     assert sum(ran) == summaries.count("ran") > 0
     skipped = summaries.count("skipped: another worker is running this job")
     assert sum(ran) + skipped == 80
+
+
+def test_serve_with_worker_runs_the_jobs_beside_the_server(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    """`make run` serves with --worker: the audit trail of a dev vault gets sealed."""
+    app = make_app()
+    settings = app.config["VAULT_SETTINGS"]
+    with app.app_context():
+        write_events(db.session, 5, runtime.now())
+        db.session.commit()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "VAULT_DATABASE_URL": settings.database_url,
+           "VAULT_INSTANCE_PATH": str(settings.instance_path), "VAULT_AUDIT_SEAL_SECONDS": "1",
+           "VAULT_ENV": "testing"}  # fmt: skip
+    vault = shutil.which("vault", path=str(Path(sys.executable).parent))
+    assert vault is not None
+    server = subprocess.Popen(
+        [vault, "serve", "--worker", "--port", str(port)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        sealed = 0
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and sealed < 5:
+            time.sleep(0.2)
+            with app.app_context():
+                sealed = verify_audit_log(
+                    db.session, runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+                ).events
+                db.session.rollback()
+        assert sealed >= 5
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=10)
+    assert b"Scheduled jobs in this process" in output

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import click
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import Flask, current_app, g
 from flask.cli import FlaskGroup, ScriptInfo, routes_command, shell_command
 from werkzeug.serving import run_simple
 
@@ -144,16 +144,29 @@ def init_command(admin_email: str | None, admin_password: str | None) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve_command(host: str, port: int) -> None:
+@click.option(
+    "--worker", "with_worker", is_flag=True,
+    help="Also run the scheduled jobs (as `vault worker` does) in this process.",
+)  # fmt: skip
+def serve_command(host: str, port: int, with_worker: bool) -> None:
     """Serve the API, the privacy portal and the admin UI (for production use gunicorn:
-    gunicorn 'vault.app:create_app()')."""
+    gunicorn 'vault.app:create_app()', and `vault worker` beside it)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not _settings().secret_key:
         click.echo(
             "No secret key is kept yet (run `vault init`): log-ins last until restart.", err=True
         )
+    stop = threading.Event()
+    if with_worker:
+        worker = _scheduled_jobs(app)
+        threading.Thread(target=worker.run_until, args=(stop,), name="vault-worker",
+                         daemon=True).start()  # fmt: skip
+        click.echo(f"Scheduled jobs in this process: {_schedule_summary(_settings())}.")
     click.echo(f"Vault on http://{host}:{port}  (admin UI: /admin, API docs: /api/v1/docs)")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        stop.set()
 
 
 @main.group("db")
@@ -518,14 +531,9 @@ def retention_run(dry_run: bool, batch_size: int) -> None:
         )
 
 
-@main.command("worker")
-@click.option("--once", is_flag=True, help="Run every job once and exit.")
-def worker_command(once: bool) -> None:
-    """Run the scheduled jobs until stopped: retention, grant expiry, privacy-request
-    deadlines, audit sealing. Several
-    workers may run at once: each job runs in one of them at a time."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    settings = _settings()
+def _scheduled_jobs(app: Flask) -> Worker:
+    """The worker's jobs over ``app``, each under its lock (one worker at a time per job)."""
+    settings = app.config["VAULT_SETTINGS"]
 
     def seal() -> str:
         with app.app_context():
@@ -554,8 +562,9 @@ def worker_command(once: bool) -> None:
                 f" {report['lapsed']} unverified ones lapsed"
             )
 
-    engine = db.engine
-    worker = Worker(
+    with app.app_context():
+        engine = db.engine
+    return Worker(
         [
             # in this order, so that one pass seals the events the others wrote
             Job("retention.sweep", settings.retention_sweep_seconds,
@@ -567,6 +576,25 @@ def worker_command(once: bool) -> None:
             Job("audit.seal", settings.audit_seal_seconds, exclusive(engine, "audit.seal", seal)),
         ]
     )  # fmt: skip
+
+
+def _schedule_summary(settings: Settings) -> str:
+    return (
+        f"audit sealing every {settings.audit_seal_seconds} s, retention every"
+        f" {settings.retention_sweep_seconds} s, grant expiry every"
+        f" {settings.grant_expiry_seconds} s, privacy-request deadlines every"
+        f" {settings.privacy_deadline_seconds} s"
+    )
+
+
+@main.command("worker")
+@click.option("--once", is_flag=True, help="Run every job once and exit.")
+def worker_command(once: bool) -> None:
+    """Run the scheduled jobs until stopped: retention, grant expiry, privacy-request
+    deadlines, audit sealing. Several workers may run at once: each job runs in one of them
+    at a time."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    worker = _scheduled_jobs(app)
     if once:
         for name, summary in worker.run_due():
             click.echo(f"{name}: {summary}")
@@ -574,11 +602,6 @@ def worker_command(once: bool) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_args: stop.set())
-    click.echo(
-        f"Worker running: audit sealing every {settings.audit_seal_seconds} s, retention every"
-        f" {settings.retention_sweep_seconds} s, grant expiry every"
-        f" {settings.grant_expiry_seconds} s, privacy-request deadlines every"
-        f" {settings.privacy_deadline_seconds} s."
-    )
+    click.echo(f"Worker running: {_schedule_summary(_settings())}.")
     worker.run_until(stop)
     click.echo("Worker stopped.")
