@@ -95,7 +95,8 @@ def _opened_export(app: Flask, customer_id: str) -> Export:
     item = desk.open_download(url.rsplit("/", 1)[1])
     assert item is not None
     db.session.commit()
-    return Export(runtime.customer_store(), item)
+    assert item.customer_id is not None
+    return Export(runtime.customer_store(), item.id, item.customer_id)
 
 
 def _export(app: Flask, customer_id: str) -> tuple[float, int, int]:

@@ -6,6 +6,7 @@ legal hold nothing is deleted. Also the staff queue and the worker's deadlines."
 from __future__ import annotations
 
 import glob
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -293,3 +294,25 @@ def test_the_worker_records_deadlines_once(app: Flask, clock: FixedClock) -> Non
             sa.select(AuditEvent.customer_ids).where(AuditEvent.action == "privacy_request.overdue")
         ).all()
         assert overdue == [customer_id]
+
+
+@pytest.mark.skipif(DATABASE_KIND != "sqlite", reason="SQLite's single write lock")
+def test_a_download_leaves_no_transaction_open(vault: Flask, clock: FixedClock) -> None:
+    """The export streams after the request's transaction has ended, on a reading session
+    of its own that is closed at the end: writers are never kept waiting."""
+    client = vault.test_client()
+    sales = bearer(token(vault, clock, "sales", "crm"), **{"X-Purpose": "sales"})
+    new_customer(client, sales, "reader@example.org")
+    asked = client.post(REQUESTS, json={"email": "reader@example.org", "type": "export"})
+    done = client.post(f"{REQUESTS}/{asked.get_json()['id']}/verify",
+                       json={"code": code_in(messages(vault)[-1])})  # fmt: skip
+    download = client.get(done.get_json()["download_url"])
+    assert download.status_code == 200
+    assert len(download.data) > 1000
+    path = vault.config["VAULT_SETTINGS"].database_url.removeprefix("sqlite:///")
+    other = sqlite3.connect(path, timeout=0.5, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # "database is locked" if the stream kept its lock
+        other.execute("ROLLBACK")
+    finally:
+        other.close()

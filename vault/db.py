@@ -140,7 +140,7 @@ class Database:
         engine = create_db_engine(
             settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
-        app.extensions["vault.db"] = _AppDatabase(engine)
+        app.extensions["vault.db"] = _AppDatabase(engine, settings)
         app.after_request(_finish_request)
         app.teardown_appcontext(_close_session)
 
@@ -176,15 +176,38 @@ class Database:
     def bind_to_connection(self, app: Flask, connection: Connection) -> None:
         """Make every session of ``app`` join ``connection``'s transaction through savepoints
         (test isolation: the test rolls the outer transaction back)."""
-        self.state(app).sessionmaker = sessionmaker(
+        state = self.state(app)
+        state.sessionmaker = sessionmaker(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
+        state.bound = True
+
+    def reading_session(self, app: Flask | None = None) -> Session:
+        """A session of its own for a response that streams after the request's transaction
+        has ended (an export): on SQLite its transaction is a plain reader that never holds
+        the write lock, however slowly the client reads. The caller closes it."""
+        return self.state(app).reader()
 
 
 class _AppDatabase:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
+        self.settings = settings
         self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+        self.bound = False  # bound to one connection (tests): every session joins it
+        self._readers: sessionmaker[Session] | None = None
+
+    def reader(self) -> Session:
+        if self.bound:
+            return self.sessionmaker()
+        if self._readers is None:
+            engine = create_db_engine(
+                self.settings.database_url,
+                busy_timeout_ms=self.settings.sqlite_busy_timeout_ms,
+                read_only=True,
+            )
+            self._readers = sessionmaker(bind=engine, expire_on_commit=False)
+        return self._readers()
 
 
 def after_rollback(write: Callable[[Session], None]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,7 +26,6 @@ from flask import (
     make_response,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_wtf import FlaskForm
@@ -34,6 +34,8 @@ from wtforms.validators import DataRequired, Length
 
 from vault import runtime
 from vault.api.audit_trail import request_context
+from vault.crypto.envelope import KeyRing
+from vault.customers.service import CustomerStore
 from vault.db import db, purge_sqlite_wal
 from vault.errors import NotFound, ValidationFailed
 from vault.extensions import limiter
@@ -294,9 +296,23 @@ def download(token: str) -> Response:
     db.session.commit()  # spent (or its refusal recorded) before a byte leaves
     if item is None:
         raise LinkGone("this download link has been used or has expired")
-    export = Export(store, item)
-    name = f"vault-export-{item.id}.zip"
-    response = Response(stream_with_context(export.stream()), mimetype="application/zip")
+    request_id, customer_id = item.id, item.customer_id
+    assert customer_id is not None
+    reader = db.reading_session()
+    export = Export(
+        CustomerStore(reader, KeyRing(runtime.key_provider()), store.catalogue, now=store.now,
+                      regions=store.regions),
+        request_id, customer_id,
+    )  # fmt: skip
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield from export.stream()
+        finally:  # the stream's own session, whether the client read it all or went away
+            reader.close()
+
+    name = f"vault-export-{request_id}.zip"
+    response = Response(body(), mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response

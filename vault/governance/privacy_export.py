@@ -70,12 +70,11 @@ class _Spool:
 class Export:
     """The export of one customer for one verified request."""
 
-    def __init__(self, store: CustomerStore, request: PrivacyRequest) -> None:
-        assert request.customer_id is not None
+    def __init__(self, store: CustomerStore, request_id: str, customer_id: str) -> None:
         self.store = store
         self.session = store.session
-        self.customer_id = request.customer_id
-        self.request_id = request.id
+        self.customer_id = customer_id
+        self.request_id = request_id
         self.now = store.now
         self._cipher: Any = None
         self._clients: dict[str, str] = {}
