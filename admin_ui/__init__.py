@@ -1,6 +1,8 @@
-"""The admin web UI (``/admin``): log-in, dashboard and, in later releases, the governance
-pages. Session cookies are HttpOnly, SameSite=Lax and Secure in production."""
+"""The admin web UI (``/admin``): log-in, dashboard, and read-only governance pages (privacy
+requests, audit log, retention and legal holds, purposes, field catalogue). Session cookies
+are HttpOnly, SameSite=Lax and Secure in production."""
 
+from admin_ui import governance  # noqa: F401  (registers its pages on the blueprint)
 from admin_ui.views import blueprint
 
 __all__ = ["blueprint"]

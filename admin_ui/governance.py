@@ -1,0 +1,167 @@
+"""Admin UI pages for governance, read-only: the privacy-request queue, the audit log (filters,
+verification, export), retention rules and legal holds, purposes with consent statistics, and
+the field catalogue with its owners. Each page is for the roles the API allows and each view
+is audited, as the API's are."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from flask import render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from admin_ui.forms import LogoutForm
+from admin_ui.views import blueprint
+from vault import runtime
+from vault.api.audit_trail import audit
+from vault.audit.integrity import AUDIT_KEY_LABEL, verify_audit_log
+from vault.audit.query import AuditFilter, page_of_events
+from vault.auth.principal import Principal
+from vault.auth.service import principal_for_user
+from vault.customers.catalogue import load_catalogue
+from vault.db import db
+from vault.errors import Forbidden
+from vault.governance.access_requests import owners
+from vault.governance.legal_holds import holds
+from vault.governance.privacy_queue import queue_page, request_dict
+from vault.governance.purposes import purposes_with_consent
+from vault.governance.retention import rules
+
+AUDIT_PAGE = 100
+AUDIT_FILTERS = ("actor", "customer", "action", "purpose", "outcome")
+
+
+def _principal(*roles: str) -> Principal:
+    principal = principal_for_user(current_user)
+    if roles and not principal.has_role(*roles):
+        raise Forbidden(f"this page is for: {', '.join(roles)}")
+    return principal
+
+
+def _table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], **extra: Any
+) -> ResponseReturnValue:
+    return render_template(
+        "admin/table.html", title=title, columns=columns, rows=rows,
+        logout_form=LogoutForm(), **extra,
+    )  # fmt: skip
+
+
+def _when(value: dt.datetime | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+@blueprint.get("/privacy-requests")
+@login_required
+def privacy_requests() -> ResponseReturnValue:
+    """The queue of data-subject requests, soonest due first."""
+    principal = _principal("compliance_officer")
+    now = runtime.now()
+    overdue = {"yes": True, "no": False}.get(request.args.get("overdue", ""))
+    page = queue_page(db.session, now=now, overdue=overdue, limit=500)
+    items = [request_dict(item, now) for item in page.items]
+    audit("privacy_request.read", principal=principal,
+          customer_ids=[i["customer_id"] for i in items if i["customer_id"]])  # fmt: skip
+    rows = [
+        [i["id"], i["type"], i["status"].replace("_", " "), i["reason"], i["channel"],
+         i["customer_id"] or "(no customer)", _when(i["received_at"]), _when(i["due_at"]),
+         "OVERDUE" if i["overdue"] else "", "extended" if i["extended"] else ""]
+        for i in items
+    ]  # fmt: skip
+    columns = ["request", "type", "status", "reason", "channel", "customer", "received",
+               "due", "overdue", "extension"]  # fmt: skip
+    return _table("Privacy requests", columns, rows, filters={"overdue": ["", "yes", "no"]},
+                  chosen={"overdue": request.args.get("overdue", "")})  # fmt: skip
+
+
+@blueprint.get("/audit")
+@login_required
+def audit_log() -> ResponseReturnValue:
+    """The newest audit events, filtered; verification on demand; exports."""
+    principal = _principal("compliance_officer", "admin")
+    chosen = {name: request.args.get(name, "").strip()[:64] for name in AUDIT_FILTERS}
+    filters = AuditFilter(
+        actor=chosen["actor"] or None, customer=chosen["customer"] or None,
+        action=chosen["action"] or None, purpose=chosen["purpose"] or None,
+        outcome=chosen["outcome"] or None,
+    )  # fmt: skip
+    events, _next = page_of_events(db.session, filters, limit=AUDIT_PAGE, before_id=None)
+    verified = None
+    if request.args.get("verify") == "1":
+        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+        verified = verify_audit_log(db.session, key)
+        audit("audit.verify", principal=principal, outcome="allowed",
+              reason="ok" if verified.ok else "broken")  # fmt: skip
+    audit("audit.read", principal=principal)
+    rows = [
+        [e.id, _when(e.occurred_at), f"{e.actor_kind}:{e.actor_id}", e.purpose, e.action,
+         e.customer_ids, e.field_names, e.outcome, e.reason]
+        for e in events
+    ]  # fmt: skip
+    columns = ["#", "when", "actor", "purpose", "action", "customers", "fields", "outcome",
+               "reason"]  # fmt: skip
+    query = "&".join(f"{k}={v}" for k, v in chosen.items() if v)
+    return _table("Audit log", columns, rows, text_filters=AUDIT_FILTERS, chosen=chosen,
+                  verified=verified, exports=[f"/api/v1/audit/export?format={f}&{query}"
+                                              for f in ("csv", "jsonl")])  # fmt: skip
+
+
+@blueprint.get("/retention")
+@login_required
+def retention() -> ResponseReturnValue:
+    """Retention rules, and the legal holds in force."""
+    principal = _principal("admin", "compliance_officer")
+    audit("retention.read", principal=principal)
+    rule_rows = [
+        [r.id, r.field or r.category or "whole customer", r.action, f"{r.period_days} days",
+         r.trigger + (f" ({r.purpose})" if r.purpose else ""), "yes" if r.enabled else "no",
+         r.description]
+        for r in rules(db.session)
+    ]  # fmt: skip
+    active = holds(db.session, active_only=True)
+    hold_rows = [[h.id, h.customer_id, h.placed_by, _when(h.placed_at)] for h in active]
+    if active:
+        audit("legal_hold.read", principal=principal, customer_ids=[h.customer_id for h in active])
+    columns = ["rule", "applies to", "action", "period", "after", "enabled", "why"]
+    return _table("Retention", columns, rule_rows, second={
+        "title": "Legal holds in force", "columns": ["hold", "customer", "placed by", "since"],
+        "rows": hold_rows})  # fmt: skip
+
+
+@blueprint.get("/purposes")
+@login_required
+def purposes() -> ResponseReturnValue:
+    """Purposes with their legal basis and consent statistics."""
+    _principal()
+    rows = [
+        [p["code"], p["legal_basis"].replace("_", " "), p["description"],
+         *(p.get("consent", {}).get(k, "") for k in ("granted", "withdrawn", "never_asked"))]
+        for p in purposes_with_consent(db.session)
+    ]  # fmt: skip
+    columns = ["purpose", "legal basis", "description", "granted", "withdrawn", "never asked"]
+    return _table("Purposes and consent", columns, rows)
+
+
+@blueprint.get("/fields")
+@login_required
+def fields() -> ResponseReturnValue:
+    """The field catalogue and the owner of each category."""
+    _principal()
+    catalogue = load_catalogue(db.session)
+    owner_of = owners(db.session)
+    rows = []
+    for name in sorted(catalogue.fields):
+        spec = dataclasses.asdict(catalogue[name])
+        rows.append([name, spec["type"], spec["category"], spec["sensitivity"],
+                     "yes" if spec["searchable"] else "", "yes" if spec["unique"] else "",
+                     owner_of.get(spec["category"], "")])  # fmt: skip
+    columns = ["field", "type", "category", "sensitivity", "searchable", "unique", "owner"]
+    return _table("Field catalogue", columns, rows)
