@@ -10,7 +10,7 @@ DEMO_CUSTOMERS ?= 200
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgresql lint typecheck fmt bench install clean
+.PHONY: run test test-sqlite test-postgresql lint typecheck fmt bench install clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,17 @@ run: $(STAMP)
 	$(BIN)/vault demo --customers $(DEMO_CUSTOMERS) --if-empty
 	$(BIN)/vault serve --worker --host $(HOST) --port $(PORT)
 
+## Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded at
+## run time). Without it, and outside CI, the browser tests are skipped.
+browser:
+	@test -x /usr/bin/chromium \
+	  || DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+	  || (apt-get update -q >/dev/null 2>&1 \
+	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1) \
+	  || { [ -z "$$CI" ] && echo "Chromium could not be installed: browser tests will be skipped."; }
+
 ## The whole suite on SQLite and on PostgreSQL, then lint and type checks.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgresql
 	$(MAKE) --no-print-directory lint typecheck

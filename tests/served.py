@@ -1,0 +1,52 @@
+"""`vault serve` in a process of its own, over a test app's database and instance folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask
+
+
+@contextmanager
+def served_vault(app: Flask, log: Path, *args: str, **env: str) -> Iterator[str]:
+    """Serve ``app``'s vault (``args`` go to `vault serve`, ``env`` to its environment) on a
+    free port until the block ends; yields its URL once it answers. Its output goes to
+    ``log``."""
+    settings = app.config["VAULT_SETTINGS"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {
+        **os.environ, "VAULT_DATABASE_URL": settings.database_url,
+        "VAULT_INSTANCE_PATH": str(settings.instance_path), "VAULT_ENV": "testing",
+        "VAULT_SECRET_KEY": "served-test-secret-" + "x" * 32, "PYTHONUNBUFFERED": "1", **env,
+    }  # fmt: skip
+    vault = shutil.which("vault", path=str(Path(sys.executable).parent))
+    assert vault is not None
+    url = f"http://127.0.0.1:{port}"
+    with log.open("w", encoding="utf-8") as output:
+        command = [vault, "serve", "--port", str(port), *args]
+        server = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    with urllib.request.urlopen(url + "/healthz", timeout=1):  # noqa: S310  (http://127.0.0.1)
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=10)

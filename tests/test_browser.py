@@ -1,0 +1,101 @@
+"""Browser tests: a real Chromium (Debian's, driven by Playwright) against a real `vault serve`.
+A customer asks for a copy of their data on the privacy portal, confirms with the mailed code
+and downloads the ZIP; a compliance officer logs in to the admin UI and finds the request in
+the queue."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests.conftest import PASSWORD, SAMPLE_FIELDS
+from tests.served import served_vault
+from vault import runtime
+from vault.auth.service import create_user
+from vault.db import db
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is required in CI (make test installs it)")
+    pytest.skip(f"no {CHROMIUM}: `make test` installs it", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def served(make_app: Callable[..., Flask], tmp_path: Path) -> Iterator[tuple[Flask, str]]:
+    """A committed vault, served by `vault serve` on a free port; yields it and its URL."""
+    app = make_app()
+    with app.app_context():
+        runtime.customer_store().create(SAMPLE_FIELDS, region="EU")
+        create_user(db.session, email="officer@example.com", password=PASSWORD,
+                    roles=["compliance_officer"])  # fmt: skip
+        db.session.commit()
+    with served_vault(app, tmp_path / "served.log") as url:
+        yield app, url
+
+
+def newest_code(app: Flask) -> str:
+    outbox = Path(app.config["VAULT_SETTINGS"].instance_path) / "outbox"
+    newest = sorted(outbox.glob("*.eml"))[-1]
+    message = email.message_from_bytes(newest.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    body = message.get_body(("plain",))
+    assert body is not None
+    return next(line for line in body.get_content().splitlines() if re.fullmatch(r"\d{8}", line))
+
+
+def test_a_customer_downloads_their_data_and_an_officer_sees_the_request(
+    browser: Browser, served: tuple[Flask, str]
+) -> None:
+    app, url = served
+    page: Page = browser.new_page()
+    page.goto(url + "/privacy")
+    page.fill("#email", SAMPLE_FIELDS["email"])
+    page.check("input[value=export]")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#code")
+    request_id = page.inner_text("code")
+    assert request_id.startswith("prq_")
+    page.fill("#code", newest_code(app))
+    page.click("button[type=submit]")
+    page.wait_for_selector("#download")
+    with page.expect_download() as caught:
+        page.click("#download")
+    archive = zipfile.ZipFile(io.BytesIO(Path(caught.value.path()).read_bytes()))
+    assert "data.json" in archive.namelist()
+    assert SAMPLE_FIELDS["national_id"] in archive.read("data.json").decode()
+
+    staff: Page = browser.new_page()
+    staff.goto(url + "/admin/login")
+    staff.fill("#email", "officer@example.com")
+    staff.fill("#password", PASSWORD)
+    staff.click("button[type=submit]")
+    staff.click("text=Privacy requests")
+    staff.wait_for_selector("table")
+    row = staff.locator("tr", has_text=request_id)
+    assert "completed" in row.inner_text()
+    staff.click("text=Audit log")
+    staff.fill("input[name=action]", "privacy.download")
+    staff.click("text=Show")
+    assert staff.locator("tbody tr").count() == 1
