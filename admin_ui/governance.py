@@ -35,14 +35,14 @@ AUDIT_PAGE = 100
 AUDIT_FILTERS = ("actor", "customer", "action", "purpose", "outcome")
 
 
-def _principal(*roles: str) -> Principal:
+def require_principal(*roles: str) -> Principal:
     principal = principal_for_user(current_user)
     if roles and not principal.has_role(*roles):
         raise Forbidden(f"this page is for: {', '.join(roles)}")
     return principal
 
 
-def _table(
+def table_page(
     title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], **extra: Any
 ) -> ResponseReturnValue:
     return render_template(
@@ -51,7 +51,7 @@ def _table(
     )  # fmt: skip
 
 
-def _when(value: dt.datetime | str | None) -> str:
+def short_time(value: dt.datetime | str | None) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
@@ -63,7 +63,7 @@ def _when(value: dt.datetime | str | None) -> str:
 @login_required
 def privacy_requests() -> ResponseReturnValue:
     """The queue of data-subject requests, soonest due first."""
-    principal = _principal("compliance_officer")
+    principal = require_principal("compliance_officer")
     now = runtime.now()
     overdue = {"yes": True, "no": False}.get(request.args.get("overdue", ""))
     page = queue_page(db.session, now=now, overdue=overdue, limit=500)
@@ -72,13 +72,13 @@ def privacy_requests() -> ResponseReturnValue:
           customer_ids=[i["customer_id"] for i in items if i["customer_id"]])  # fmt: skip
     rows = [
         [i["id"], i["type"], i["status"].replace("_", " "), i["reason"], i["channel"],
-         i["customer_id"] or "(no customer)", _when(i["received_at"]), _when(i["due_at"]),
+         i["customer_id"] or "(no customer)", short_time(i["received_at"]), short_time(i["due_at"]),
          "OVERDUE" if i["overdue"] else "", "extended" if i["extended"] else ""]
         for i in items
     ]  # fmt: skip
     columns = ["request", "type", "status", "reason", "channel", "customer", "received",
                "due", "overdue", "extension"]  # fmt: skip
-    return _table("Privacy requests", columns, rows, filters={"overdue": ["", "yes", "no"]},
+    return table_page("Privacy requests", columns, rows, filters={"overdue": ["", "yes", "no"]},
                   chosen={"overdue": request.args.get("overdue", "")})  # fmt: skip
 
 
@@ -86,7 +86,7 @@ def privacy_requests() -> ResponseReturnValue:
 @login_required
 def audit_log() -> ResponseReturnValue:
     """The newest audit events, filtered; verification on demand; exports."""
-    principal = _principal("compliance_officer", "admin")
+    principal = require_principal("compliance_officer", "admin")
     chosen = {name: request.args.get(name, "").strip()[:64] for name in AUDIT_FILTERS}
     filters = AuditFilter(
         actor=chosen["actor"] or None, customer=chosen["customer"] or None,
@@ -102,14 +102,14 @@ def audit_log() -> ResponseReturnValue:
               reason="ok" if verified.ok else "broken")  # fmt: skip
     audit("audit.read", principal=principal)
     rows = [
-        [e.id, _when(e.occurred_at), f"{e.actor_kind}:{e.actor_id}", e.purpose, e.action,
+        [e.id, short_time(e.occurred_at), f"{e.actor_kind}:{e.actor_id}", e.purpose, e.action,
          e.customer_ids, e.field_names, e.outcome, e.reason]
         for e in events
     ]  # fmt: skip
     columns = ["#", "when", "actor", "purpose", "action", "customers", "fields", "outcome",
                "reason"]  # fmt: skip
     query = "&".join(f"{k}={v}" for k, v in chosen.items() if v)
-    return _table("Audit log", columns, rows, text_filters=AUDIT_FILTERS, chosen=chosen,
+    return table_page("Audit log", columns, rows, text_filters=AUDIT_FILTERS, chosen=chosen,
                   verified=verified, exports=[f"/api/v1/audit/export?format={f}&{query}"
                                               for f in ("csv", "jsonl")])  # fmt: skip
 
@@ -118,7 +118,7 @@ def audit_log() -> ResponseReturnValue:
 @login_required
 def retention() -> ResponseReturnValue:
     """Retention rules, and the legal holds in force."""
-    principal = _principal("admin", "compliance_officer")
+    principal = require_principal("admin", "compliance_officer")
     audit("retention.read", principal=principal)
     rule_rows = [
         [r.id, r.field or r.category or "whole customer", r.action, f"{r.period_days} days",
@@ -127,11 +127,11 @@ def retention() -> ResponseReturnValue:
         for r in rules(db.session)
     ]  # fmt: skip
     active = holds(db.session, active_only=True)
-    hold_rows = [[h.id, h.customer_id, h.placed_by, _when(h.placed_at)] for h in active]
+    hold_rows = [[h.id, h.customer_id, h.placed_by, short_time(h.placed_at)] for h in active]
     if active:
         audit("legal_hold.read", principal=principal, customer_ids=[h.customer_id for h in active])
     columns = ["rule", "applies to", "action", "period", "after", "enabled", "why"]
-    return _table("Retention", columns, rule_rows, second={
+    return table_page("Retention", columns, rule_rows, second={
         "title": "Legal holds in force", "columns": ["hold", "customer", "placed by", "since"],
         "rows": hold_rows})  # fmt: skip
 
@@ -140,21 +140,21 @@ def retention() -> ResponseReturnValue:
 @login_required
 def purposes() -> ResponseReturnValue:
     """Purposes with their legal basis and consent statistics."""
-    _principal()
+    require_principal()
     rows = [
         [p["code"], p["legal_basis"].replace("_", " "), p["description"],
          *(p.get("consent", {}).get(k, "") for k in ("granted", "withdrawn", "never_asked"))]
         for p in purposes_with_consent(db.session)
     ]  # fmt: skip
     columns = ["purpose", "legal basis", "description", "granted", "withdrawn", "never asked"]
-    return _table("Purposes and consent", columns, rows)
+    return table_page("Purposes and consent", columns, rows)
 
 
 @blueprint.get("/fields")
 @login_required
 def fields() -> ResponseReturnValue:
     """The field catalogue and the owner of each category."""
-    _principal()
+    require_principal()
     catalogue = load_catalogue(db.session)
     owner_of = owners(db.session)
     rows = []
@@ -164,4 +164,4 @@ def fields() -> ResponseReturnValue:
                      "yes" if spec["searchable"] else "", "yes" if spec["unique"] else "",
                      owner_of.get(spec["category"], "")])  # fmt: skip
     columns = ["field", "type", "category", "sensitivity", "searchable", "unique", "owner"]
-    return _table("Field catalogue", columns, rows)
+    return table_page("Field catalogue", columns, rows)

@@ -3,6 +3,7 @@ allows, audits the viewing, and never shows a customer value."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -90,3 +91,61 @@ def test_pages_are_for_their_roles_and_for_logged_in_staff(
         refused = client.get(page)
         assert refused.status_code == 403, page
         assert "text/html" in refused.content_type
+
+
+def form_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert found is not None
+    return found[1]
+
+
+def test_staff_ask_for_a_view_and_the_owner_approves_it_in_the_admin_ui(
+    app: Flask, make_user: Callable[..., str], make_token: Callable[..., str], customer_id: str
+) -> None:
+    owner_id = make_user("owner@example.com", roles=("data_owner",))
+    make_user("analyst@example.com", roles=("staff",))
+    admin = bearer(make_token(role="admin", name="ops"))
+    staff_client, owner_client = app.test_client(), app.test_client()
+    assert staff_client.put("/api/v1/ownership/sensitive", json={"user_id": owner_id},
+                            headers=admin).status_code == 200  # fmt: skip
+    assert log_in(staff_client, "analyst@example.com", PASSWORD).status_code == 302
+    page = staff_client.get("/admin/access-requests").get_data(as_text=True)
+    asked = staff_client.post("/admin/access-requests", data={
+        "csrf_token": form_token(page), "purpose": "support", "categories": ["sensitive"],
+        "customer_ids": customer_id, "justification": "fraud case 2211", "duration_days": "3",
+    })  # fmt: skip
+    assert asked.status_code == 302, asked.get_data(as_text=True)[:500]
+    empty = staff_client.post("/admin/access-requests", data={
+        "csrf_token": form_token(page), "purpose": "support", "categories": ["sensitive"],
+        "justification": "no customers named", "duration_days": "3",
+    })  # fmt: skip
+    assert empty.status_code == 422
+
+    assert log_in(owner_client, "owner@example.com", PASSWORD).status_code == 302
+    listing = owner_client.get("/admin/access-requests").get_data(as_text=True)
+    assert "fraud case 2211" in listing
+    action = re.search(r'action="(/admin/access-requests/[^"]+/approve)"', listing)
+    assert action is not None
+    forged = owner_client.post(action[1])  # no CSRF token: nothing decided
+    assert forged.status_code == 302
+    assert "pending" in owner_client.get("/admin/access-requests").get_data(as_text=True)
+    approved = owner_client.post(action[1], data={"csrf_token": form_token(listing)})
+    assert approved.status_code == 302
+    after = owner_client.get("/admin/access-requests").get_data(as_text=True)
+    assert '<td class="status">approved</td>' in after
+    # a staff member may not approve (they own no category)
+    staff_page = staff_client.get("/admin/access-requests").get_data(as_text=True)
+    assert "Approve" not in staff_page
+    with app.app_context():
+        decided = db.session.scalars(
+            sa.select(AuditEvent.action).where(AuditEvent.action.like("access_request.%"))
+        ).all()
+    assert {"access_request.create", "access_request.approve"} <= set(decided)
+
+
+def test_admins_see_roles_and_rules(client: FlaskClient, make_user: Callable[..., str]) -> None:
+    make_user("root@example.com", roles=("admin",))
+    assert log_in(client, "root@example.com", PASSWORD).status_code == 302
+    page = client.get("/admin/policies").get_data(as_text=True)
+    assert "mask:last4" in page
+    assert "compliance_officer" in page

@@ -1,0 +1,128 @@
+"""Admin UI pages for access: roles and policy rules (admins, read-only), and access requests:
+staff ask for a scoped view, the owners of its categories approve or deny, with the same
+rules, checks and audit events as the API."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange
+
+from admin_ui.forms import LogoutForm
+from admin_ui.governance import require_principal, short_time, table_page
+from admin_ui.views import blueprint
+from vault import runtime
+from vault.api.audit_trail import audit
+from vault.auth.models import Role
+from vault.db import db
+from vault.errors import ValidationFailed
+from vault.governance.access_requests import (
+    create_request,
+    decide,
+    owners,
+    status_of,
+    visible_requests,
+)
+from vault.governance.models import Purpose
+from vault.policies.service import effect_of, list_rules, role_parents
+
+
+class AskForm(FlaskForm):
+    purpose = SelectField("Purpose", validators=[DataRequired()])
+    categories = SelectMultipleField("Categories", validators=[DataRequired()])
+    customer_ids = StringField("Customer ids (space-separated)", validators=[Length(max=2000)])
+    region = StringField("Or a region", validators=[Length(max=16)])
+    justification = TextAreaField("Why", validators=[DataRequired(), Length(max=1000)])
+    duration_days = IntegerField("Days", default=7, validators=[NumberRange(min=1, max=90)])
+
+
+class DecisionForm(FlaskForm):
+    """No fields: a decision is a POST that carries only the CSRF token."""
+
+
+@blueprint.get("/policies")
+@login_required
+def policies() -> ResponseReturnValue:
+    """Roles (purposes, inheritance) and every policy rule."""
+    principal = require_principal("admin")
+    audit("policy.read", principal=principal)
+    parents = role_parents(db.session)
+    roles = [
+        [r.name, ", ".join(sorted(p.code for p in r.purposes)), ", ".join(parents.get(r.name, [])),
+         r.description]
+        for r in db.session.scalars(sa.select(Role).order_by(Role.name))
+    ]  # fmt: skip
+    rules = [
+        [rule_id, rule.role, rule.obj, rule.purpose, rule.action, effect_of(rule)]
+        for rule_id, rule in list_rules(db.session)
+    ]
+    columns = ["#", "role", "field or category", "purpose", "action", "effect"]
+    second = {"title": "Roles", "columns": ["role", "purposes", "inherits", "description"],
+              "rows": roles}  # fmt: skip
+    return table_page("Policy rules", columns, rules, second=second)
+
+
+@blueprint.route("/access-requests", methods=["GET", "POST"])
+@login_required
+def access_requests() -> ResponseReturnValue:
+    """Requests you made or may decide on; a form to ask for a scoped view."""
+    principal = require_principal()
+    form = AskForm()
+    # any purpose: an approved grant is what lets the requester state it
+    form.purpose.choices = list(db.session.scalars(sa.select(Purpose.code).order_by(Purpose.code)))
+    categories = sorted({s.category for s in runtime.customer_store().catalogue.fields.values()})
+    form.categories.choices = categories
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            created = create_request(
+                db.session, runtime.customer_store().catalogue, principal,
+                purpose=form.purpose.data or "", fields=[],
+                categories=list(form.categories.data or []),
+                customer_ids=(form.customer_ids.data or "").split(),
+                region=(form.region.data or "").strip(),
+                justification=form.justification.data or "",
+                duration_days=form.duration_days.data or 0, now=runtime.now(),
+            )  # fmt: skip
+        except ValidationFailed as exc:
+            error = "; ".join(f"{n}: {', '.join(m)}" for n, m in (exc.errors or {}).items())
+            status = 422
+        else:
+            audit("access_request.create", principal=principal, reason=created.id,
+                  customer_ids=created.customer_ids.split())  # fmt: skip
+            return redirect(url_for("admin.access_requests"))
+    elif request.method == "POST":
+        error, status = "the form was incomplete or expired; try again", 400
+    now = runtime.now()
+    mine = {c for c, user in owners(db.session).items() if user == principal.id}
+    items = visible_requests(db.session, principal)
+    audit("access_request.read", principal=principal)
+    rows = [
+        {"id": r.id, "requester": r.requester_id, "purpose": r.purpose,
+         "covers": " ".join(r.categories.split() + r.fields.split()),
+         "customers": r.customer_ids or f"region {r.region}", "why": r.justification,
+         "days": r.duration_days, "status": status_of(r, now), "asked": short_time(r.created_at),
+         "decidable": status_of(r, now) == "pending" and bool(mine & set(r.categories.split()))}
+        for r in items
+    ]  # fmt: skip
+    page = render_template("admin/access_requests.html", form=form, rows=rows, error=error,
+                           decision=DecisionForm(), logout_form=LogoutForm())  # fmt: skip
+    return page, status
+
+
+@blueprint.post("/access-requests/<request_id>/<any(approve, deny):verb>")
+@login_required
+def decide_request(request_id: str, verb: str) -> ResponseReturnValue:
+    """An owner approves or denies (CSRF-checked)."""
+    principal = require_principal()
+    if not DecisionForm().validate_on_submit():
+        return redirect(url_for("admin.access_requests"))
+    decided = decide(db.session, request_id, principal, approve=verb == "approve",
+                     now=runtime.now())  # fmt: skip
+    audit(f"access_request.{verb}", principal=principal, reason=decided.id,
+          field_names=decided.fields.split())  # fmt: skip
+    return redirect(url_for("admin.access_requests"))
