@@ -149,3 +149,42 @@ def test_admins_see_roles_and_rules(client: FlaskClient, make_user: Callable[...
     page = client.get("/admin/policies").get_data(as_text=True)
     assert "mask:last4" in page
     assert "compliance_officer" in page
+
+
+def test_staff_see_the_scoped_view_for_a_purpose_and_no_more(
+    app: Flask, client: FlaskClient, make_user: Callable[..., str], customer_id: str
+) -> None:
+    make_user("support@example.com", roles=("support",))
+    assert log_in(client, "support@example.com", PASSWORD).status_code == 302
+    page = client.get("/admin/customers").get_data(as_text=True)
+    found = client.post("/admin/customers", data={
+        "csrf_token": form_token(page), "purpose": "support",
+        "email": SAMPLE_FIELDS["email"].upper()})  # fmt: skip
+    assert found.status_code == 200
+    html = found.get_data(as_text=True)
+    assert customer_id in html
+    assert "+442079460958" in html  # support reads contact data, in clear
+    assert SAMPLE_FIELDS["national_id"] not in html  # support never sees it
+    assert "Withheld for this purpose" in html
+    token = form_token(page)
+    by_id = client.post("/admin/customers", data={
+        "csrf_token": token, "purpose": "support", "customer_id": customer_id})  # fmt: skip
+    assert customer_id in by_id.get_data(as_text=True)
+    refused = client.post("/admin/customers", data={
+        "csrf_token": token, "purpose": "marketing", "customer_id": customer_id})  # fmt: skip
+    assert refused.status_code == 400  # a purpose the support role may not state
+    unknown = client.post("/admin/customers", data={
+        "csrf_token": token, "purpose": "support", "customer_id": "cus_nobody"})  # fmt: skip
+    assert unknown.status_code == 404
+    forged = client.post("/admin/customers", data={"purpose": "support",
+                                                   "customer_id": customer_id})  # fmt: skip
+    assert forged.status_code == 400  # no CSRF token: nothing looked up
+    assert f"<h2>{customer_id}" not in forged.get_data(as_text=True)
+    with app.app_context():
+        events = db.session.execute(
+            sa.select(AuditEvent.action, AuditEvent.purpose, AuditEvent.actor_kind)
+            .where(AuditEvent.action.in_(["customer.search", "customer.read"]),
+                   AuditEvent.actor_kind == "user")
+        ).all()  # fmt: skip
+    assert [tuple(e) for e in events] == [("customer.search", "support", "user"),
+                                          ("customer.read", "support", "user")]  # fmt: skip

@@ -1,0 +1,74 @@
+"""Admin UI: the scoped view of customers, for staff who state a purpose. A search (by e-mail
+or phone, through the blind index) or a customer id goes in a POST form, never in the URL;
+each answer shows only what the caller's plan allows for that purpose (masked or withheld
+fields say so), and is audited as the API's is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from admin_ui.forms import LogoutForm
+from admin_ui.views import blueprint
+from vault import runtime
+from vault.api.audit_trail import audit
+from vault.api.customers import Governed
+from vault.auth.service import principal_for_user
+from vault.db import db
+from vault.errors import VaultError
+from vault.governance.access_requests import grant_purposes
+
+
+class LookupForm(FlaskForm):
+    purpose = SelectField("Purpose", validators=[DataRequired()])
+    email = StringField("E-mail", validators=[Length(max=320)])
+    phone = StringField("Phone", validators=[Length(max=64)])
+    customer_id = StringField("Customer id", validators=[Length(max=40)])
+
+
+def _lookup(form: LookupForm) -> list[dict[str, Any]]:
+    """The scoped views the form asks for (raises the API's errors)."""
+    g.purpose = g.principal.require_purpose(form.purpose.data)
+    ctx = Governed()
+    customer_id = (form.customer_id.data or "").strip()
+    for field in ("email", "phone"):
+        value = (getattr(form, field).data or "").strip()
+        if value:
+            found = ctx.visible(ctx.store.search(field, value))
+            audit("customer.search", customer_ids=found, field_names=[field, *ctx.plan.readable])
+            return ctx.read_views(found)
+    ctx.require_visible(customer_id)
+    audit("customer.read", customer_ids=[customer_id], field_names=ctx.plan.readable)
+    return ctx.read_views([customer_id])
+
+
+@blueprint.route("/customers", methods=["GET", "POST"])
+@login_required
+def customers() -> ResponseReturnValue:
+    """Find a customer for a purpose and see the scoped view."""
+    granted = grant_purposes(db.session, current_user.id, runtime.now())
+    g.principal = principal_for_user(current_user, granted)
+    form = LookupForm()
+    form.purpose.choices = sorted(g.principal.purposes)
+    views: list[dict[str, Any]] | None = None
+    error, status = None, 200
+    if form.validate_on_submit():
+        if not any((form.email.data, form.phone.data, form.customer_id.data)):
+            error, status = "give an e-mail address, a phone number or a customer id", 422
+        else:
+            try:
+                views = _lookup(form)
+            except VaultError as exc:
+                error, status = exc.detail, exc.status
+                db.session.rollback()
+    elif request.method == "POST":  # a purpose not yours, or no (or an expired) CSRF token
+        error, status = "the form was incomplete, expired or named a purpose not yours", 400
+    page = render_template("admin/customers.html", form=form, views=views, error=error,
+                           logout_form=LogoutForm())  # fmt: skip
+    return page, status
