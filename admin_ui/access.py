@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
 
-from admin_ui.forms import LogoutForm
+from admin_ui.forms import LogoutForm, RemoveRuleForm, rule_form
 from admin_ui.governance import require_principal, short_time, table_page
 from admin_ui.views import blueprint
 from vault import runtime
@@ -63,7 +63,9 @@ def policies() -> ResponseReturnValue:
     columns = ["#", "role", "field or category", "purpose", "action", "effect"]
     second = {"title": "Roles", "columns": ["role", "purposes", "inherits", "description"],
               "rows": roles}  # fmt: skip
-    return table_page("Policy rules", columns, rules, second=second)
+    forms = [("Add a rule", url_for("admin.add_policy_rule"), rule_form(db.session)),
+             ("Remove a rule", url_for("admin.remove_policy_rule"), RemoveRuleForm())]  # fmt: skip
+    return table_page("Policy rules", columns, rules, second=second, forms=forms)
 
 
 @blueprint.route("/access-requests", methods=["GET", "POST"])

@@ -10,11 +10,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from flask import render_template, request
+from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from admin_ui.forms import LogoutForm
+from admin_ui.forms import ExtendForm, HoldForm, LiftForm, LogoutForm, OwnerForm
 from admin_ui.views import blueprint
 from vault import runtime
 from vault.api.audit_trail import audit
@@ -78,8 +78,10 @@ def privacy_requests() -> ResponseReturnValue:
     ]  # fmt: skip
     columns = ["request", "type", "status", "reason", "channel", "customer", "received",
                "due", "overdue", "extension"]  # fmt: skip
+    forms = [("Extend a due date once (Art. 12(3))", url_for("admin.extend_request"),
+              ExtendForm())]  # fmt: skip
     return table_page("Privacy requests", columns, rows, filters={"overdue": ["", "yes", "no"]},
-                  chosen={"overdue": request.args.get("overdue", "")})  # fmt: skip
+                      chosen={"overdue": request.args.get("overdue", "")}, forms=forms)  # fmt: skip
 
 
 @blueprint.get("/audit")
@@ -131,7 +133,11 @@ def retention() -> ResponseReturnValue:
     if active:
         audit("legal_hold.read", principal=principal, customer_ids=[h.customer_id for h in active])
     columns = ["rule", "applies to", "action", "period", "after", "enabled", "why"]
-    return table_page("Retention", columns, rule_rows, second={
+    forms = []
+    if principal.has_role("compliance_officer"):
+        forms = [("Place a legal hold", url_for("admin.add_hold"), HoldForm()),
+                 ("Lift a legal hold", url_for("admin.lift"), LiftForm())]  # fmt: skip
+    return table_page("Retention", columns, rule_rows, forms=forms, second={
         "title": "Legal holds in force", "columns": ["hold", "customer", "placed by", "since"],
         "rows": hold_rows})  # fmt: skip
 
@@ -154,7 +160,7 @@ def purposes() -> ResponseReturnValue:
 @login_required
 def fields() -> ResponseReturnValue:
     """The field catalogue and the owner of each category."""
-    require_principal()
+    principal = require_principal()
     catalogue = load_catalogue(db.session)
     owner_of = owners(db.session)
     rows = []
@@ -164,4 +170,7 @@ def fields() -> ResponseReturnValue:
                      "yes" if spec["searchable"] else "", "yes" if spec["unique"] else "",
                      owner_of.get(spec["category"], "")])  # fmt: skip
     columns = ["field", "type", "category", "sensitivity", "searchable", "unique", "owner"]
-    return table_page("Field catalogue", columns, rows)
+    forms = []
+    if principal.has_role("admin"):
+        forms = [("Assign a category's owner", url_for("admin.assign_owner"), OwnerForm())]
+    return table_page("Field catalogue", columns, rows, forms=forms)

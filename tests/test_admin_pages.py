@@ -188,3 +188,66 @@ def test_staff_see_the_scoped_view_for_a_purpose_and_no_more(
         ).all()  # fmt: skip
     assert [tuple(e) for e in events] == [("customer.search", "support", "user"),
                                           ("customer.read", "support", "user")]  # fmt: skip
+
+
+def submit(client: FlaskClient, page: str, target: str, **fields: str) -> str:
+    """Post a page's form (with its CSRF token) and return the page it leads back to."""
+    token = form_token(client.get(page).get_data(as_text=True))
+    answer = client.post(target, data={"csrf_token": token, **fields})
+    assert answer.status_code == 302
+    return client.get(page).get_data(as_text=True)
+
+
+def test_admins_change_rules_and_owners_in_the_admin_ui(
+    app: Flask, client: FlaskClient, make_user: Callable[..., str]
+) -> None:
+    make_user("root@example.com", roles=("admin",))
+    owner = make_user("keeper@example.com", roles=("data_owner",))
+    assert log_in(client, "root@example.com", PASSWORD).status_code == 302
+    page = submit(client, "/admin/policies", "/admin/policies/add", role="support",
+                  obj="company", purpose="support", action="read", effect="mask:mask")  # fmt: skip
+    added = re.search(r"Rule #(\d+) added", page)
+    assert added is not None
+    bad = submit(client, "/admin/policies", "/admin/policies/add", role="support",
+                 obj="shoe_size", purpose="support", action="read", effect="allow")  # fmt: skip
+    assert "Nothing was changed" in bad
+    assert "shoe_size" not in bad.split("Nothing was changed")[1]  # no rule row added
+    page = submit(client, "/admin/policies", "/admin/policies/remove", rule_id=added[1])
+    assert f"Rule #{added[1]} removed." in page
+    page = submit(client, "/admin/fields", "/admin/ownership", category="profile",
+                  owner_email="keeper@example.com")  # fmt: skip
+    assert f"The owner of profile is now {owner}." in page
+    forged = client.post(
+        "/admin/ownership", data={"category": "contact", "owner_email": "keeper@example.com"}
+    )
+    assert forged.status_code == 302
+    assert "nothing was changed" in client.get("/admin/fields").get_data(as_text=True)
+    with app.app_context():
+        reasons = db.session.scalars(
+            sa.select(AuditEvent.reason).where(
+                AuditEvent.action.in_(["policy.change", "ownership.change"])
+            )
+        ).all()
+    assert reasons == [f"added {added[1]}", f"removed {added[1]}", f"profile:{owner}"]
+
+
+def test_officers_hold_lift_and_extend_in_the_admin_ui(
+    officer: FlaskClient, customer_id: str
+) -> None:
+    page = submit(officer, "/admin/retention", "/admin/legal-holds", customer_id=customer_id,
+                  reason="litigation 2026-07")  # fmt: skip
+    hold = re.search(r"Hold (hold_[0-9a-f]+) placed", page)
+    assert hold is not None
+    assert customer_id in page.split("Legal holds in force")[1]
+    page = submit(officer, "/admin/retention", "/admin/legal-holds/lift", hold_id=hold[1],
+                  reason="case closed")  # fmt: skip
+    assert f"Hold {hold[1]} lifted." in page
+    asked = officer.post("/privacy/requests",
+                         json={"email": SAMPLE_FIELDS["email"], "type": "export"})  # fmt: skip
+    request_id = asked.get_json()["id"]
+    page = submit(officer, "/admin/privacy-requests", "/admin/privacy-requests/extend",
+                  request_id=request_id, reason="two related requests")  # fmt: skip
+    assert f"Request {request_id} is now due on 2026-04-01." in page  # 1 Jan + 30 + 60 days
+    page = submit(officer, "/admin/privacy-requests", "/admin/privacy-requests/extend",
+                  request_id=request_id, reason="once more")  # fmt: skip
+    assert "extended only once" in page
