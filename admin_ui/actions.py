@@ -1,142 +1,184 @@
 """Admin UI changes, each a CSRF-checked form on the page it changes, with the API's checks and
-audit events: policy rules added and removed and category owners assigned (admins); legal
-holds placed and lifted and privacy-request due dates extended (compliance officers)."""
+audit events: policy rules added and removed, category owners assigned, fields and purposes
+added and retention rules changed (admins); legal holds placed and lifted, privacy requests
+filed for customers who asked by phone or letter and due dates extended (compliance
+officers)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from flask import flash, redirect, url_for
+from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from flask_wtf import FlaskForm
 
-from admin_ui.forms import ExtendForm, HoldForm, LiftForm, OwnerForm, RemoveRuleForm, rule_form
+from admin_ui.forms import (
+    AddRuleForm,
+    ExtendForm,
+    FieldForm,
+    FileRequestForm,
+    HoldForm,
+    LiftForm,
+    OwnerForm,
+    PurposeForm,
+    RemoveRuleForm,
+    RetentionChangeForm,
+    rule_form,
+)
 from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
 from vault import runtime
 from vault.api.audit_trail import audit, request_context
+from vault.api.privacy_portal import deliver
+from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email
-from vault.db import db
+from vault.customers.catalogue import FieldSpec, add_field
+from vault.db import db, purge_sqlite_wal
 from vault.errors import ValidationFailed, VaultError
 from vault.governance.access_requests import set_owner
 from vault.governance.legal_holds import lift_hold, place_hold
 from vault.governance.privacy import PrivacyDesk
+from vault.governance.purposes import create_purpose
+from vault.governance.retention import update_rule
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
 
-
-def _apply(form: FlaskForm, page: str, change: Callable[[], str]) -> ResponseReturnValue:
-    """Run ``change`` (it returns what to tell the user) when the form is valid; report the
-    API's error otherwise; back to ``page`` either way (post/redirect/get)."""
-    if not form.validate_on_submit():
-        flash("The form was incomplete or expired; nothing was changed.", "error")
-        return redirect(url_for(page))
-    try:
-        flash(change(), "ok")
-    except VaultError as exc:
-        db.session.rollback()
-        problems = "; ".join(f"{n}: {', '.join(m)}" for n, m in (exc.errors or {}).items())
-        flash(f"{exc.detail}{': ' + problems if problems else ''}. Nothing was changed.", "error")
-    return redirect(url_for(page))
+Change = Callable[[Any, Principal], str]
 
 
-@blueprint.post("/policies/add")
-@login_required
-def add_policy_rule() -> ResponseReturnValue:
-    principal = require_principal("admin")
-    form = rule_form(db.session)
+def form_action(
+    rule: str, role: str, make_form: Callable[[], FlaskForm], page: str
+) -> Callable[[Change], Change]:
+    """Register ``change(form, principal)`` as a POST at ``rule`` for ``role``: it runs when the
+    form (and its CSRF token) is valid and returns what to tell the user; the API's refusal is
+    shown instead, with nothing changed; either way back to ``page`` (post/redirect/get)."""
 
-    def change() -> str:
-        effect, transform = parse_effect(form.effect.data or "")
-        rule = Rule(form.role.data or "", form.obj.data or "", form.purpose.data or "",
-                    form.action.data or "", effect, transform)  # fmt: skip
-        validate_rule(db.session, rule, runtime.customer_store().catalogue)
-        (row,) = add_rules(db.session, [rule])
-        audit("policy.change", principal=principal, reason=f"added {row.id}")
-        return f"Rule #{row.id} added: it applies from the next request."
+    def register(change: Change) -> Change:
+        @login_required
+        def view() -> ResponseReturnValue:
+            principal = require_principal(role)
+            form = make_form()
+            if not form.validate_on_submit():
+                flash("The form was incomplete or expired; nothing was changed.", "error")
+                return redirect(url_for(page))
+            try:
+                flash(change(form, principal), "ok")
+            except VaultError as exc:
+                db.session.rollback()
+                problems = "; ".join(f"{n}: {', '.join(m)}" for n, m in (exc.errors or {}).items())
+                flash(f"{exc.detail}{': ' + problems if problems else ''}. Nothing was changed.",
+                      "error")  # fmt: skip
+            return redirect(url_for(page))
 
-    return _apply(form, "admin.policies", change)
+        blueprint.add_url_rule(rule, change.__name__, view, methods=["POST"])
+        return change
 
-
-@blueprint.post("/policies/remove")
-@login_required
-def remove_policy_rule() -> ResponseReturnValue:
-    principal = require_principal("admin")
-    form = RemoveRuleForm()
-
-    def change() -> str:
-        rule_id = form.rule_id.data or 0
-        remove_rule(db.session, rule_id)
-        audit("policy.change", principal=principal, reason=f"removed {rule_id}")
-        return f"Rule #{rule_id} removed."
-
-    return _apply(form, "admin.policies", change)
+    return register
 
 
-@blueprint.post("/ownership")
-@login_required
-def assign_owner() -> ResponseReturnValue:
-    principal = require_principal("admin")
-    form = OwnerForm()
-
-    def change() -> str:
-        category = (form.category.data or "").strip()
-        user = find_user_by_email(db.session, form.owner_email.data or "")
-        if user is None:
-            raise ValidationFailed(errors={"owner_email": ["is not a staff user"]})
-        set_owner(db.session, runtime.customer_store().catalogue, category, user.id,
-                  now=runtime.now())  # fmt: skip
-        audit("ownership.change", principal=principal, reason=f"{category}:{user.id}")
-        return f"The owner of {category} is now {user.id}."
-
-    return _apply(form, "admin.fields", change)
+@form_action("/policies/add", "admin", lambda: rule_form(db.session), "admin.policies")
+def add_policy_rule(form: AddRuleForm, principal: Principal) -> str:
+    effect, transform = parse_effect(form.effect.data or "")
+    rule = Rule(form.role.data or "", form.obj.data or "", form.purpose.data or "",
+                form.action.data or "", effect, transform)  # fmt: skip
+    validate_rule(db.session, rule, runtime.customer_store().catalogue)
+    (row,) = add_rules(db.session, [rule])
+    audit("policy.change", principal=principal, reason=f"added {row.id}")
+    return f"Rule #{row.id} added: it applies from the next request."
 
 
-@blueprint.post("/legal-holds")
-@login_required
-def add_hold() -> ResponseReturnValue:
-    principal = require_principal("compliance_officer")
-    form = HoldForm()
-
-    def change() -> str:
-        customer_id, reason = (form.customer_id.data or "").strip(), form.reason.data or ""
-        hold = place_hold(db.session, customer_id, reason=reason, by=principal.id,
-                          now=runtime.now())  # fmt: skip
-        audit("legal_hold.place", principal=principal, customer_ids=[hold.customer_id],
-              reason=hold.id)  # fmt: skip
-        return f"Hold {hold.id} placed: no erasure of {hold.customer_id} proceeds until lifted."
-
-    return _apply(form, "admin.retention", change)
+@form_action("/policies/remove", "admin", RemoveRuleForm, "admin.policies")
+def remove_policy_rule(form: RemoveRuleForm, principal: Principal) -> str:
+    rule_id = form.rule_id.data or 0
+    remove_rule(db.session, rule_id)
+    audit("policy.change", principal=principal, reason=f"removed {rule_id}")
+    return f"Rule #{rule_id} removed."
 
 
-@blueprint.post("/legal-holds/lift")
-@login_required
-def lift() -> ResponseReturnValue:
-    principal = require_principal("compliance_officer")
-    form = LiftForm()
-
-    def change() -> str:
-        hold_id, reason = (form.hold_id.data or "").strip(), form.reason.data or ""
-        hold = lift_hold(db.session, hold_id, reason=reason, by=principal.id,
-                         now=runtime.now())  # fmt: skip
-        audit("legal_hold.lift", principal=principal, customer_ids=[hold.customer_id],
-              reason=hold.id)  # fmt: skip
-        return f"Hold {hold.id} lifted."
-
-    return _apply(form, "admin.retention", change)
+@form_action("/ownership", "admin", OwnerForm, "admin.fields")
+def assign_owner(form: OwnerForm, principal: Principal) -> str:
+    category = (form.category.data or "").strip()
+    user = find_user_by_email(db.session, form.owner_email.data or "")
+    if user is None:
+        raise ValidationFailed(errors={"owner_email": ["is not a staff user"]})
+    set_owner(db.session, runtime.customer_store().catalogue, category, user.id,
+              now=runtime.now())  # fmt: skip
+    audit("ownership.change", principal=principal, reason=f"{category}:{user.id}")
+    return f"The owner of {category} is now {user.id}."
 
 
-@blueprint.post("/privacy-requests/extend")
-@login_required
-def extend_request() -> ResponseReturnValue:
-    principal = require_principal("compliance_officer")
-    form = ExtendForm()
+@form_action("/fields/add", "admin", FieldForm, "admin.fields")
+def add_catalogue_field(form: FieldForm, principal: Principal) -> str:
+    row = add_field(db.session, FieldSpec(
+        name=(form.name.data or "").strip(), type=form.type.data or "",
+        category=(form.category.data or "").strip(), sensitivity=form.sensitivity.data or "",
+        searchable=bool(form.searchable.data), unique=bool(form.unique.data),
+        max_length=form.max_length.data or 200,
+    ))  # fmt: skip
+    audit("catalogue.change", principal=principal, field_names=[row.name])
+    return f"Field {row.name} added."
 
-    def change() -> str:
-        desk = PrivacyDesk(runtime.customer_store(), request_context(principal))
-        item = desk.extend((form.request_id.data or "").strip(), reason=form.reason.data or "",
-                           by=principal.id)  # fmt: skip
-        return f"Request {item.id} is now due on {item.due_at:%Y-%m-%d}."
 
-    return _apply(form, "admin.privacy_requests", change)
+@form_action("/purposes/add", "admin", PurposeForm, "admin.purposes")
+def add_purpose(form: PurposeForm, principal: Principal) -> str:
+    purpose = create_purpose(db.session, code=(form.code.data or "").strip(),
+                             description=form.description.data or "",
+                             legal_basis=form.legal_basis.data or "")  # fmt: skip
+    audit("purpose.change", principal=principal, reason=f"created {purpose.code}")
+    return f"Purpose {purpose.code} added."
+
+
+@form_action("/retention/change", "admin", RetentionChangeForm, "admin.retention")
+def change_retention_rule(form: RetentionChangeForm, principal: Principal) -> str:
+    rule_id, enabled = (form.rule_id.data or "").strip(), bool(form.enabled.data)
+    rule = update_rule(db.session, rule_id, now=runtime.now(), period_days=form.period_days.data,
+                       enabled=enabled)  # fmt: skip
+    audit("retention_rule.update", principal=principal, reason=rule.id)
+    return f"Rule {rule.id}: {rule.period_days} days, {'enabled' if rule.enabled else 'disabled'}."
+
+
+@form_action("/legal-holds", "compliance_officer", HoldForm, "admin.retention")
+def add_hold(form: HoldForm, principal: Principal) -> str:
+    customer_id = (form.customer_id.data or "").strip()
+    hold = place_hold(db.session, customer_id, reason=form.reason.data or "", by=principal.id,
+                      now=runtime.now())  # fmt: skip
+    audit("legal_hold.place", principal=principal, customer_ids=[hold.customer_id],
+          reason=hold.id)  # fmt: skip
+    return f"Hold {hold.id} placed: no erasure of {hold.customer_id} proceeds until lifted."
+
+
+@form_action("/legal-holds/lift", "compliance_officer", LiftForm, "admin.retention")
+def lift(form: LiftForm, principal: Principal) -> str:
+    hold = lift_hold(db.session, (form.hold_id.data or "").strip(),
+                     reason=form.reason.data or "", by=principal.id, now=runtime.now())  # fmt: skip
+    audit("legal_hold.lift", principal=principal, customer_ids=[hold.customer_id],
+          reason=hold.id)  # fmt: skip
+    return f"Hold {hold.id} lifted."
+
+
+@form_action("/privacy-requests/extend", "compliance_officer", ExtendForm,
+             "admin.privacy_requests")  # fmt: skip
+def extend_request(form: ExtendForm, principal: Principal) -> str:
+    desk = PrivacyDesk(runtime.customer_store(), request_context(principal))
+    item = desk.extend((form.request_id.data or "").strip(), reason=form.reason.data or "",
+                       by=principal.id)  # fmt: skip
+    return f"Request {item.id} is now due on {item.due_at:%Y-%m-%d}."
+
+
+@form_action("/privacy-requests/file", "compliance_officer", FileRequestForm,
+             "admin.privacy_requests")  # fmt: skip
+def file_privacy_request(form: FileRequestForm, principal: Principal) -> str:
+    desk = PrivacyDesk(runtime.customer_store(), request_context(principal),
+                       base_url=request.host_url)  # fmt: skip
+    item, outgoing = desk.file(
+        form.type.data or "", (form.customer_id.data or "").strip(),
+        channel=form.channel.data or "", identity_check=form.identity_check.data or "",
+        by=principal.id,
+    )  # fmt: skip
+    db.session.commit()
+    if item.type == "erasure" and item.status == "completed":
+        purge_sqlite_wal(db.engine)
+    deliver(outgoing, item.id)
+    return f"Request {item.id} filed: {item.status.replace('_', ' ')} {item.reason}".strip()

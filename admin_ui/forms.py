@@ -5,11 +5,25 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
-from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from vault.auth.models import Role
-from vault.governance.models import Purpose
+from vault.customers.models import FIELD_TYPES, SENSITIVITIES
+from vault.governance.models import (
+    IDENTITY_CHECKS,
+    LEGAL_BASES,
+    PRIVACY_CHANNELS,
+    PRIVACY_REQUEST_TYPES,
+    Purpose,
+)
 
 
 class LoginForm(FlaskForm):
@@ -62,3 +76,37 @@ def rule_form(session: Session) -> AddRuleForm:
     form.role.choices = list(session.scalars(sa.select(Role.name).order_by(Role.name)))
     form.purpose.choices = list(session.scalars(sa.select(Purpose.code).order_by(Purpose.code)))
     return form
+
+
+class FieldForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(min=2, max=64)])
+    type = SelectField("Type", choices=list(FIELD_TYPES))
+    category = StringField("Category", validators=[DataRequired(), Length(min=2, max=32)])
+    sensitivity = SelectField("Sensitivity", choices=list(SENSITIVITIES))
+    searchable = BooleanField("Searchable")
+    unique = BooleanField("Unique")
+    max_length = IntegerField("Max length", default=200,
+                              validators=[NumberRange(min=1, max=10_000)])  # fmt: skip
+
+
+class PurposeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(min=2, max=64)])
+    legal_basis = SelectField("Legal basis", choices=list(LEGAL_BASES))
+    description = StringField("Description", validators=[Length(max=500)])
+
+
+class RetentionChangeForm(FlaskForm):
+    rule_id = StringField("Rule", validators=[DataRequired(), Length(max=40)])
+    period_days = IntegerField(
+        "Period (days)", validators=[InputRequired(), NumberRange(min=0, max=36_500)]
+    )
+    enabled = BooleanField("Enabled", default=True)
+
+
+class FileRequestForm(FlaskForm):
+    type = SelectField("Type", choices=list(PRIVACY_REQUEST_TYPES))
+    customer_id = StringField("Customer id", validators=[DataRequired(), Length(max=40)])
+    channel = SelectField("Received by", choices=[c for c in PRIVACY_CHANNELS if c != "portal"])
+    identity_check = SelectField(
+        "Identity checked by", choices=[c for c in IDENTITY_CHECKS if c != "email_code"]
+    )

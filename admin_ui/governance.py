@@ -14,7 +14,17 @@ from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from admin_ui.forms import ExtendForm, HoldForm, LiftForm, LogoutForm, OwnerForm
+from admin_ui.forms import (
+    ExtendForm,
+    FieldForm,
+    FileRequestForm,
+    HoldForm,
+    LiftForm,
+    LogoutForm,
+    OwnerForm,
+    PurposeForm,
+    RetentionChangeForm,
+)
 from admin_ui.views import blueprint
 from vault import runtime
 from vault.api.audit_trail import audit
@@ -78,7 +88,9 @@ def privacy_requests() -> ResponseReturnValue:
     ]  # fmt: skip
     columns = ["request", "type", "status", "reason", "channel", "customer", "received",
                "due", "overdue", "extension"]  # fmt: skip
-    forms = [("Extend a due date once (Art. 12(3))", url_for("admin.extend_request"),
+    forms = [("File a request made by phone, letter or in person",
+              url_for("admin.file_privacy_request"), FileRequestForm()),
+             ("Extend a due date once (Art. 12(3))", url_for("admin.extend_request"),
               ExtendForm())]  # fmt: skip
     return table_page("Privacy requests", columns, rows, filters={"overdue": ["", "yes", "no"]},
                       chosen={"overdue": request.args.get("overdue", "")}, forms=forms)  # fmt: skip
@@ -134,9 +146,12 @@ def retention() -> ResponseReturnValue:
         audit("legal_hold.read", principal=principal, customer_ids=[h.customer_id for h in active])
     columns = ["rule", "applies to", "action", "period", "after", "enabled", "why"]
     forms = []
+    if principal.has_role("admin"):
+        forms.append(("Change a rule's period", url_for("admin.change_retention_rule"),
+                      RetentionChangeForm()))  # fmt: skip
     if principal.has_role("compliance_officer"):
-        forms = [("Place a legal hold", url_for("admin.add_hold"), HoldForm()),
-                 ("Lift a legal hold", url_for("admin.lift"), LiftForm())]  # fmt: skip
+        forms += [("Place a legal hold", url_for("admin.add_hold"), HoldForm()),
+                  ("Lift a legal hold", url_for("admin.lift"), LiftForm())]  # fmt: skip
     return table_page("Retention", columns, rule_rows, forms=forms, second={
         "title": "Legal holds in force", "columns": ["hold", "customer", "placed by", "since"],
         "rows": hold_rows})  # fmt: skip
@@ -146,14 +161,17 @@ def retention() -> ResponseReturnValue:
 @login_required
 def purposes() -> ResponseReturnValue:
     """Purposes with their legal basis and consent statistics."""
-    require_principal()
+    principal = require_principal()
     rows = [
         [p["code"], p["legal_basis"].replace("_", " "), p["description"],
          *(p.get("consent", {}).get(k, "") for k in ("granted", "withdrawn", "never_asked"))]
         for p in purposes_with_consent(db.session)
     ]  # fmt: skip
     columns = ["purpose", "legal basis", "description", "granted", "withdrawn", "never asked"]
-    return table_page("Purposes and consent", columns, rows)
+    forms = []
+    if principal.has_role("admin"):
+        forms = [("Add a purpose", url_for("admin.add_purpose"), PurposeForm())]
+    return table_page("Purposes and consent", columns, rows, forms=forms)
 
 
 @blueprint.get("/fields")
@@ -172,5 +190,6 @@ def fields() -> ResponseReturnValue:
     columns = ["field", "type", "category", "sensitivity", "searchable", "unique", "owner"]
     forms = []
     if principal.has_role("admin"):
-        forms = [("Assign a category's owner", url_for("admin.assign_owner"), OwnerForm())]
+        forms = [("Assign a category's owner", url_for("admin.assign_owner"), OwnerForm()),
+                 ("Add a field", url_for("admin.add_catalogue_field"), FieldForm())]  # fmt: skip
     return table_page("Field catalogue", columns, rows, forms=forms)

@@ -44,7 +44,9 @@ def served_vault(app: Flask, log: Path, *args: str, **env: str) -> Iterator[str]
                         break
                 except OSError:
                     if time.monotonic() > deadline or server.poll() is not None:
-                        raise
+                        output.flush()
+                        tail = log.read_text(encoding="utf-8")[-2000:]
+                        raise RuntimeError(f"vault serve did not answer:\n{tail}") from None
                     time.sleep(0.1)
             yield url
         finally:

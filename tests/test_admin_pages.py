@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -251,3 +252,42 @@ def test_officers_hold_lift_and_extend_in_the_admin_ui(
     page = submit(officer, "/admin/privacy-requests", "/admin/privacy-requests/extend",
                   request_id=request_id, reason="once more")  # fmt: skip
     assert "extended only once" in page
+
+
+def test_admins_add_fields_and_purposes_and_change_retention_in_the_admin_ui(
+    client: FlaskClient, make_user: Callable[..., str]
+) -> None:
+    make_user("root@example.com", roles=("admin",))
+    assert log_in(client, "root@example.com", PASSWORD).status_code == 302
+    page = submit(client, "/admin/fields", "/admin/fields/add", name="loyalty_tier",
+                  type="string", category="profile", sensitivity="low",
+                  max_length="20")  # fmt: skip
+    assert "Field loyalty_tier added." in page
+    assert "<td>loyalty_tier</td>" in page
+    page = submit(client, "/admin/purposes", "/admin/purposes/add", code="research",
+                  legal_basis="consent", description="Product research panels")  # fmt: skip
+    assert "Purpose research added." in page
+    page = submit(client, "/admin/purposes", "/admin/purposes/add", code="research",
+                  legal_basis="consent")  # fmt: skip
+    assert "Nothing was changed" in page  # the code is taken
+    page = submit(client, "/admin/retention", "/admin/retention/change",
+                  rule_id="ret_national_id_after_relationship", period_days="120",
+                  enabled="y")  # fmt: skip
+    assert "Rule ret_national_id_after_relationship: 120 days, enabled." in page
+    assert "<td>120 days</td>" in page
+    page = submit(client, "/admin/retention", "/admin/retention/change",
+                  rule_id="ret_national_id_after_relationship", period_days="120")  # fmt: skip
+    assert "120 days, disabled." in page  # an unticked box disables the rule
+
+
+def test_officers_file_a_request_for_a_customer_who_called(
+    app: Flask, officer: FlaskClient, customer_id: str
+) -> None:
+    page = submit(officer, "/admin/privacy-requests", "/admin/privacy-requests/file",
+                  type="export", customer_id=customer_id, channel="phone",
+                  identity_check="callback_to_number_on_file")  # fmt: skip
+    filed = re.search(r"Request (prq_[0-9a-f]+) filed: completed", page)
+    assert filed is not None
+    assert filed[1] in page.split("</p>", 1)[1]  # and in the queue below
+    outbox = Path(app.config["VAULT_SETTINGS"].instance_path) / "outbox"
+    assert len(list(outbox.glob("*.eml"))) == 1  # the link, to the address on file
