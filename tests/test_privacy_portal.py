@@ -3,6 +3,7 @@ flows, no account enumeration, codes that lock, one-time download links, legal h
 
 from __future__ import annotations
 
+import csv
 import email
 import email.policy
 import hashlib
@@ -348,3 +349,20 @@ def test_no_address_code_or_value_reaches_a_log_line(
         assert secret not in output
     # the download path holds the link's token: the access log names the route, not the token
     assert token not in output
+
+
+def test_the_csv_files_carry_no_formula_but_data_json_keeps_the_value(
+    app: Flask, client: FlaskClient, sales: dict[str, str]
+) -> None:
+    formula = '=HYPERLINK("http://attacker.example","click")'
+    created = client.post("/api/v1/customers", json={"region": "EU", "fields": {
+        **SAMPLE_FIELDS, "email": "sheet@example.org", "job_title": formula}},
+        headers=sales)  # fmt: skip
+    assert created.status_code == 201, created.get_json()
+    asked = ask(client, "sheet@example.org", "export")
+    url = verify(client, asked["id"], code_in(messages(app)[0])).get_json()["download_url"]
+    archive = zipfile.ZipFile(io.BytesIO(client.get(url).data))
+    assert json.loads(archive.read("data.json"))["fields"]["job_title"] == formula
+    rows = dict(csv.reader(io.StringIO(archive.read("fields.csv").decode())))
+    assert rows["job_title"] == "'" + formula
+    assert rows["phone"] == "+442079460958"  # a number, left alone

@@ -21,6 +21,7 @@ from vault.audit.models import OUTCOMES
 from vault.audit.query import AuditFilter, event_dict, iter_events, page_of_events
 from vault.db import db
 from vault.errors import Forbidden
+from vault.spreadsheet import spreadsheet_safe
 
 blueprint = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit trail")
 AUDIT_ROLES = ("compliance_officer", "admin")
@@ -147,7 +148,7 @@ def _csv_lines(rows: Iterator[Any]) -> Iterator[str]:
         record = event_dict(event)
         record["customer_ids"] = " ".join(record["customer_ids"])
         record["field_names"] = " ".join(record["field_names"])
-        writer.writerow(record)
+        writer.writerow({k: spreadsheet_safe(v) for k, v in record.items()})
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)

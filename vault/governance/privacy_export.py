@@ -30,6 +30,7 @@ from vault.customers.models import Interaction
 from vault.customers.service import CustomerStore
 from vault.governance.models import ConsentEvent, PrivacyRequest
 from vault.governance.privacy import sign
+from vault.spreadsheet import spreadsheet_safe
 
 CHUNK_ROWS = 500
 FLUSH_BYTES = 64 * 1024
@@ -284,7 +285,7 @@ def _csv(header: list[str], rows: Iterable[list[Any]]) -> Iterator[bytes]:
     writer = csv.writer(buffer)
     writer.writerow(header)
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([spreadsheet_safe(cell) for cell in row])
         if buffer.tell() >= FLUSH_BYTES:
             yield buffer.getvalue().encode()
             buffer.seek(0)
