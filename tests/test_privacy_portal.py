@@ -366,3 +366,28 @@ def test_the_csv_files_carry_no_formula_but_data_json_keeps_the_value(
     rows = dict(csv.reader(io.StringIO(archive.read("fields.csv").decode())))
     assert rows["job_title"] == "'" + formula
     assert rows["phone"] == "+442079460958"  # a number, left alone
+
+
+def test_links_follow_a_trusted_proxy_and_ignore_forwarded_headers_otherwise(
+    make_app: Callable[..., Flask], clock: FixedClock
+) -> None:
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "privacy.example.com",
+                 "X-Forwarded-For": "203.0.113.9"}  # fmt: skip
+    for proxies, expected in ((0, "http://localhost/"), (1, "https://privacy.example.com/")):
+        vault = make_app(proxy_count=proxies)
+        with vault.app_context():
+            runtime.customer_store().create({**SAMPLE_FIELDS, "email": "proxy@example.org"},
+                                            region="EU")  # fmt: skip
+            db.session.commit()
+        client = vault.test_client()
+        asked = client.post(REQUESTS, json={"email": "proxy@example.org", "type": "export"},
+                            headers=forwarded)  # fmt: skip
+        done = client.post(f"{REQUESTS}/{asked.get_json()['id']}/verify", headers=forwarded,
+                           json={"code": code_in(messages(vault)[-1])})  # fmt: skip
+        assert done.get_json()["download_url"].startswith(expected + "privacy/downloads/")
+        with vault.app_context():
+            addresses = set(db.session.scalars(sa.select(AuditEvent.client_address).where(
+                AuditEvent.action == "privacy.request")))  # fmt: skip
+        assert addresses == ({"203.0.113.9"} if proxies else {"127.0.0.1"})
+        for path in outbox(vault).glob("*.eml"):
+            path.unlink()

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, redirect, request
 from flask.typing import ResponseReturnValue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin_ui import blueprint as admin_blueprint
 from vault.api import register_api
@@ -17,6 +18,7 @@ from vault.auth.models import User
 from vault.clock import SystemClock
 from vault.config import Settings, load_settings
 from vault.db import db
+from vault.errors import ConfigurationError
 from vault.extensions import limiter, login_manager
 from vault.logs import configure_logging
 
@@ -68,6 +70,13 @@ def configure_app(app: Flask, settings: Settings) -> None:
     )
     app.extensions["vault.settings"] = settings
     app.extensions["vault.clock"] = SystemClock()
+    if settings.proxy_count < 0:
+        raise ConfigurationError("VAULT_PROXY_COUNT must be 0 or more")
+    if settings.proxy_count:
+        hops = settings.proxy_count
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:

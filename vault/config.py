@@ -40,6 +40,10 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     ratelimit_storage_uri: str = "memory://"
     session_cookie_secure: bool | None = None  # None: secure in production only
+    # How many reverse proxies stand in front of the vault: their X-Forwarded-For, -Proto and
+    # -Host are then trusted (client address for rate limits and audit, links in e-mails).
+    # 0: none, and those headers are ignored.
+    proxy_count: int = 0
     password_min_length: int = 12
     audit_seal_seconds: int = 5  # how often `vault worker` seals the audit log
     retention_sweep_seconds: int = 3600  # how often `vault worker` applies retention rules
