@@ -72,7 +72,9 @@ def test_vault_worker_once_seals_the_audit_log(
     }
     result = CliRunner(env=env).invoke(main, ["worker", "--once"], catch_exceptions=False)
     assert result.exit_code == 0
-    assert "retention.sweep: erased 0 customers, 0 held back" in result.stdout
+    assert (
+        "retention.sweep: fields erased for 0 customers, 0 anonymised, 0 erased; 0 held back"
+    ) in result.stdout
     assert "grants.expire: 0 grants expired" in result.stdout
     # the 9 events and the sweep's own, written earlier in the same pass
     assert "audit.seal: sealed 10 events in 1 seals" in result.stdout

@@ -544,7 +544,13 @@ def _scheduled_jobs(app: Flask) -> Worker:
     def sweep() -> str:
         with app.app_context():
             report = _sweep(dry_run=False)
-            return f"erased {report.erased} customers, {report.held} held back"
+            done = {"erase_field": 0, "anonymise": 0, "erase_customer": 0}
+            for rule in report.rules:
+                done[rule.action] += rule.erased
+            return (
+                f"fields erased for {done['erase_field']} customers, {done['anonymise']}"
+                f" anonymised, {done['erase_customer']} erased; {report.held} held back"
+            )
 
     def expire() -> str:
         with app.app_context():
