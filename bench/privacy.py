@@ -4,6 +4,7 @@ customer, and whether the portal answers a known and an unknown address in the s
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import re
 import statistics
@@ -117,8 +118,7 @@ def _export_time(app: Flask, customer_id: str) -> float:
     with app.app_context():
         export = _opened_export(app, customer_id)
         began = time.perf_counter()
-        for _chunk in export.stream():
-            pass
+        collections.deque(export.stream(), maxlen=0)  # consumed, nothing kept
         return time.perf_counter() - began
 
 

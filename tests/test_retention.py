@@ -255,7 +255,7 @@ def test_a_sweep_killed_half_way_and_rerun_ends_as_one_clean_run(
     make_app: Callable[..., Flask], clock: FixedClock
 ) -> None:
     class Killed(Exception):
-        pass
+        """The process dies here."""
 
     def populate(app: Flask) -> list[str]:
         """40 customers, each due for one rule or none: every third inactive for years, every
