@@ -122,7 +122,7 @@ def make_app(
 
     yield make
     for app in apps:
-        db.state(app).engine.dispose()
+        db.state(app).dispose()
 
 
 @pytest.fixture

@@ -197,6 +197,14 @@ class _AppDatabase:
         self.bound = False  # bound to one connection (tests): every session joins it
         self._readers: sessionmaker[Session] | None = None
 
+    def dispose(self) -> None:
+        """Close every pooled connection (the app's and its readers')."""
+        self.engine.dispose()
+        if self._readers is not None:
+            bind = self._readers.kw["bind"]
+            assert isinstance(bind, Engine)
+            bind.dispose()
+
     def reader(self) -> Session:
         if self.bound:
             return self.sessionmaker()
