@@ -19,7 +19,7 @@ from vault import runtime
 from vault.api.audit_trail import audit
 from vault.auth.models import Role
 from vault.db import db
-from vault.errors import ValidationFailed
+from vault.errors import ValidationFailed, describe_errors
 from vault.governance.access_requests import (
     create_request,
     decide,
@@ -91,7 +91,7 @@ def access_requests() -> ResponseReturnValue:
                 duration_days=form.duration_days.data or 0, now=runtime.now(),
             )  # fmt: skip
         except ValidationFailed as exc:
-            error = "; ".join(f"{n}: {', '.join(m)}" for n, m in (exc.errors or {}).items())
+            error = describe_errors(exc.errors)
             status = 422
         else:
             audit("access_request.create", principal=principal, reason=created.id,

@@ -36,7 +36,7 @@ from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email
 from vault.customers.catalogue import FieldSpec, add_field
 from vault.db import db, purge_sqlite_wal
-from vault.errors import ValidationFailed, VaultError
+from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import set_owner
 from vault.governance.legal_holds import lift_hold, place_hold
 from vault.governance.privacy import PrivacyDesk
@@ -67,7 +67,7 @@ def form_action(
                 flash(change(form, principal), "ok")
             except VaultError as exc:
                 db.session.rollback()
-                problems = "; ".join(f"{n}: {', '.join(m)}" for n, m in (exc.errors or {}).items())
+                problems = describe_errors(exc.errors)
                 flash(f"{exc.detail}{': ' + problems if problems else ''}. Nothing was changed.",
                       "error")  # fmt: skip
             return redirect(url_for(page))

@@ -36,7 +36,7 @@ from vault.customers.importer import (
 )
 from vault.customers.models import Customer
 from vault.db import db, purge_sqlite_wal
-from vault.errors import VaultError
+from vault.errors import VaultError, describe_errors
 from vault.governance.access_requests import record_expired_grants
 from vault.governance.privacy import PrivacyDesk
 from vault.governance.retention import (
@@ -383,7 +383,7 @@ def import_command(
         try:
             check_header(store, header, region=region)
         except BadHeader as exc:
-            problems = "; ".join(f"{n}: {', '.join(m)}" for n, m in (exc.errors or {}).items())
+            problems = describe_errors(exc.errors)
             raise click.UsageError(f"{exc.detail}: {problems}") from None
         importer = CustomerImport(store, IMPORT_CONTEXT, region=region, batch_size=batch_size,
                                   commit=db.session.commit)  # fmt: skip

@@ -33,6 +33,13 @@ class VaultError(Exception):
         self.extra = dict(extra) if extra else {}
 
 
+def describe_errors(errors: Mapping[str, Sequence[str]] | None) -> str:
+    """``{field: [messages]}`` as one line for people ("email: not an address; ...")."""
+    return "; ".join(
+        f"{name}: {', '.join(messages)}" for name, messages in sorted((errors or {}).items())
+    )
+
+
 class ConfigurationError(VaultError):
     """The settings are unusable; raised before the service starts."""
 

@@ -78,7 +78,7 @@ def _html(status: int, title: str, detail: str) -> Response:
 _WEBARGS_LOCATIONS = {"json", "query", "form", "headers", "files", "path", "view_args", "cookies"}
 
 
-def _flatten_messages(messages: Any) -> dict[str, list[str]]:
+def flatten_messages(messages: Any) -> dict[str, list[str]]:
     """webargs reports ``{location: {field: [msg]}}``; clients want ``{field: [msg]}``."""
     flat: dict[str, list[str]] = {}
 
@@ -140,7 +140,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
     if status == 400 and data is None and "JSON" in (exc.description or ""):
         code, detail = "malformed_json", "the request body is not valid JSON"
     if isinstance(data, dict) and "messages" in data:
-        errors = _flatten_messages(data["messages"])
+        errors = flatten_messages(data["messages"])
         detail = "the request has invalid or missing fields"
         if (
             status == 400

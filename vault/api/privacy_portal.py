@@ -34,6 +34,7 @@ from wtforms.validators import DataRequired, Length
 
 from vault import runtime
 from vault.api.audit_trail import request_context
+from vault.api.errors import flatten_messages
 from vault.crypto.envelope import KeyRing
 from vault.customers.service import CustomerStore
 from vault.db import db, purge_sqlite_wal
@@ -103,13 +104,7 @@ def _json_body(schema: ma.Schema) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = schema.load(request.get_json(silent=False) or {})
     except ma.ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        raise ValidationFailed(
-            errors={
-                str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
-                for k, v in messages.items()
-            }
-        ) from None
+        raise ValidationFailed(errors=flatten_messages(exc.messages)) from None
     return loaded
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from vault.audit.service import AuditContext, record_event
 from vault.customers.service import CustomerStore, DuplicateCustomer
-from vault.errors import ValidationFailed
+from vault.errors import ValidationFailed, describe_errors
 
 LIST_SEPARATOR = ";"
 REPORT_COLUMNS = ["line", "fields", "reason", "detail"]
@@ -125,7 +125,7 @@ class CustomerImport:
             unique = self.store.check(fields, region)
         except ValidationFailed as exc:
             errors = exc.errors or {}
-            detail = "; ".join(f"{n}: {', '.join(m)}" for n, m in sorted(errors.items()))
+            detail = describe_errors(errors)
             report.rejected.append(Rejected(line, sorted(errors), "invalid", detail))
             return None
         for name, digest in sorted(unique.items()):

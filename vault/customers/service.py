@@ -24,6 +24,7 @@ from vault.crypto.envelope import DecryptionFailed, FieldCipher, KeyRing, Wrappe
 from vault.customers import packing
 from vault.customers.catalogue import Catalogue, Normalised, normalise_search_input
 from vault.customers.models import BlindIndexEntry, Customer
+from vault.db import UTCDateTime
 from vault.errors import Conflict, NotFound, ValidationFailed
 
 DEFAULT_REGIONS = frozenset({"EU", "UK", "US", "APAC"})
@@ -105,11 +106,11 @@ _RAW_CREATED = sa.type_coerce(Customer.created_at, sa.String())
 
 
 def _utc(value: Any) -> dt.datetime:
-    """A timestamp as the driver returned it (text on SQLite), as an aware UTC datetime."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    assert isinstance(value, dt.datetime)
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    """A timestamp as the driver returned it (text on SQLite), as ``UTCDateTime`` reads it."""
+    parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    aware: dt.datetime | None = UTCDateTime().process_result_value(parsed, None)
+    assert aware is not None
+    return aware
 
 
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]

@@ -79,6 +79,7 @@ class Export:
         self.now = store.now
         self._cipher: Any = None
         self._clients: dict[str, str] = {}
+        self._decrypted: Any = None
 
     # --- the archive -------------------------------------------------------------------
 
@@ -177,7 +178,12 @@ class Export:
     # --- the data ----------------------------------------------------------------------
 
     def _record(self) -> Any:
-        return self.store.read_one(self.customer_id, self.store.catalogue.fields, with_times=True)
+        """The customer with every field decrypted, once for data.json and fields.csv."""
+        if self._decrypted is None:
+            self._decrypted = self.store.read_one(
+                self.customer_id, self.store.catalogue.fields, with_times=True
+            )
+        return self._decrypted
 
     def _field_rows(self) -> Iterator[list[Any]]:
         for name, value in sorted(self._record().values.items()):
