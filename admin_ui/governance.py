@@ -28,7 +28,6 @@ from admin_ui.forms import (
 from admin_ui.views import blueprint
 from vault import runtime
 from vault.api.audit_trail import audit
-from vault.audit.integrity import AUDIT_KEY_LABEL, verify_audit_log
 from vault.audit.query import AuditFilter, page_of_events
 from vault.auth.principal import Principal
 from vault.auth.service import principal_for_user
@@ -110,8 +109,7 @@ def audit_log() -> ResponseReturnValue:
     events, _next = page_of_events(db.session, filters, limit=AUDIT_PAGE, before_id=None)
     verified = None
     if request.args.get("verify") == "1":
-        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
-        verified = verify_audit_log(db.session, key)
+        verified = runtime.audit_log().verify(db.session, now=runtime.now())
         audit("audit.verify", principal=principal, outcome="allowed",
               reason="ok" if verified.ok else "broken")  # fmt: skip
     audit("audit.read", principal=principal)

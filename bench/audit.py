@@ -18,9 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bench.harness import Context, Result, benchmark
+from vault.audit.anchor import FileAnchor
+from vault.audit.canonical import content_text, event_mac
 from vault.audit.integrity import seal_pending_events, verify_audit_log
 from vault.audit.models import AuditEvent
-from vault.audit.service import AuditContext, record_event
+from vault.audit.sealing import initialise_log
+from vault.audit.service import AuditContext, bind_audit_key, record_event
 from vault.bootstrap import prepare_database
 from vault.db import create_db_engine
 
@@ -32,8 +35,9 @@ CONTEXT = AuditContext("client", "cli_bench", "sales", "req", "127.0.0.1")
 
 
 def _event_rows(count: int) -> list[dict[str, Any]]:
+    """Events as writers make them, with their MACs."""
     now = dt.datetime.now(dt.UTC)
-    return [
+    rows = [
         {
             "occurred_at": now,
             "actor_kind": "client",
@@ -49,25 +53,32 @@ def _event_rows(count: int) -> list[dict[str, Any]]:
         }
         for i in range(count)
     ]
+    for row in rows:
+        row["mac"] = event_mac(KEY, content_text(row))
+    return rows
 
 
 @benchmark("audit.integrity")
 def integrity(context: Context) -> list[Result]:
     with context.sqlite_vault("audit-integrity") as url:
         engine = create_db_engine(url)
+        anchor = FileAnchor(context.workdir / "audit-integrity-anchor.log", KEY)
         with Session(engine) as session:
+            initialise_log(session, KEY, anchor, now=dt.datetime.now(dt.UTC))
             for start in range(0, EVENTS, 50_000):
                 session.execute(sa.insert(AuditEvent), _event_rows(min(50_000, EVENTS - start)))
             session.commit()
             began = time.perf_counter()
-            sealed = seal_pending_events(session, KEY, now=dt.datetime.now(dt.UTC))
+            sealed = seal_pending_events(session, KEY, anchor=anchor, now=dt.datetime.now(dt.UTC))
             seal_seconds = time.perf_counter() - began
             session.commit()
             began = time.perf_counter()
-            single = verify_audit_log(session, KEY)
+            now, limit = dt.datetime.now(dt.UTC), dt.timedelta(minutes=5)
+            single = verify_audit_log(session, KEY, anchor=anchor, now=now, unsealed_limit=limit)
             single_seconds = time.perf_counter() - began
             began = time.perf_counter()
-            report = verify_audit_log(session, KEY, jobs=JOBS, database_url=url)
+            report = verify_audit_log(session, KEY, anchor=anchor, now=now, unsealed_limit=limit,
+                                      jobs=JOBS, database_url=url)  # fmt: skip
             verify_seconds = time.perf_counter() - began
         engine.dispose()
     if not (report.ok and single.ok) or sealed.events != EVENTS:
@@ -95,6 +106,7 @@ def _writes_per_second(url: str, writers: int, per_writer: int) -> float:
         barrier.wait()
         for _ in range(per_writer):
             with Session(engine) as session:
+                bind_audit_key(session, KEY)
                 now = dt.datetime.now(dt.UTC)
                 record_event(session, CONTEXT, action="customer.read", outcome="allowed", now=now,
                              customer_ids=["cus_1"], field_names=["email"])  # fmt: skip

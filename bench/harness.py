@@ -15,9 +15,11 @@ from typing import Any
 
 from flask import Flask
 
+from vault import runtime
 from vault.app import create_app
 from vault.bootstrap import prepare_database
 from vault.crypto.keys import FileKeyProvider
+from vault.db import db
 
 RESULTS_FILE = Path(__file__).with_name("results.json")
 
@@ -66,7 +68,10 @@ class Context:
         FileKeyProvider.create(instance / "master.key")
         with self.sqlite_vault(name) as url:
             settings = {"env": "testing", "database_url": url, "instance_path": str(instance)}
-            return create_app({**settings, "secret_key": "b" * 40, **extra})
+            app = create_app({**settings, "secret_key": "b" * 40, **extra})
+        with app.app_context():  # what `vault init` does to the audit log
+            runtime.audit_log().initialise(db.session, now=runtime.now())
+        return app
 
 
 def timed(fn: Callable[[], Any], *, repeat: int) -> list[float]:

@@ -18,7 +18,6 @@ from flask import Flask
 from bench.harness import Context, Result, benchmark
 from bench.records import synthetic_customer
 from vault import runtime
-from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events
 from vault.audit.models import AuditEvent
 from vault.audit.service import SYSTEM
 from vault.customers.models import Interaction
@@ -64,8 +63,7 @@ def _customer_with_history(app: Flask, index: int, interactions: int, events: in
                  for i in range(count)],
             )  # fmt: skip
     with app.app_context():  # most of a real history is sealed (and linked to the customer)
-        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
-        seal_pending_events(db.session, key, now=runtime.now())
+        runtime.audit_log().seal(db.session, now=runtime.now())
     return customer_id
 
 

@@ -4,6 +4,7 @@ transaction that is rolled back, so tests never see each other's data."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import uuid
@@ -13,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
@@ -114,10 +116,18 @@ def make_app(
         if database_url is None:
             database_url = database_factory.new()
             prepare_database(database_url)
+        # Apps of one test share the instance folder (and master key); each database has
+        # its own audit anchor, as each vault does.
+        if "instance_path" not in extra:
+            digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+            extra.setdefault("audit_anchor", f"file:{tmp_path / f'audit-anchor-{digest}.log'}")
         settings = app_settings(database_url, tmp_path / "instance", **extra)
         app = create_app(settings)
         app.extensions["vault.clock"] = clock
         apps.append(app)
+        with app.app_context():
+            if sa.inspect(db.engine).has_table("audit_head"):  # migrated: as `vault init` does
+                runtime.audit_log().initialise(db.session, now=clock.now())
         return app
 
     yield make
@@ -139,6 +149,8 @@ def app(migrated_database_url: str, tmp_path: Path, clock: FixedClock) -> Iterat
     connection = engine.connect()
     outer = connection.begin()
     db.bind_to_connection(app, connection)
+    with app.app_context():  # what `vault init` does: the audit log's genesis head
+        runtime.audit_log().initialise(db.session, now=clock.now())
     yield app
     outer.rollback()
     connection.close()

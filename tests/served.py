@@ -28,6 +28,7 @@ def served_vault(app: Flask, log: Path, *args: str, **env: str) -> Iterator[str]
     environment = {
         **os.environ, "VAULT_DATABASE_URL": settings.database_url,
         "VAULT_INSTANCE_PATH": str(settings.instance_path), "VAULT_ENV": "testing",
+        "VAULT_AUDIT_ANCHOR": settings.audit_anchor,
         "VAULT_SECRET_KEY": "served-test-secret-" + "x" * 32, "PYTHONUNBUFFERED": "1", **env,
     }  # fmt: skip
     vault = shutil.which("vault", path=str(Path(sys.executable).parent))

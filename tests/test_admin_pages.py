@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
 from tests.test_admin_login import log_in
+from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.clock import FixedClock
 from vault.db import db
@@ -69,6 +70,11 @@ def test_an_officer_sees_every_governance_page_and_no_value(
     filtered = officer.get(f"/admin/audit?customer={customer_id}&action=customer.read")
     rows = filtered.get_data(as_text=True).count("<tr>") - 1  # minus the header
     assert rows == 1
+    stale = officer.get("/admin/audit?verify=1").get_data(as_text=True)
+    assert "The log is broken" in stale  # 31 days of events and no sealer: not intact
+    assert "longer than the limit of 300 s" in stale
+    with app.app_context():
+        runtime.audit_log().seal(db.session, now=clock.now())  # what the worker does
     verified = officer.get("/admin/audit?verify=1").get_data(as_text=True)
     assert "The log is intact" in verified
     assert "/api/v1/audit/export?format=csv" in verified

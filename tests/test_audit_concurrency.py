@@ -6,13 +6,16 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from vault.audit.anchor import FileAnchor
 from vault.audit.integrity import seal_pending_events, verify_audit_log
 from vault.audit.models import AuditEvent
-from vault.audit.service import AuditContext, record_event
+from vault.audit.sealing import initialise_log
+from vault.audit.service import AuditContext, bind_audit_key, record_event
 from vault.bootstrap import prepare_database
 from vault.db import create_db_engine
 
@@ -21,9 +24,14 @@ OPERATIONS = 40
 KEY = b"k" * 32
 
 
-def test_parallel_writers_and_a_sealer_leave_a_log_that_verifies(fresh_database_url: str) -> None:
+def test_parallel_writers_and_a_sealer_leave_a_log_that_verifies(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
     prepare_database(fresh_database_url)
     engine = create_db_engine(fresh_database_url)
+    anchor = FileAnchor(tmp_path / "audit-anchor.log", KEY)
+    with Session(engine) as session:
+        initialise_log(session, KEY, anchor, now=dt.datetime.now(dt.UTC))
     errors: list[BaseException] = []
     done = threading.Event()
     start = threading.Barrier(WRITERS + 1)
@@ -33,6 +41,7 @@ def test_parallel_writers_and_a_sealer_leave_a_log_that_verifies(fresh_database_
             start.wait()
             for i in range(OPERATIONS):
                 with Session(engine) as session:
+                    bind_audit_key(session, KEY)
                     record_event(
                         session,
                         AuditContext(
@@ -53,7 +62,9 @@ def test_parallel_writers_and_a_sealer_leave_a_log_that_verifies(fresh_database_
             start.wait()
             while not done.is_set():
                 with Session(engine) as session:
-                    seal_pending_events(session, KEY, now=dt.datetime.now(dt.UTC), batch_size=25)
+                    seal_pending_events(
+                        session, KEY, anchor=anchor, now=dt.datetime.now(dt.UTC), batch_size=25
+                    )
         except BaseException as exc:
             errors.append(exc)
 
@@ -68,8 +79,11 @@ def test_parallel_writers_and_a_sealer_leave_a_log_that_verifies(fresh_database_
     try:
         assert not errors, errors
         with Session(engine) as session:
-            seal_pending_events(session, KEY, now=dt.datetime.now(dt.UTC))
-            report = verify_audit_log(session, KEY)
+            now = dt.datetime.now(dt.UTC)
+            seal_pending_events(session, KEY, anchor=anchor, now=now)
+            report = verify_audit_log(
+                session, KEY, anchor=anchor, now=now, unsealed_limit=dt.timedelta(minutes=5)
+            )
             assert report.ok, report.problem
             assert report.events == WRITERS * OPERATIONS
             assert report.unsealed == 0

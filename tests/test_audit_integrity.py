@@ -3,6 +3,7 @@ reordering, or the loss of the newest seals is detected and named; an untouched 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD
 from vault import runtime
-from vault.audit import integrity
-from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events, verify_audit_log
+from vault.audit import canonical
+from vault.audit.integrity import AuditLog
 from vault.audit.models import AuditEvent, AuditHead, AuditSeal
 from vault.audit.service import AuditContext, record_event
 from vault.bootstrap import prepare_database
@@ -60,16 +61,16 @@ def write_events(session: Session, count: int, start: dt.datetime) -> None:
 
 
 @pytest.fixture
-def sealed(app: Flask, clock: Any) -> Iterator[tuple[Session, bytes]]:
+def sealed(app: Flask, clock: Any) -> Iterator[tuple[Session, AuditLog]]:
     with app.app_context():
         session = db.session
-        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+        log = runtime.audit_log()
         write_events(session, EVENTS, clock.now())
-        report = seal_pending_events(session, key, now=clock.now(), batch_size=SEAL_SIZE)
+        report = log.seal(session, now=clock.now(), batch_size=SEAL_SIZE)
         assert (report.seals, report.events) == (5, EVENTS)
         write_events(session, 3, clock.now())  # pending, not sealed yet
         session.commit()
-        yield session, key
+        yield session, log
 
 
 def event_ids(session: Session) -> list[int]:
@@ -80,20 +81,20 @@ def event_ids(session: Session) -> list[int]:
     )
 
 
-def tampered(session: Session, key: bytes, tamper: Callable[[], None]) -> str | None:
+def tampered(session: Session, log: AuditLog, tamper: Callable[[], None]) -> str | None:
     """Apply ``tamper`` inside a savepoint, verify, undo; returns the problem reported."""
     nested = session.begin_nested()
     tamper()
     session.flush()
-    report = verify_audit_log(session, key)
+    report = log.verify(session, now=runtime.now())
     nested.rollback()
     assert report.ok is (report.problem is None)
     return report.problem
 
 
-def test_an_untouched_log_verifies(sealed: tuple[Session, bytes]) -> None:
-    session, key = sealed
-    report = verify_audit_log(session, key)
+def test_an_untouched_log_verifies(sealed: tuple[Session, AuditLog]) -> None:
+    session, log = sealed
+    report = log.verify(session, now=runtime.now())
     assert report.ok, report.problem
     assert (report.seals, report.events, report.unsealed) == (5, EVENTS, 3)
 
@@ -101,9 +102,9 @@ def test_an_untouched_log_verifies(sealed: tuple[Session, bytes]) -> None:
 @FUZZ
 @given(data=st.data())
 def test_altering_any_column_of_any_sealed_event_is_detected(
-    sealed: tuple[Session, bytes], data: st.DataObject
+    sealed: tuple[Session, AuditLog], data: st.DataObject
 ) -> None:
-    session, key = sealed
+    session, log = sealed
     target = data.draw(st.sampled_from(event_ids(session)))
     column = data.draw(st.sampled_from([*EDITABLE, "occurred_at"]))
     value: Any = EDITABLE.get(column, dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
@@ -112,7 +113,7 @@ def test_altering_any_column_of_any_sealed_event_is_detected(
         value = "error" if column == "outcome" else value + "x"
     problem = tampered(
         session,
-        key,
+        log,
         lambda: session.execute(
             sa.update(AuditEvent).where(AuditEvent.id == target).values({column: value})
         ),
@@ -123,12 +124,12 @@ def test_altering_any_column_of_any_sealed_event_is_detected(
 @FUZZ
 @given(data=st.data())
 def test_deleting_any_sealed_event_is_detected(
-    sealed: tuple[Session, bytes], data: st.DataObject
+    sealed: tuple[Session, AuditLog], data: st.DataObject
 ) -> None:
-    session, key = sealed
+    session, log = sealed
     target = data.draw(st.sampled_from(event_ids(session)))
     problem = tampered(
-        session, key, lambda: session.execute(sa.delete(AuditEvent).where(AuditEvent.id == target))
+        session, log, lambda: session.execute(sa.delete(AuditEvent).where(AuditEvent.id == target))
     )
     assert problem == f"event {target} is missing"
 
@@ -136,9 +137,9 @@ def test_deleting_any_sealed_event_is_detected(
 @FUZZ
 @given(data=st.data())
 def test_duplicating_any_sealed_event_is_detected(
-    sealed: tuple[Session, bytes], data: st.DataObject
+    sealed: tuple[Session, AuditLog], data: st.DataObject
 ) -> None:
-    session, key = sealed
+    session, log = sealed
     source = session.get(AuditEvent, data.draw(st.sampled_from(event_ids(session))))
     assert source is not None
     copy = {
@@ -146,7 +147,7 @@ def test_duplicating_any_sealed_event_is_detected(
     }
     new_id = 10_000 + data.draw(st.integers(0, 100))
     problem = tampered(
-        session, key, lambda: session.execute(sa.insert(AuditEvent).values(id=new_id, **copy))
+        session, log, lambda: session.execute(sa.insert(AuditEvent).values(id=new_id, **copy))
     )
     assert problem == f"event {new_id} was added"
 
@@ -154,9 +155,9 @@ def test_duplicating_any_sealed_event_is_detected(
 @FUZZ
 @given(data=st.data())
 def test_reordering_sealed_events_is_detected(
-    sealed: tuple[Session, bytes], data: st.DataObject
+    sealed: tuple[Session, AuditLog], data: st.DataObject
 ) -> None:
-    session, key = sealed
+    session, log = sealed
     first, second = sorted(
         data.draw(
             st.lists(st.sampled_from(event_ids(session)), min_size=2, max_size=2, unique=True)
@@ -175,7 +176,7 @@ def test_reordering_sealed_events_is_detected(
             session.execute(sa.update(AuditEvent).where(AuditEvent.id == here).values(**values))
 
     # Within a seal the contents differ; across seals the event also left its seal.
-    assert tampered(session, key, swap) in {
+    assert tampered(session, log, swap) in {
         f"event {first} was altered",
         f"event {first} is missing",
     }
@@ -184,14 +185,14 @@ def test_reordering_sealed_events_is_detected(
 @FUZZ
 @given(data=st.data())
 def test_deleting_the_newest_sealed_events_is_detected(
-    sealed: tuple[Session, bytes], data: st.DataObject
+    sealed: tuple[Session, AuditLog], data: st.DataObject
 ) -> None:
-    session, key = sealed
+    session, log = sealed
     ids = event_ids(session)
     keep = data.draw(st.integers(0, len(ids) - 2))  # delete at least the newest event
     problem = tampered(
         session,
-        key,
+        log,
         lambda: session.execute(
             sa.delete(AuditEvent).where(AuditEvent.id > ids[keep], AuditEvent.seal_id.is_not(None))
         ),
@@ -200,50 +201,50 @@ def test_deleting_the_newest_sealed_events_is_detected(
 
 
 def test_deleting_the_newest_seals_and_their_events_is_detected(
-    sealed: tuple[Session, bytes],
+    sealed: tuple[Session, AuditLog],
 ) -> None:
-    session, key = sealed
+    session, log = sealed
 
     def truncate() -> None:
         session.execute(sa.delete(AuditEvent).where(AuditEvent.seal_id >= 4))
         session.execute(sa.delete(AuditSeal).where(AuditSeal.id >= 4))
 
-    assert tampered(session, key, truncate) == "seal 4 is missing: the log was truncated"
+    assert tampered(session, log, truncate) == "seal 4 is missing: the log was truncated"
 
 
-def test_a_forged_head_or_seal_is_detected(sealed: tuple[Session, bytes]) -> None:
-    session, key = sealed
+def test_a_forged_head_or_seal_is_detected(sealed: tuple[Session, AuditLog]) -> None:
+    session, log = sealed
     forged_head = tampered(
-        session, key, lambda: session.execute(sa.update(AuditHead).values(mac=b"\0" * 32))
+        session, log, lambda: session.execute(sa.update(AuditHead).values(mac=b"\0" * 32))
     )
     assert forged_head == "the audit head does not carry a valid signature"
     forged_seal = tampered(
         session,
-        key,
+        log,
         lambda: session.execute(
             sa.update(AuditSeal).where(AuditSeal.id == 2).values(merkle_root=b"\1" * 32)
         ),
     )
     assert forged_seal == "seal 2 was altered"
     missing_seal = tampered(
-        session, key, lambda: session.execute(sa.delete(AuditSeal).where(AuditSeal.id == 3))
+        session, log, lambda: session.execute(sa.delete(AuditSeal).where(AuditSeal.id == 3))
     )
     assert missing_seal == "seal 3 is missing"
 
 
-def test_the_wrong_key_does_not_verify(sealed: tuple[Session, bytes]) -> None:
-    session, _key = sealed
-    report = verify_audit_log(session, b"k" * 32)
+def test_the_wrong_key_does_not_verify(sealed: tuple[Session, AuditLog]) -> None:
+    session, log = sealed
+    report = dataclasses.replace(log, key=b"k" * 32).verify(session, now=runtime.now())
     assert not report.ok
     assert report.problem == "the audit head does not carry a valid signature"
 
 
-def test_resealing_continues_the_chain(sealed: tuple[Session, bytes], clock: Any) -> None:
-    session, key = sealed
-    report = seal_pending_events(session, key, now=clock.now())
+def test_resealing_continues_the_chain(sealed: tuple[Session, AuditLog], clock: Any) -> None:
+    session, log = sealed
+    report = log.seal(session, now=clock.now())
     assert (report.seals, report.events) == (1, 3)
-    assert seal_pending_events(session, key, now=clock.now()).events == 0
-    final = verify_audit_log(session, key)
+    assert log.seal(session, now=clock.now()).events == 0
+    final = log.verify(session, now=clock.now())
     assert final.ok
     assert (final.seals, final.events, final.unsealed) == (6, EVENTS + 3, 0)
 
@@ -256,6 +257,7 @@ def test_the_cli_seals_and_verifies_with_exit_codes(
     env = {
         "VAULT_DATABASE_URL": fresh_database_url,
         "VAULT_INSTANCE_PATH": app.config["VAULT_SETTINGS"].instance_path.as_posix(),
+        "VAULT_AUDIT_ANCHOR": app.config["VAULT_SETTINGS"].audit_anchor,
     }
     with app.app_context(), db.transaction() as session:
         write_events(session, 12, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
@@ -281,17 +283,18 @@ def test_parallel_verification_names_the_same_first_problem(
     app = make_app(fresh_database_url)
     with app.app_context():
         session = db.session
-        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+        log = runtime.audit_log()
         write_events(session, 60, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-        seal_pending_events(session, key, now=dt.datetime(2026, 1, 2, tzinfo=dt.UTC), batch_size=6)
-        intact = verify_audit_log(session, key, jobs=2, database_url=fresh_database_url)
+        sealed_at = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+        log.seal(session, now=sealed_at, batch_size=6)
+        intact = log.verify(session, now=sealed_at, jobs=2, database_url=fresh_database_url)
         assert intact.ok
         assert (intact.seals, intact.events) == (10, 60)
         for target in (45, 15):  # in seal 8, then in seal 3
             session.execute(sa.update(AuditEvent).where(AuditEvent.id == target).values(reason="x"))
             session.commit()
-        sequential = verify_audit_log(session, key)
-        parallel = verify_audit_log(session, key, jobs=2, database_url=fresh_database_url)
+        sequential = log.verify(session, now=sealed_at)
+        parallel = log.verify(session, now=sealed_at, jobs=2, database_url=fresh_database_url)
     assert sequential.problem == parallel.problem == "event 15 was altered"
     assert sequential.seals == parallel.seals == 2
 
@@ -305,14 +308,13 @@ def test_seals_made_with_the_earlier_concatenation_still_verify(
     url = f"sqlite:///{tmp_path / 'concatenated.db'}"
     prepare_database(url)
     app = make_app(url)
-    columns = ["CAST(id AS TEXT)", "occurred_at", *integrity._CANONICAL_COLUMNS,
-               "CAST(seal_id AS TEXT)"]  # fmt: skip
+    columns = ["occurred_at", *canonical.CONTENT_COLUMNS]
     with app.app_context():
         session = db.session
-        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
+        log = runtime.audit_log()
         write_events(session, 40, clock.now())
         with monkeypatch.context() as patched:
-            patched.setattr(integrity, "_SQLITE_CANONICAL", " || char(31) || ".join(columns))
-            assert seal_pending_events(session, key, now=clock.now(), batch_size=16).events == 40
-        assert integrity._SQLITE_CANONICAL.startswith("printf(")
-        assert verify_audit_log(session, key).ok
+            patched.setattr(canonical, "_SQLITE_CONTENT", " || char(31) || ".join(columns))
+            assert log.seal(session, now=clock.now(), batch_size=16).events == 40
+        assert canonical.content_sql("sqlite").startswith("printf(")
+        assert log.verify(session, now=clock.now()).ok

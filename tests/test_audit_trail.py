@@ -18,7 +18,6 @@ from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
 from tests.test_admin_login import log_in
 from vault import runtime
 from vault.api.audit_trail import request_context
-from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events
 from vault.audit.models import AuditEvent, AuditEventCustomer
 from vault.audit.query import accesses_of_customer
 from vault.audit.service import AuditContext, AuditWriteFailed, record_event
@@ -270,8 +269,7 @@ def test_events_of_a_customer_are_found_before_and_after_sealing(app: Flask) -> 
         assert before == (["customer.list", "customer.list", "customer.read"],
                           ["customer.list", "customer.list"])  # fmt: skip
         assert actions("cus_" + "0" * 32) == []
-        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
-        seal_pending_events(db.session, key, now=runtime.now())
+        runtime.audit_log().seal(db.session, now=runtime.now())
         links = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEventCustomer))
         assert links == 5  # 1 + 2 + 1 written by the sealer, and the early one
         assert (actions(first), actions(second)) == before

@@ -33,7 +33,8 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> 
 def run_import(app: Flask, *args: str) -> Result:
     settings = app.config["VAULT_SETTINGS"]
     env = {"VAULT_DATABASE_URL": settings.database_url,
-           "VAULT_INSTANCE_PATH": str(settings.instance_path)}  # fmt: skip
+           "VAULT_INSTANCE_PATH": str(settings.instance_path),
+           "VAULT_AUDIT_ANCHOR": settings.audit_anchor}  # fmt: skip
     return CliRunner(env=env).invoke(main, ["import", *args])
 
 

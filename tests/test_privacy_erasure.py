@@ -20,7 +20,6 @@ from flask.testing import FlaskClient
 from tests.conftest import DATABASE_KIND, SAMPLE_FIELDS, bearer
 from tests.test_privacy_portal import SECRET_TEXT, code_in, messages, new_customer
 from vault import runtime
-from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events, verify_audit_log
 from vault.audit.models import AuditEvent
 from vault.audit.service import SYSTEM
 from vault.auth.service import create_api_client
@@ -173,10 +172,9 @@ def test_erasure_leaves_nothing_of_the_customer(vault: Flask, clock: FixedClock)
         assert all(needle not in blob for blob in blobs), needle[:12]
 
     with vault.app_context():
-        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
-        seal_pending_events(db.session, key, now=clock.now())
+        runtime.audit_log().seal(db.session, now=clock.now())
         db.session.commit()
-        assert verify_audit_log(db.session, key).ok
+        assert runtime.audit_log().verify(db.session, now=clock.now()).ok
         events = db.session.execute(
             sa.select(AuditEvent.action, AuditEvent.outcome)
             .where(AuditEvent.action.like("privacy.%"))

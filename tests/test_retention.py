@@ -13,7 +13,6 @@ from flask import Flask
 
 from tests.conftest import SAMPLE_FIELDS
 from vault import runtime
-from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events, verify_audit_log
 from vault.audit.models import AuditEvent
 from vault.clock import FixedClock
 from vault.customers.interactions import add_interaction, list_interactions
@@ -337,6 +336,5 @@ def test_a_sweep_killed_half_way_and_rerun_ends_as_one_clean_run(
             "retention.erase_customer", "retention.anonymise", "retention.erase_field",
         }  # fmt: skip
         assert all(interrupted_ids.index(c) % 7 for _action, c in done)  # no held customer
-        key = runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
-        seal_pending_events(db.session, key, now=clock.now())
-        assert verify_audit_log(db.session, key).ok
+        runtime.audit_log().seal(db.session, now=clock.now())
+        assert runtime.audit_log().verify(db.session, now=clock.now()).ok

@@ -230,7 +230,8 @@ def test_vault_retention_commands(make_app: Callable[..., Flask], tmp_path: Path
     app = make_app()
     settings = app.config["VAULT_SETTINGS"]
     env = {"VAULT_DATABASE_URL": settings.database_url,
-           "VAULT_INSTANCE_PATH": str(settings.instance_path)}  # fmt: skip
+           "VAULT_INSTANCE_PATH": str(settings.instance_path),
+           "VAULT_AUDIT_ANCHOR": settings.audit_anchor}  # fmt: skip
     runner = CliRunner(env=env)
     listed = runner.invoke(main, ["retention", "rules"], catch_exceptions=False)
     assert listed.exit_code == 0

@@ -15,7 +15,6 @@ from flask import Flask
 from tests.served import served_vault
 from tests.test_audit_integrity import write_events
 from vault import runtime
-from vault.audit.integrity import AUDIT_KEY_LABEL, verify_audit_log
 from vault.bootstrap import prepare_database
 from vault.cli import main
 from vault.db import create_db_engine, db
@@ -69,6 +68,7 @@ def test_vault_worker_once_seals_the_audit_log(
     env = {
         "VAULT_DATABASE_URL": fresh_database_url,
         "VAULT_INSTANCE_PATH": str(app.config["VAULT_SETTINGS"].instance_path),
+        "VAULT_AUDIT_ANCHOR": app.config["VAULT_SETTINGS"].audit_anchor,
     }
     result = CliRunner(env=env).invoke(main, ["worker", "--once"], catch_exceptions=False)
     assert result.exit_code == 0
@@ -79,7 +79,7 @@ def test_vault_worker_once_seals_the_audit_log(
     # the 9 events and the sweep's own, written earlier in the same pass
     assert "audit.seal: sealed 10 events in 1 seals" in result.stdout
     with app.app_context():
-        report = verify_audit_log(db.session, runtime.key_provider().derived_key(AUDIT_KEY_LABEL))
+        report = runtime.audit_log().verify(db.session, now=runtime.now())
     assert report.ok
     assert (report.events, report.unsealed) == (10, 0)
 
@@ -160,14 +160,32 @@ def test_serve_with_worker_runs_the_jobs_beside_the_server(
         db.session.commit()
     log = tmp_path / "served.log"
     with served_vault(app, log, "--worker", VAULT_AUDIT_SEAL_SECONDS="1"):
-        sealed = 0
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and sealed < 5:
-            time.sleep(0.2)
-            with app.app_context():
-                sealed = verify_audit_log(
-                    db.session, runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
-                ).events
-                db.session.rollback()
-        assert sealed >= 5
+        assert sealed_within(app, 5, seconds=20) >= 5
     assert "Scheduled jobs in this process" in log.read_text(encoding="utf-8")
+
+
+def test_serve_seals_the_audit_log_by_default(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    """Without --worker, `vault serve` still seals: a served vault's log never waits unsealed
+    past the limit because nobody started a worker."""
+    app = make_app()
+    with app.app_context():
+        write_events(db.session, 4, runtime.now())
+        db.session.commit()
+    log = tmp_path / "served.log"
+    with served_vault(app, log, VAULT_AUDIT_SEAL_SECONDS="1"):
+        assert sealed_within(app, 4, seconds=20) >= 4
+    assert "Scheduled jobs in this process: audit sealing every 1 s." in log.read_text("utf-8")
+
+
+def sealed_within(app: Flask, wanted: int, *, seconds: float) -> int:
+    """How many events of ``app``'s log are sealed (and verify) once ``wanted`` are, or once
+    ``seconds`` have passed."""
+    sealed, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline and sealed < wanted:
+        time.sleep(0.2)
+        with app.app_context():
+            sealed = runtime.audit_log().verify(db.session, now=runtime.now()).events
+            db.session.rollback()
+    return sealed

@@ -64,6 +64,7 @@ def test_a_policy_change_reaches_every_worker(
         "VAULT_ENV": "testing",
         "VAULT_DATABASE_URL": fresh_database_url,
         "VAULT_INSTANCE_PATH": str(settings.instance_path),
+        "VAULT_AUDIT_ANCHOR": settings.audit_anchor,
         "VAULT_SECRET_KEY": TEST_SECRET_KEY,
         "VAULT_LOG_FORMAT": "json",
     }

@@ -11,9 +11,11 @@ from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin_ui import blueprint as admin_blueprint
+from vault import runtime
 from vault.api import register_api
 from vault.api.errors import problem, register_error_handlers
 from vault.api.request_context import register_request_hooks
+from vault.audit.service import bind_audit_key
 from vault.auth.models import User
 from vault.clock import SystemClock
 from vault.config import Settings, load_settings
@@ -81,6 +83,12 @@ def configure_app(app: Flask, settings: Settings) -> None:
 
 def register_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app, settings)
+    # Every event written through one of the app's sessions carries a MAC under the audit
+    # key, which is derived only when the first event is written (`vault init` creates the
+    # master key after the app exists).
+    db.state(app).session_setup = lambda session: bind_audit_key(
+        session, lambda: runtime.audit_log(app).key
+    )
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"

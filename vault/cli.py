@@ -19,7 +19,7 @@ from werkzeug.serving import run_simple
 
 from vault import defaults, runtime
 from vault.app import create_app
-from vault.audit.integrity import AUDIT_KEY_LABEL, seal_pending_events, verify_audit_log
+from vault.audit.sealing import AuditLogDamaged
 from vault.audit.service import SYSTEM, AuditContext
 from vault.auth.models import ApiClient
 from vault.auth.service import create_api_client, create_user, find_user_by_email
@@ -125,6 +125,10 @@ def init_command(admin_email: str | None, admin_password: str | None) -> None:
                 session, admin_email, admin_password, settings.password_min_length
             )
         no_admin = not admin_exists(session)
+    try:
+        changes += runtime.audit_log().initialise(db.session, now=runtime.now())
+    except AuditLogDamaged as exc:
+        click.echo(f"The audit log is damaged and was left as it is: {exc.detail}.", err=True)
     for change in changes:
         click.echo(f"- {change}")
     if not changes:
@@ -146,22 +150,31 @@ def init_command(admin_email: str | None, admin_password: str | None) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option(
     "--worker", "with_worker", is_flag=True,
-    help="Also run the scheduled jobs (as `vault worker` does) in this process.",
+    help="Also run the other scheduled jobs (as `vault worker` does) in this process.",
 )  # fmt: skip
-def serve_command(host: str, port: int, with_worker: bool) -> None:
-    """Serve the API, the privacy portal and the admin UI (for production use gunicorn:
+@click.option(
+    "--no-jobs", is_flag=True,
+    help="Run no scheduled job here, not even audit sealing (a `vault worker` runs them).",
+)  # fmt: skip
+def serve_command(host: str, port: int, with_worker: bool, no_jobs: bool) -> None:
+    """Serve the API, the privacy portal and the admin UI, sealing the audit log every
+    VAULT_AUDIT_SEAL_SECONDS unless --no-jobs (for production use gunicorn:
     gunicorn 'vault.app:create_app()', and `vault worker` beside it)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if with_worker and no_jobs:
+        raise click.UsageError("give --worker or --no-jobs, not both")
     if not _settings().secret_key:
         click.echo(
             "No secret key is kept yet (run `vault init`): log-ins last until restart.", err=True
         )
     stop = threading.Event()
-    if with_worker:
-        worker = _scheduled_jobs(app)
+    if not no_jobs:
+        worker = _scheduled_jobs(app, only=None if with_worker else {"audit.seal"})
         threading.Thread(target=worker.run_until, args=(stop,), name="vault-worker",
                          daemon=True).start()  # fmt: skip
-        click.echo(f"Scheduled jobs in this process: {_schedule_summary(_settings())}.")
+        summary = _schedule_summary(_settings()) if with_worker else (
+            f"audit sealing every {_settings().audit_seal_seconds} s")  # fmt: skip
+        click.echo(f"Scheduled jobs in this process: {summary}.")
     click.echo(f"Vault on http://{host}:{port}  (admin UI: /admin, API docs: /api/v1/docs)")
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
@@ -426,18 +439,19 @@ def audit_group() -> None:
     """The audit trail: sealing and verification."""
 
 
-def _audit_key() -> bytes:
-    return runtime.key_provider().derived_key(AUDIT_KEY_LABEL)
-
-
 @audit_group.command("seal")
 def audit_seal() -> None:
-    """Seal every audit event not yet sealed (the worker does this every few seconds)."""
-    report = seal_pending_events(db.session, _audit_key(), now=runtime.now())
+    """Seal every audit event not yet sealed (the worker does this every few seconds). An
+    event that fails its MAC or repeats another is not sealed: exit 1, naming it."""
+    report = runtime.audit_log().seal(db.session, now=runtime.now())
     if report.events:
         click.echo(f"Sealed {report.events} events in {report.seals} seals.")
-    else:
+    elif not report.refused:
         click.echo("Nothing to seal.")
+    for event_id, problem in report.refused:
+        click.echo(f"Event {event_id} was not sealed: it {problem}.", err=True)
+    if report.refused:
+        sys.exit(1)
 
 
 @audit_group.command("verify")
@@ -449,15 +463,21 @@ def audit_seal() -> None:
     help="Processes that check the seals' events.",
 )
 def audit_verify(jobs: int) -> None:
-    """Exit 0 when the sealed audit log is intact, 1 naming the first broken position."""
+    """Exit 0 when the audit log is intact and complete, 1 naming the first broken position:
+    a changed, missing or added event, seal, link or head; a head older than the anchor; an
+    unsealed event that fails its MAC or has waited longer than the limit."""
     url = _settings().database_url
-    report = verify_audit_log(db.session, _audit_key(), jobs=jobs, database_url=url)
+    report = runtime.audit_log().verify(db.session, now=runtime.now(), jobs=jobs, database_url=url)
     if not report.ok:
         click.echo(f"The audit log is NOT intact: {report.problem}.", err=True)
         sys.exit(1)
+    pending = f"{report.unsealed} events not sealed yet"
+    if report.oldest_unsealed is not None:
+        waited = int((runtime.now() - report.oldest_unsealed).total_seconds())
+        pending += f", the oldest for {waited} s"
     click.echo(
         f"The audit log is intact: {report.events} events in {report.seals} seals verified"
-        f" ({report.unsealed} events not sealed yet)."
+        f" against {runtime.audit_log().anchor.description} ({pending})."
     )
 
 
@@ -531,15 +551,17 @@ def retention_run(dry_run: bool, batch_size: int) -> None:
         )
 
 
-def _scheduled_jobs(app: Flask) -> Worker:
-    """The worker's jobs over ``app``, each under its lock (one worker at a time per job)."""
+def _scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
+    """The worker's jobs over ``app`` (those named in ``only``, or all), each under its lock
+    (one worker at a time per job)."""
     settings = app.config["VAULT_SETTINGS"]
 
     def seal() -> str:
         with app.app_context():
-            report = seal_pending_events(db.session, _audit_key(), now=runtime.now())
+            report = runtime.audit_log().seal(db.session, now=runtime.now())
             db.session.commit()
-            return f"sealed {report.events} events in {report.seals} seals"
+            refused = f"; {len(report.refused)} events refused" if report.refused else ""
+            return f"sealed {report.events} events in {report.seals} seals{refused}"
 
     def sweep() -> str:
         with app.app_context():
@@ -570,8 +592,7 @@ def _scheduled_jobs(app: Flask) -> Worker:
 
     with app.app_context():
         engine = db.engine
-    return Worker(
-        [
+    jobs = [
             # in this order, so that one pass seals the events the others wrote
             Job("retention.sweep", settings.retention_sweep_seconds,
                 exclusive(engine, "retention.sweep", sweep)),
@@ -580,8 +601,8 @@ def _scheduled_jobs(app: Flask) -> Worker:
             Job("privacy.deadlines", settings.privacy_deadline_seconds,
                 exclusive(engine, "privacy.deadlines", deadlines)),
             Job("audit.seal", settings.audit_seal_seconds, exclusive(engine, "audit.seal", seal)),
-        ]
-    )  # fmt: skip
+    ]  # fmt: skip
+    return Worker([job for job in jobs if only is None or job.name in only])
 
 
 def _schedule_summary(settings: Settings) -> str:

@@ -45,7 +45,12 @@ class Settings:
     # 0: none, and those headers are ignored.
     proxy_count: int = 0
     password_min_length: int = 12
-    audit_seal_seconds: int = 5  # how often `vault worker` seals the audit log
+    audit_seal_seconds: int = 5  # how often `vault worker` (and `vault serve`) seal the audit log
+    # Verification fails when an event has waited unsealed longer than this.
+    audit_unsealed_limit_seconds: int = 300
+    # Where every new audit head is written outside the database: file:<path> or a database
+    # URL; empty: the file audit-anchor.log beside the master key file.
+    audit_anchor: str = ""
     retention_sweep_seconds: int = 3600  # how often `vault worker` applies retention rules
     grant_expiry_seconds: int = 60  # how often `vault worker` records expired access grants
     smtp_host: str = ""  # empty: mail goes to instance_path/outbox as .eml files
@@ -86,6 +91,10 @@ class Settings:
     @property
     def resolved_master_key_file(self) -> Path:
         return self.master_key_file or self.instance_path / "master.key"
+
+    @property
+    def default_audit_anchor_file(self) -> Path:
+        return self.resolved_master_key_file.parent / "audit-anchor.log"
 
     @property
     def region_set(self) -> frozenset[str]:

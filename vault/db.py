@@ -158,7 +158,9 @@ class Database:
         """The session of the current request or command (created on first use)."""
         session: Session | None = g.get("_vault_session")
         if session is None:
-            session = self.state().sessionmaker()
+            state = self.state()
+            session = state.sessionmaker()
+            state.prepare(session)
             g._vault_session = session
         return session
 
@@ -186,7 +188,10 @@ class Database:
         """A session of its own for a response that streams after the request's transaction
         has ended (an export): on SQLite its transaction is a plain reader that never holds
         the write lock, however slowly the client reads. The caller closes it."""
-        return self.state(app).reader()
+        state = self.state(app)
+        session = state.reader()
+        state.prepare(session)
+        return session
 
 
 class _AppDatabase:
@@ -196,6 +201,12 @@ class _AppDatabase:
         self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
         self.bound = False  # bound to one connection (tests): every session joins it
         self._readers: sessionmaker[Session] | None = None
+        # What every new session of the app is given (the audit key, bound by create_app).
+        self.session_setup: Callable[[Session], None] | None = None
+
+    def prepare(self, session: Session) -> None:
+        if self.session_setup is not None:
+            self.session_setup(session)
 
     def dispose(self) -> None:
         """Close every pooled connection (the app's and its readers')."""

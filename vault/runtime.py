@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app, g
+from flask import Flask, current_app, g
 
+from vault.audit.anchor import open_anchor
+from vault.audit.integrity import AuditLog
+from vault.audit.service import AUDIT_KEY_LABEL
 from vault.clock import Clock
 from vault.config import Settings
 from vault.crypto.envelope import KeyRing
@@ -33,13 +36,27 @@ def now() -> dt.datetime:
     return clock().now()
 
 
-def key_provider() -> KeyProvider:
+def key_provider(app: Flask | None = None) -> KeyProvider:
     """The app's key provider, opened on first use (so that `vault init` can create it)."""
-    provider: KeyProvider | None = current_app.extensions.get("vault.key_provider")
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    provider: KeyProvider | None = app.extensions.get("vault.key_provider")
     if provider is None:
-        provider = provider_from_settings(settings())
-        current_app.extensions["vault.key_provider"] = provider
+        provider = provider_from_settings(app.config["VAULT_SETTINGS"])
+        app.extensions["vault.key_provider"] = provider
     return provider
+
+
+def audit_log(app: Flask | None = None) -> AuditLog:
+    """The app's audit log: its key (derived from the master key), its anchor and limit."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    found: AuditLog | None = app.extensions.get("vault.audit_log")
+    if found is None:
+        config: Settings = app.config["VAULT_SETTINGS"]
+        key = key_provider(app).derived_key(AUDIT_KEY_LABEL)
+        anchor = open_anchor(config.audit_anchor, config.default_audit_anchor_file, key)
+        limit = dt.timedelta(seconds=config.audit_unsealed_limit_seconds)
+        found = app.extensions["vault.audit_log"] = AuditLog(key, anchor, limit)
+    return found
 
 
 def keyring() -> KeyRing:

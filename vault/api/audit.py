@@ -16,7 +16,6 @@ from flask_smorest import Blueprint
 from vault import runtime
 from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
-from vault.audit.integrity import AUDIT_KEY_LABEL, verify_audit_log
 from vault.audit.models import OUTCOMES
 from vault.audit.query import AuditFilter, event_dict, iter_events, page_of_events
 from vault.db import db
@@ -81,6 +80,7 @@ class VerifySchema(ma.Schema):
     seals = ma.fields.Integer()
     events = ma.fields.Integer()
     unsealed = ma.fields.Integer()
+    oldest_unsealed_at = ma.fields.String(allow_none=True)
     problem = ma.fields.String(allow_none=True)
 
 
@@ -109,13 +109,16 @@ def list_events(args: dict[str, Any]) -> dict[str, Any]:
 def verify() -> dict[str, Any]:
     """Verify the sealed log (what `vault audit verify` does)."""
     _require_auditor()
-    report = verify_audit_log(db.session, runtime.key_provider().derived_key(AUDIT_KEY_LABEL))
+    report = runtime.audit_log().verify(db.session, now=runtime.now())
     audit("audit.verify", outcome="allowed", reason="intact" if report.ok else "broken")
     return {
         "ok": report.ok,
         "seals": report.seals,
         "events": report.events,
         "unsealed": report.unsealed,
+        "oldest_unsealed_at": (
+            report.oldest_unsealed.isoformat() if report.oldest_unsealed else None
+        ),
         "problem": report.problem,
     }
 

@@ -39,6 +39,9 @@ class AuditEvent(Base):
     request_id: Mapped[str] = mapped_column(sa.String(128), default="")
     client_address: Mapped[str] = mapped_column(sa.String(64), default="")
     seal_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # A nonce and an HMAC over it and the content, made when the event is written
+    # (vault.audit.canonical); NULL only for events written before MACs existed.
+    mac: Mapped[bytes | None] = mapped_column(sa.LargeBinary(48), nullable=True)
 
 
 class AuditEventCustomer(Base):
@@ -70,7 +73,8 @@ class AuditSeal(Base):
 
 
 class AuditHead(Base):
-    """The newest seal and an HMAC over it: deleting the newest seals is detected."""
+    """The newest seal and an HMAC over it: deleting the newest seals is detected. `vault
+    init` writes the genesis head (seal 0), so a log without a head is never intact."""
 
     __tablename__ = "audit_head"
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from vault.audit.canonical import clean, content_text, event_mac
 from vault.audit.models import OUTCOMES, AuditEvent
 from vault.errors import VaultError
+
+AUDIT_KEY_LABEL = "vault/audit-head/v1"
+_KEY_INFO = "vault.audit_key"
 
 
 class AuditWriteFailed(VaultError):
@@ -36,6 +40,23 @@ SYSTEM = AuditContext(actor_kind="system", actor_id="vault")
 _INSERT_EVENT = sa.insert(AuditEvent).returning(AuditEvent.id)
 
 
+def bind_audit_key(session: Session, key: bytes | Callable[[], bytes]) -> None:
+    """Give ``session`` the audit key (or a function that returns it, called when the first
+    event is written): every event written through it carries a MAC under that key."""
+    session.info[_KEY_INFO] = key
+
+
+def audit_key(session: Session) -> bytes:
+    """The audit key bound to ``session``. Raises ``AuditWriteFailed`` when none is: an event
+    without its MAC is never written."""
+    key = session.info.get(_KEY_INFO)
+    if callable(key):
+        key = session.info[_KEY_INFO] = key()
+    if not isinstance(key, bytes):
+        raise AuditWriteFailed("the audit key is not available; nothing was done")
+    return key
+
+
 def record_event(
     session: Session,
     context: AuditContext,
@@ -47,24 +68,28 @@ def record_event(
     field_names: Iterable[str] = (),
     reason: str = "",
 ) -> int:
-    """Add one event (flushed, not committed); returns its id. Never pass a value here: only
-    ids and field names. Raises ``AuditWriteFailed`` when the database refuses the write."""
+    """Add one event (flushed, not committed) with its MAC; returns its id. Never pass a
+    value here: only ids and field names (control characters are replaced). Raises
+    ``AuditWriteFailed`` when the session has no audit key or the database refuses the
+    write."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
-    customers = sorted(set(customer_ids))
+    key = audit_key(session)
+    customers = sorted({clean(c) for c in customer_ids if c})
     values = {
         "occurred_at": now,
-        "actor_kind": context.actor_kind,
-        "actor_id": context.actor_id[:64],
-        "purpose": context.purpose[:64],
-        "action": action,
+        "actor_kind": clean(context.actor_kind[:16]),
+        "actor_id": clean(context.actor_id[:64]),
+        "purpose": clean(context.purpose[:64]),
+        "action": clean(action[:64]),
         "customer_ids": " ".join(customers),
-        "field_names": " ".join(sorted(set(field_names))),
+        "field_names": " ".join(sorted({clean(f) for f in field_names if f})),
         "outcome": outcome,
-        "reason": reason[:64],
-        "request_id": context.request_id[:128],
-        "client_address": context.client_address[:64],
+        "reason": clean(reason[:64]),
+        "request_id": clean(context.request_id[:128]),
+        "client_address": clean(context.client_address[:64]),
     }
+    values["mac"] = event_mac(key, content_text(values))
     try:
         # Core statements: an event is written on every request, the ORM's unit of work
         # would be most of its cost.
