@@ -30,7 +30,7 @@ from admin_ui.forms import (
 from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
 from vault import runtime
-from vault.api.audit_trail import audit, request_context
+from vault.api.audit_trail import aim, audit, refuse, request_context
 from vault.api.privacy_portal import deliver
 from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email
@@ -61,12 +61,15 @@ def form_action(
             principal = require_principal(role)
             form = make_form()
             if not form.validate_on_submit():
+                refuse("csrf_failed" if "csrf_token" in form.errors else "form_invalid",
+                       principal=principal)  # fmt: skip
                 flash("The form was incomplete or expired; nothing was changed.", "error")
                 return redirect(url_for(page))
             try:
                 flash(change(form, principal), "ok")
             except VaultError as exc:
                 db.session.rollback()
+                refuse(exc.code, principal=principal)
                 problems = describe_errors(exc.errors)
                 flash(f"{exc.detail}{': ' + problems if problems else ''}. Nothing was changed.",
                       "error")  # fmt: skip
@@ -142,6 +145,7 @@ def change_retention_rule(form: RetentionChangeForm, principal: Principal) -> st
 @form_action("/legal-holds", "compliance_officer", HoldForm, "admin.retention")
 def add_hold(form: HoldForm, principal: Principal) -> str:
     customer_id = (form.customer_id.data or "").strip()
+    aim([customer_id])
     hold = place_hold(db.session, customer_id, reason=form.reason.data or "", by=principal.id,
                       now=runtime.now())  # fmt: skip
     audit("legal_hold.place", principal=principal, customer_ids=[hold.customer_id],
@@ -172,8 +176,10 @@ def extend_request(form: ExtendForm, principal: Principal) -> str:
 def file_privacy_request(form: FileRequestForm, principal: Principal) -> str:
     desk = PrivacyDesk(runtime.customer_store(), request_context(principal),
                        base_url=request.host_url)  # fmt: skip
+    customer_id = (form.customer_id.data or "").strip()
+    aim([customer_id])
     item, outgoing = desk.file(
-        form.type.data or "", (form.customer_id.data or "").strip(),
+        form.type.data or "", customer_id,
         channel=form.channel.data or "", identity_check=form.identity_check.data or "",
         by=principal.id,
     )  # fmt: skip

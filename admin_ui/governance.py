@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
@@ -45,7 +45,9 @@ AUDIT_FILTERS = ("actor", "customer", "action", "purpose", "outcome")
 
 
 def require_principal(*roles: str) -> Principal:
-    principal = principal_for_user(current_user)
+    """The logged-in user as this request's principal (its audit events, refusals included,
+    name them). Raises ``Forbidden`` when the user has none of ``roles``."""
+    principal = g.principal = principal_for_user(current_user)
     if roles and not principal.has_role(*roles):
         raise Forbidden(f"this page is for: {', '.join(roles)}")
     return principal

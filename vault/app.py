@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from admin_ui import blueprint as admin_blueprint
 from vault import runtime
 from vault.api import register_api
+from vault.api.audit_trail import register_refusal_audit
 from vault.api.errors import problem, register_error_handlers
 from vault.api.request_context import register_request_hooks
 from vault.audit.service import bind_audit_key
@@ -37,6 +38,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask("vault", instance_path=str(settings.instance_path))
     configure_app(app, settings)
     register_extensions(app, settings)
+    register_refusal_audit(app)
     register_request_hooks(app)
     register_blueprints(app)
     register_error_handlers(app)

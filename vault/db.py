@@ -229,33 +229,27 @@ class _AppDatabase:
         return self._readers()
 
 
-def after_rollback(write: Callable[[Session], None]) -> None:
-    """Have ``write`` run in a fresh transaction if this request ends in an error and its
-    work is rolled back: what must outlive the rollback (the audit event of a refused
-    request) is written then, and committed on its own."""
-    g.setdefault("_vault_after_rollback", []).append(write)
+def at_request_end(write: Callable[[Session], None]) -> None:
+    """Have ``write`` run in the request's last transaction whatever its outcome: before the
+    commit of a successful request, or in a fresh transaction after the rollback of a failed
+    one. What must outlive a rollback (the audit event of a refused attempt) is written so."""
+    g.setdefault("_vault_at_end", []).append(write)
 
 
 def _finish_request(response: Response) -> Response:
     """Commit a successful request's work once; roll back an unsuccessful one."""
-    writes: list[Callable[[Session], None]] = g.pop("_vault_after_rollback", [])
+    writes: list[Callable[[Session], None]] = g.pop("_vault_at_end", [])
     session: Session | None = g.get("_vault_session")
     if response.status_code >= 400:
         if session is not None:
             session.rollback()
-        if writes:
-            session = db.session
-            try:
-                for write in writes:
-                    write(session)
-                session.commit()
-            except Exception:
-                session.rollback()
-                raise
+        session = None
+    if session is None and not writes:
         return response
-    if session is None:
-        return response
+    session = session or db.session
     try:
+        for write in writes:
+            write(session)
         session.commit()
     except Exception:
         session.rollback()

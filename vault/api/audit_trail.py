@@ -1,16 +1,31 @@
 """The HTTP side of the audit trail: the context of the current request, events recorded in
-the request's transaction, and denials recorded after the rollback of a refused request."""
+the request's transaction, and refused attempts.
+
+A refusal is recorded by the code that refuses (``refuse``), naming the customers the request
+aimed at (``aim``). A request that ends refused (a 4xx answer on an API or admin route)
+without having recorded its refusal gets one all the same, with the problem's code as its
+reason and the customers it aimed at, so that no refused attempt goes unrecorded: that is the
+request's own audit policy, kept here, not the error pages' business.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
-from flask import g, request
+from flask import Flask, Response, g, request
+from sqlalchemy.orm import Session
 
 from vault import runtime
 from vault.audit.service import AuditContext, record_event
 from vault.auth.principal import Principal
-from vault.db import after_rollback, db
+from vault.db import at_request_end, db
+
+# A customer id named in a refusal must look like one: the id came from the client.
+_CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+# Not recorded: a rate limit's answer (recording each would make the audit log the target of
+# the flood it sheds) and a route that does not exist.
+_UNRECORDED = {429}
 
 
 def request_context(
@@ -51,22 +66,70 @@ def audit(
     return event_id
 
 
-def audit_denial(action: str, reason: str, *, customer_ids: Iterable[str] = ()) -> None:
-    """Record a refused attempt; it is written after the request's work is rolled back."""
-    context = request_context()
-    now = runtime.now()
-    customers = list(customer_ids)
+def aim(customer_ids: Iterable[str]) -> None:
+    """Name the customers this request aims at: a refusal of it names them (ids that cannot
+    be customer ids are left out)."""
+    aimed: list[str] = g.setdefault("_vault_aim", [])
+    aimed += [c for c in customer_ids if isinstance(c, str) and _CUSTOMER_ID.match(c)]
 
-    def write(session: object) -> None:
+
+def refuse(
+    reason: str,
+    *,
+    action: str | None = None,
+    customer_ids: Iterable[str] | None = None,
+    principal: Principal | None = None,
+) -> None:
+    """Record a refused attempt (outcome ``denied``) naming ``customer_ids`` or, by default,
+    the customers the request aimed at. It is written when the request ends, in a transaction
+    of its own if the request's work is rolled back."""
+    g._vault_refused = True
+    context = request_context(principal)
+    now = runtime.now()
+    action = action or endpoint_action()
+    customers = list(g.get("_vault_aim", []) if customer_ids is None else customer_ids)
+
+    def write(session: Session) -> None:
         record_event(
-            db.session, context, action=action, outcome="denied", now=now,
+            session, context, action=action, outcome="denied", now=now,
             customer_ids=customers, reason=reason,
         )  # fmt: skip
 
-    after_rollback(write)
+    at_request_end(write)
 
 
 def endpoint_action() -> str:
-    """A stable action name for a route: ``<blueprint>.<method>``."""
+    """A stable action name for a route: ``<blueprint>.<method>`` for the API, the page's
+    name (``admin.<page>``) for the admin UI."""
     blueprint = request.blueprint or "app"
+    if blueprint == "admin" and request.endpoint:
+        return request.endpoint
     return f"{blueprint}.{request.method.lower()}"
+
+
+def _refusal_code(response: Response) -> str:
+    if response.mimetype == "application/problem+json":
+        body = response.get_json(silent=True)
+        code = body.get("code") if isinstance(body, dict) else None
+        if isinstance(code, str):
+            return code
+    return f"http_{response.status_code}"
+
+
+def _record_unrecorded_refusal(response: Response) -> Response:
+    """after_request: a refused request that recorded no refusal of its own gets one."""
+    status = response.status_code
+    if not 400 <= status < 500 or status in _UNRECORDED or request.url_rule is None:
+        return response
+    if not request.path.startswith(("/api/", "/admin/")) or g.get("_vault_refused"):
+        return response
+    if db.session.info.get("vault.denials"):  # the request recorded its refusal itself
+        return response
+    refuse(_refusal_code(response))
+    return response
+
+
+def register_refusal_audit(app: Flask) -> None:
+    """Record every refused API and admin request (registered after the database, so it runs
+    before the request's transaction ends)."""
+    app.after_request(_record_unrecorded_refusal)

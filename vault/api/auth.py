@@ -8,8 +8,14 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
+from vault.api.audit_trail import refuse
 from vault.auth.principal import Principal
-from vault.auth.service import authenticate_token, principal_for_client, principal_for_user
+from vault.auth.service import (
+    TokenRefused,
+    authenticate_token,
+    principal_for_client,
+    principal_for_user,
+)
 from vault.db import db
 from vault.errors import Forbidden, Unauthorized
 from vault.governance.access_requests import grant_purposes
@@ -39,7 +45,11 @@ def authenticate_request() -> None:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use the Bearer authentication scheme")
         clock = current_app.extensions["vault.clock"]
-        client = authenticate_token(db.session, token.strip(), now=clock.now())
+        try:
+            client = authenticate_token(db.session, token.strip(), now=clock.now())
+        except TokenRefused as exc:
+            refuse(exc.reason)
+            raise
         # The token's last use commits with the request's own work (one transaction).
         g.principal = principal_for_client(client)
         return

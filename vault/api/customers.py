@@ -15,11 +15,11 @@ from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import Response, g
+from flask import Response, g, request
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import audit
+from vault.api.audit_trail import aim, audit
 from vault.api.auth import current_principal, purpose_guard
 from vault.api.errors import problem
 from vault.customers.interactions import InteractionRecord, add_interaction, list_interactions
@@ -37,8 +37,19 @@ from vault.policies.transforms import PSEUDONYM_LABEL, make_transform
 blueprint = Blueprint(
     "customers", __name__, url_prefix="/api/v1/customers", description="Governed customer records"
 )
-blueprint.before_request(purpose_guard)
 log = get_logger("vault.customers")
+
+
+@blueprint.before_request
+def aim_at_the_path_customer() -> None:
+    """A refusal of any request about one customer names that customer (registered before
+    the purpose check, so a missing purpose names it too)."""
+    customer_id = (request.view_args or {}).get("customer_id")
+    if customer_id:
+        aim([customer_id])
+
+
+blueprint.before_request(purpose_guard)
 
 
 @blueprint.after_request
@@ -165,6 +176,7 @@ class Governed:
         )
 
     def require_visible(self, customer_id: str) -> None:
+        aim([customer_id])
         if not self.visible([customer_id]):
             raise NotFound("no such customer")
 
@@ -230,8 +242,10 @@ def create_customer(body: dict[str, Any]) -> dict[str, Any]:
     try:
         customer_id = ctx.store.create(body["values"], region=body["region"])
     except DuplicateCustomer as exc:
-        if exc.existing_id and ctx.visible([exc.existing_id]):
-            exc.extra["existing_id"] = exc.existing_id
+        if exc.existing_id:
+            aim([exc.existing_id])  # an existence probe is recorded against its target
+            if ctx.visible([exc.existing_id]):
+                exc.extra["existing_id"] = exc.existing_id
         raise
     for consent in body["consents"]:
         record_consent(ctx.store, customer_id, recorded_by=ctx.principal.id, **consent)

@@ -1,5 +1,6 @@
 """One place that turns every error into ``application/problem+json`` (RFC 9457), or into an
-HTML page for the admin UI. No body ever carries a submitted value."""
+HTML page for the admin UI. No body ever carries a submitted value. Rendering only: what a
+refusal records is decided where it is refused (vault.api.audit_trail)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from vault.api.audit_trail import audit_denial, endpoint_action
 from vault.errors import VaultError
 from vault.logs import get_logger
 
@@ -102,19 +102,7 @@ def flatten_messages(messages: Any) -> dict[str, list[str]]:
     return flat
 
 
-def _audit_refusal(status: int, code: str, reason: str) -> None:
-    """Every refused API attempt leaves a "denied" event: missing or bad credentials, a
-    refused role or purpose, and (on customer-data routes) a customer the caller may not see."""
-    if not request.path.startswith("/api/") or request.url_rule is None:
-        return
-    refused = status in (401, 403) or code == "purpose_required"
-    hidden = status == 404 and g.get("purpose") is not None
-    if refused or hidden:
-        audit_denial(endpoint_action(), reason or code)
-
-
 def handle_vault_error(exc: VaultError) -> Response:
-    _audit_refusal(exc.status, exc.code, str(getattr(exc, "reason", "") or ""))
     if exc.status >= 500:
         log.error("request.failed", code=exc.code, error_type=type(exc).__name__)
     if _wants_html():
@@ -132,7 +120,6 @@ def handle_vault_error(exc: VaultError) -> Response:
 def handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
     code = _HTTP_CODES.get(status, "http_error")
-    _audit_refusal(status, code, "")
     title = exc.name
     errors = None
     data = getattr(exc, "data", None)

@@ -98,4 +98,6 @@ def record_event(
         event_id: int = session.connection().execute(_INSERT_EVENT, values).scalar_one()
     except sa.exc.SQLAlchemyError as exc:
         raise AuditWriteFailed("the audit trail cannot be written; nothing was done") from exc
+    if outcome == "denied":  # the unit of work knows this request recorded its refusal
+        session.info["vault.denials"] = session.info.get("vault.denials", 0) + 1
     return event_id
