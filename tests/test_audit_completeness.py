@@ -150,11 +150,12 @@ def test_restoring_an_older_copy_of_the_database_is_detected(
         db.session.close()
         db.engine.dispose()
     restore_snapshot(fresh_database_url, snapshot)
-    with app.app_context():
-        report = log.verify(db.session, now=clock.now())
-    assert not report.ok
-    assert report.problem is not None
-    assert report.problem.startswith("seal 2 is missing: the log was rolled back")
+    settings = app.config["VAULT_SETTINGS"]
+    env = {"VAULT_DATABASE_URL": fresh_database_url, "VAULT_AUDIT_ANCHOR": settings.audit_anchor,
+           "VAULT_INSTANCE_PATH": str(settings.instance_path)}  # fmt: skip
+    verified = CliRunner(env=env).invoke(main, ["audit", "verify"])
+    assert verified.exit_code == 1
+    assert "NOT intact: seal 2 is missing: the log was rolled back" in verified.stderr
 
 
 def take_snapshot(url: str, tmp_path: Path) -> str:
