@@ -17,6 +17,9 @@ from vault.governance.access_requests import grant_purposes
 API_PREFIX = "/api/v1"
 _PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "api_docs_assets"}
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# The blueprint of /api/v1/access-requests/<id>/customers (vault.api.access_requests), the one
+# route where an active grant's purpose may be stated.
+GRANT_BLUEPRINT = "access_request_customers"
 
 
 def current_principal() -> Principal:
@@ -44,6 +47,14 @@ def authenticate_request() -> None:
         g.principal = principal_for_client(client)
         return
     if current_user.is_authenticated:
+        granted: frozenset[str] = frozenset()
+        if request.blueprint == GRANT_BLUEPRINT:
+            # An access grant widens its requester's view on its own route only: elsewhere
+            # its purpose would open the role's plan for a purpose the role was never given.
+            clock = current_app.extensions["vault.clock"]
+            granted = grant_purposes(db.session, current_user.id, clock.now())
+        # The principal is known before the CSRF check, so that its refusal names the user.
+        g.principal = principal_for_user(current_user, granted)
         if request.method not in _SAFE_METHODS:
             try:
                 validate_csrf(request.headers.get("X-CSRFToken"))
@@ -51,9 +62,6 @@ def authenticate_request() -> None:
                 raise Forbidden(
                     "a valid X-CSRFToken header is required", code="csrf_failed"
                 ) from exc
-        clock = current_app.extensions["vault.clock"]
-        granted = grant_purposes(db.session, current_user.id, clock.now())
-        g.principal = principal_for_user(current_user, granted)
         return
     raise Unauthorized("authentication required: send Authorization: Bearer <token>")
 
