@@ -156,12 +156,14 @@ def test_the_admin_customers_page_offers_no_granted_purpose(world: dict[str, Any
 
 
 def test_an_expired_grant_stops_working_on_the_next_request(
-    world: dict[str, Any], clock: FixedClock
+    world: dict[str, Any], app: Flask, clock: FixedClock
 ) -> None:
     request_id = approved(world)
     path = f"/access-requests/{request_id}/customers"
     assert world["staff"].get(path, "support").status_code == 200
     clock.advance(days=7, seconds=1)
+    # the session of a week ago has ended; the requester logs in again
+    world["staff"] = Staff(app, "analyst@example.com")
     assert world["staff"].get(path, "support").status_code == 403
     listed = world["staff"].get("/access-requests").get_json()["items"]
     assert [r["status"] for r in listed] == ["expired"]

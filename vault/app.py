@@ -6,15 +6,17 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, redirect, request
+from flask import Flask, redirect, request, session
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from admin_ui import blueprint as admin_blueprint
+from vault import runtime
 from vault.api import register_api
 from vault.api.errors import problem, register_error_handlers
 from vault.api.request_context import register_request_hooks
 from vault.auth.models import User
+from vault.auth.sessions import SESSION_TOKEN_KEY, SessionPolicy, resume_session
 from vault.clock import SystemClock
 from vault.config import Settings, load_settings
 from vault.db import db
@@ -72,6 +74,10 @@ def configure_app(app: Flask, settings: Settings) -> None:
     app.extensions["vault.clock"] = SystemClock()
     if settings.proxy_count < 0:
         raise ConfigurationError("VAULT_PROXY_COUNT must be 0 or more")
+    if settings.session_max_hours < 1 or settings.session_idle_minutes < 1:
+        raise ConfigurationError(
+            "VAULT_SESSION_MAX_HOURS and VAULT_SESSION_IDLE_MINUTES must be 1 or more"
+        )
     if settings.proxy_count:
         hops = settings.proxy_count
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -90,8 +96,15 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, user_id)
-    return user if user is not None and user.active else None
+    """flask-login's user loader: the cookie names a user, but only an open server-side
+    session (its token in the same signed cookie) makes the request that user's."""
+    return resume_session(
+        db.session,
+        session.get(SESSION_TOKEN_KEY),
+        user_id=user_id,
+        now=runtime.now(),
+        policy=SessionPolicy.from_settings(runtime.settings()),
+    )
 
 
 def _unauthorized() -> ResponseReturnValue:

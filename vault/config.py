@@ -40,6 +40,9 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     ratelimit_storage_uri: str = "memory://"
     session_cookie_secure: bool | None = None  # None: secure in production only
+    # A staff session ends this long after its log-in, or after this long unused.
+    session_max_hours: int = 12
+    session_idle_minutes: int = 30
     # How many reverse proxies stand in front of the vault: their X-Forwarded-For, -Proto and
     # -Host are then trusted (client address for rate limits and audit, links in e-mails).
     # 0: none, and those headers are ignored.
