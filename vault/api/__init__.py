@@ -20,6 +20,7 @@ from vault.api import (
     privacy_requests,
     purposes,
     retention,
+    users,
 )
 from vault.api.auth import authenticate_request
 
@@ -66,6 +67,7 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(legal_holds.blueprint)
     api.register_blueprint(retention.blueprint)
     api.register_blueprint(privacy_requests.blueprint)
+    api.register_blueprint(users.blueprint)
     app.register_blueprint(privacy_portal.blueprint)
     app.before_request(authenticate_request)
     return api
