@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, bearer
 from tests.test_admin_login import log_in
 from tests.test_cli import init, run
+from tests.test_staff_sessions import refused
 from vault.audit.models import AuditEvent
 from vault.clock import SystemClock
 from vault.db import create_db_engine
@@ -30,13 +30,6 @@ def audit_rows(env: dict[str, str], action: str) -> list[tuple[str, str, str]]:
         ).all()
     engine.dispose()
     return [tuple(r) for r in rows]
-
-
-def refused(client: FlaskClient) -> bool:
-    api = client.get("/api/v1/me").status_code
-    page = client.get("/admin/").status_code
-    assert (api, page) in ((200, 200), (401, 302)), (api, page)
-    return api == 401
 
 
 def test_users_list_disable_and_enable(env: dict[str, str], make_app: Callable[..., Flask]) -> None:
@@ -92,3 +85,47 @@ def test_users_disable_refuses_an_unknown_user_or_the_last_admin(env: dict[str, 
     assert last.exit_code == 1
     assert "last active admin" in last.output
     assert audit_rows(env, "user.disable") == []
+
+
+def test_tokens_list_and_revoke(env: dict[str, str], make_app: Callable[..., Flask]) -> None:
+    init(env)
+    created = run(env, "tokens", "create", "--name", "crm-eu", "--role", "sales",
+                  "--purpose", "sales", "--region", "EU", "--expires-days", "30")  # fmt: skip
+    token = created.stdout.splitlines()[-1]
+    client_id = "cli_" + token.split("_")[1]
+    run(env, "tokens", "create", "--name", "helpdesk", "--role", "support")
+    one, two = (make_app(env["VAULT_DATABASE_URL"]) for _ in range(2))
+    for app in (one, two):  # the command's clock is the system's: so are the apps'
+        app.extensions["vault.clock"] = SystemClock()
+    here, there = one.test_client(), two.test_client()
+    assert here.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    assert there.get("/api/v1/me", headers=bearer(token)).status_code == 200
+
+    listed = run(env, "tokens", "list")
+    assert listed.exit_code == 0, listed.output
+    header, *lines = listed.stdout.splitlines()
+    assert header.split() == ["NAME", "ROLE", "PURPOSES", "REGIONS", "CREATED", "LAST", "USED",
+                              "EXPIRES", "REVOKED"]  # fmt: skip
+    crm, helpdesk = (line.split() for line in lines)
+    assert crm[:4] == ["crm-eu", "sales", "sales", "EU"]
+    assert crm[4] <= crm[5] < crm[6]  # created, then used, and expiring later
+    assert crm[7] == "no"
+    assert (dt.datetime.fromisoformat(crm[6]) - dt.datetime.fromisoformat(crm[4])).days == 30
+    assert helpdesk[:4] == ["helpdesk", "support", "support", "all"]
+    assert helpdesk[5:] == ["never", "never", "no"]
+    assert token.split("_")[2] not in listed.stdout
+
+    revoked = run(env, "tokens", "revoke", "crm-eu")
+    assert revoked.exit_code == 0, revoked.output
+    assert f"Revoked API client {client_id} (crm-eu)" in revoked.stdout
+    assert here.get("/api/v1/me", headers=bearer(token)).status_code == 401
+    assert there.get("/api/v1/me", headers=bearer(token)).status_code == 401
+    crm = run(env, "tokens", "list").stdout.splitlines()[1].split()
+    assert crm[0] == "crm-eu"
+    assert crm[7] != "no"
+    assert audit_rows(env, "client.revoke") == [("system", "cli", client_id)]
+    assert ("system", "cli", client_id) in audit_rows(env, "client.create")
+
+    unknown = run(env, "tokens", "revoke", "nobody")
+    assert unknown.exit_code == 1
+    assert "no API client has this name" in unknown.output

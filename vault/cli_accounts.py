@@ -7,12 +7,12 @@ import datetime as dt
 from collections.abc import Sequence
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from vault import runtime
 from vault.audit.service import AuditContext
-from vault.auth.service import create_api_client
+from vault.auth.clients import client_id_for_name, list_clients, register_client, revoke_client
+from vault.auth.service import principal_for_client
 from vault.auth.sessions import SessionPolicy
 from vault.auth.staff import (
     disable_user,
@@ -118,16 +118,16 @@ def tokens_create(
     regions: tuple[str, ...],
 ) -> None:
     """Create an API client and print its token once, alone on the last line."""
-    clock = current_app.extensions["vault.clock"]
     with db.transaction() as session:
-        client, token = create_api_client(
+        client, token = register_client(
             session,
+            CLI_CONTEXT,
             name=name,
             role=role,
             purposes=list(purposes),
             expires_days=expires_days,
             regions=list(regions),
-            now=clock.now(),
+            now=runtime.now(),
         )
         scope = (
             ", ".join(sorted(p.code for p in client.purpose_limit)) or "every purpose of its role"
@@ -136,3 +136,33 @@ def tokens_create(
     click.echo(f"Created API client {client.id} ({client.name}), role {role}, purposes: {scope}.")
     click.echo(f"Expires: {expiry}. The token is shown once and only its hash is kept:")
     click.echo(token)
+
+
+@tokens_group.command("list")
+def tokens_list() -> None:
+    """Every API client, revoked ones too: name, role, purposes, regions, created, last
+    used, expiry, revoked."""
+    with db.transaction() as session:
+        rows = []
+        for client in list_clients(session):
+            principal = principal_for_client(client)
+            rows.append((
+                client.name, client.role_name, ",".join(sorted(principal.purposes)) or "-",
+                ",".join(sorted(principal.regions or ())) or "all", _when(client.created_at),
+                _when(client.last_used_at), _when(client.expires_at),
+                _when(client.revoked_at, "no"),
+            ))  # fmt: skip
+    _table(("NAME", "ROLE", "PURPOSES", "REGIONS", "CREATED", "LAST USED", "EXPIRES",
+            "REVOKED"), rows)  # fmt: skip
+
+
+@tokens_group.command("revoke")
+@click.argument("name")
+def tokens_revoke(name: str) -> None:
+    """Revoke an API client's token: its next request is refused (401), in every worker.
+    The client stays listed."""
+    with db.transaction() as session:
+        client = revoke_client(
+            session, client_id_for_name(session, name), CLI_CONTEXT, now=runtime.now()
+        )
+        click.echo(f"Revoked API client {client.id} ({client.name}) at {_when(client.revoked_at)}.")

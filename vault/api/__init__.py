@@ -10,6 +10,7 @@ from flask_smorest import Api
 from vault.api import (
     access_requests,
     audit,
+    clients,
     customers,
     fields,
     health,
@@ -68,6 +69,7 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(retention.blueprint)
     api.register_blueprint(privacy_requests.blueprint)
     api.register_blueprint(users.blueprint)
+    api.register_blueprint(clients.blueprint)
     app.register_blueprint(privacy_portal.blueprint)
     app.before_request(authenticate_request)
     return api

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
 from flask_smorest import Blueprint
 
 from vault import runtime
 from vault.api.audit_trail import audit, request_context
-from vault.api.auth import current_principal
+from vault.api.customers import ListQuerySchema
+from vault.api.directory import not_cached, page_of, require_admin
 from vault.auth.sessions import SessionPolicy
 from vault.auth.staff import (
     StaffMember,
@@ -22,16 +22,10 @@ from vault.auth.staff import (
     staff_member,
 )
 from vault.db import db
-from vault.errors import Forbidden
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Staff users")
-
-
-@blueprint.after_request
-def _not_cached(response: Response) -> Response:
-    # The directory names people: no cache keeps a copy.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+blueprint.after_request(not_cached)
+ADMINS_ONLY = "staff users are managed by admins"
 
 
 class UserSchema(ma.Schema):
@@ -49,21 +43,11 @@ class UserPageSchema(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True)
 
 
-class UserQuerySchema(ma.Schema):
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
-    cursor = ma.fields.String(validate=ma.validate.Length(max=40))
-
-
 class UserInSchema(ma.Schema):
     email = ma.fields.String(required=True, validate=ma.validate.Length(max=320))
     password = ma.fields.String(required=True, load_only=True,
                                 validate=ma.validate.Length(max=1000))  # fmt: skip
     roles = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=64)), required=True)
-
-
-def _require_admin() -> None:
-    if not current_principal().has_role("admin"):
-        raise Forbidden("staff users are managed by admins")
 
 
 def _policy() -> SessionPolicy:
@@ -84,20 +68,17 @@ def _user_dict(member: StaffMember) -> dict[str, Any]:
 
 
 @blueprint.get("")
-@blueprint.arguments(UserQuerySchema, location="query")
+@blueprint.arguments(ListQuerySchema, location="query")
 @blueprint.response(200, UserPageSchema)
 def get_users(args: dict[str, Any]) -> dict[str, Any]:
     """Staff users in id order, with their roles, state, last log-in and open sessions."""
-    _require_admin()
+    require_admin(ADMINS_ONLY)
     limit = args["limit"]
     members = list_staff(db.session, now=runtime.now(), policy=_policy(),
                          after=args.get("cursor"), limit=limit + 1)  # fmt: skip
-    page = members[:limit]
+    page, next_cursor = page_of(members, limit, lambda m: m.user.id)
     audit("user.read")
-    return {
-        "items": [_user_dict(m) for m in page],
-        "next_cursor": page[-1].user.id if len(members) > limit else None,
-    }
+    return {"items": [_user_dict(m) for m in page], "next_cursor": next_cursor}
 
 
 @blueprint.post("")
@@ -106,7 +87,7 @@ def get_users(args: dict[str, Any]) -> dict[str, Any]:
 def post_user(body: dict[str, Any]) -> dict[str, Any]:
     """Create a staff user; 422 for a bad email, a short password or an unknown role, 409
     for an email taken."""
-    _require_admin()
+    require_admin(ADMINS_ONLY)
     now = runtime.now()
     user = register_user(
         db.session, request_context(), email=body["email"], password=body["password"],
@@ -121,7 +102,7 @@ def post_user(body: dict[str, Any]) -> dict[str, Any]:
 def post_disable(user_id: str) -> dict[str, Any]:
     """Disable a user: no log-in, and every session ends now; 409 ``last_admin`` for the
     last active admin."""
-    _require_admin()
+    require_admin(ADMINS_ONLY)
     now = runtime.now()
     disable_user(db.session, user_id, request_context(), now=now)
     return _user_dict(staff_member(db.session, user_id, now=now, policy=_policy()))
@@ -131,7 +112,7 @@ def post_disable(user_id: str) -> dict[str, Any]:
 @blueprint.response(200, UserSchema)
 def post_enable(user_id: str) -> dict[str, Any]:
     """Let a disabled user log in again."""
-    _require_admin()
+    require_admin(ADMINS_ONLY)
     now = runtime.now()
     enable_user(db.session, user_id, request_context(), now=now)
     return _user_dict(staff_member(db.session, user_id, now=now, policy=_policy()))
