@@ -17,6 +17,7 @@ from vault.api.errors import problem, register_error_handlers
 from vault.api.request_context import register_request_hooks
 from vault.auth.models import User
 from vault.auth.sessions import SESSION_TOKEN_KEY, SessionPolicy, resume_session
+from vault.auth.throttle import FailureLimit
 from vault.clock import SystemClock
 from vault.config import Settings, load_settings
 from vault.db import db
@@ -67,6 +68,7 @@ def configure_app(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_SECURE=secure_cookies,
         WTF_CSRF_TIME_LIMIT=3600,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_KEY_PREFIX=settings.ratelimit_key_prefix,
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
@@ -87,6 +89,11 @@ def configure_app(app: Flask, settings: Settings) -> None:
 
 def register_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app, settings)
+    # The app's own counts (not the limiter's, which is one per process): in the storage
+    # the settings name, so that with redis:// every worker counts in one place. Made
+    # first, so that an unusable storage URI is refused without quoting it (it may hold a
+    # password).
+    app.extensions["vault.token_failures"] = FailureLimit.for_tokens(settings)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"

@@ -6,10 +6,17 @@ from __future__ import annotations
 from flask import current_app, g, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.exceptions import TooManyRequests
 from wtforms import ValidationError
 
 from vault.auth.principal import Principal
-from vault.auth.service import authenticate_token, principal_for_client, principal_for_user
+from vault.auth.service import (
+    TokenRefused,
+    authenticate_token,
+    principal_for_client,
+    principal_for_user,
+)
+from vault.auth.throttle import FailureLimit
 from vault.db import db
 from vault.errors import Forbidden, Unauthorized
 from vault.governance.access_requests import grant_purposes
@@ -41,8 +48,19 @@ def authenticate_request() -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use the Bearer authentication scheme")
+        failures: FailureLimit = current_app.extensions["vault.token_failures"]
+        address = request.remote_addr or ""
+        # An address that has had too many tokens refused is held back before its next token
+        # is looked at, whatever that token is: guessing gains nothing from trying faster.
+        retry_after = failures.retry_after(address)
+        if retry_after is not None:
+            raise TooManyRequests(retry_after=retry_after)
         clock = current_app.extensions["vault.clock"]
-        client = authenticate_token(db.session, token.strip(), now=clock.now())
+        try:
+            client = authenticate_token(db.session, token.strip(), now=clock.now())
+        except TokenRefused:
+            failures.record_failure(address)
+            raise
         # The token's last use commits with the request's own work (one transaction).
         g.principal = principal_for_client(client)
         return
