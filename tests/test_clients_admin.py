@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import bearer
-from tests.test_users_admin import non_admin_statuses
+from tests.test_users_admin import events, non_admin_statuses
 from vault.audit.models import AuditEvent
 from vault.auth.service import create_api_client
 from vault.bootstrap import prepare_database
@@ -22,11 +22,6 @@ from vault.db import db
 
 NEW = {"name": "crm-eu", "role": "sales", "purposes": ["sales"], "regions": ["EU"],
        "expires_days": 30}  # fmt: skip
-
-
-def events(app: Flask, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        return list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
 
 
 @pytest.fixture
