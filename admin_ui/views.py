@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -14,6 +14,7 @@ from admin_ui.forms import LoginForm, LogoutForm
 from vault.api.audit_trail import audit, request_context
 from vault.audit.service import record_event
 from vault.auth.service import LockoutPolicy, LoginFailed, authenticate_user, principal_for_user
+from vault.auth.sessions import SESSION_TOKEN_KEY, end_session, start_session
 from vault.db import db
 from vault.extensions import limiter
 from vault.logs import get_logger
@@ -82,7 +83,11 @@ def login() -> ResponseReturnValue:
             error = exc.detail
             status = 401
         else:
+            # Nothing from before the log-in survives it, and the session is a new one.
+            session.clear()
+            token = start_session(db.session, user.id, now=clock.now())
             login_user(user)
+            session[SESSION_TOKEN_KEY] = token
             audit("auth.login", principal=principal_for_user(user))
             log.info("login.succeeded", user_id=user.id)
             return redirect(_safe_next(request.args.get("next")))
@@ -97,7 +102,11 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     form = LogoutForm()
     if form.validate_on_submit():
+        clock = current_app.extensions["vault.clock"]
+        end_session(db.session, session.get(SESSION_TOKEN_KEY), now=clock.now(), reason="logout")
+        audit("auth.logout", principal=principal_for_user(current_user))
         logout_user()
+        session.clear()
     return redirect(url_for("admin.login"))
 
 

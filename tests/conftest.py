@@ -90,6 +90,16 @@ def fresh_database_url(database_factory: DatabaseFactory) -> str:
     return database_factory.new()
 
 
+@pytest.fixture
+def env(fresh_database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `vault` command over a fresh database of its own."""
+    return {
+        "VAULT_DATABASE_URL": fresh_database_url,
+        "VAULT_INSTANCE_PATH": str(tmp_path / "instance"),
+        "VAULT_LOG_FORMAT": "json",
+    }
+
+
 def app_settings(database_url: str, instance: Path, **extra: Any) -> dict[str, Any]:
     key_file = instance / "master.key"
     if not key_file.exists():

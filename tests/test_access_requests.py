@@ -122,17 +122,48 @@ def test_owners_approve_and_the_grant_shows_its_fields(world: dict[str, Any], ap
     assert event.purpose == "support"
     assert world["customer"] in event.customer_ids
     assert "national_id" in event.field_names.split()
-    # the requester's plain customer routes are not widened
-    assert staff.get(f"/customers/{world['customer']}", "support").status_code == 404
+    # the requester's plain customer routes are not widened: the grant's purpose is not theirs
+    refused = staff.get(f"/customers/{world['customer']}", "support")
+    assert refused.status_code == 403
+    assert refused.get_json()["code"] == "purpose_not_allowed"
+
+
+def test_a_grant_purpose_is_stated_on_the_grant_route_only(world: dict[str, Any]) -> None:
+    request_id = approved(world)
+    staff = world["staff"]
+    for path in ("/customers", f"/customers/{world['customer']}"):
+        response = staff.get(path, "support")
+        assert response.status_code == 403, path
+        assert response.get_json()["code"] == "purpose_not_allowed"
+        assert "'support'" in response.get_json()["detail"]
+    assert staff.get("/me").get_json()["purposes"] == []
+    page = staff.get(f"/access-requests/{request_id}/customers", "support")
+    assert page.status_code == 200
+    assert [v["id"] for v in page.get_json()["items"]] == [world["customer"]]
+
+
+def test_the_admin_customers_page_offers_no_granted_purpose(world: dict[str, Any]) -> None:
+    approved(world)
+    staff = world["staff"]
+    page = staff.client.get("/admin/customers").get_data(as_text=True)
+    assert 'value="support"' not in page
+    assert "Your roles let you state no purpose" in page
+    form = {"purpose": "support", "customer_id": world["customer"],
+            "csrf_token": csrf_token(staff.client, "/admin/")}  # fmt: skip
+    refused = staff.client.post("/admin/customers", data=form)
+    assert refused.status_code == 400
+    assert "Dupont" not in refused.get_data(as_text=True)
 
 
 def test_an_expired_grant_stops_working_on_the_next_request(
-    world: dict[str, Any], clock: FixedClock
+    world: dict[str, Any], app: Flask, clock: FixedClock
 ) -> None:
     request_id = approved(world)
     path = f"/access-requests/{request_id}/customers"
     assert world["staff"].get(path, "support").status_code == 200
     clock.advance(days=7, seconds=1)
+    # the session of a week ago has ended; the requester logs in again
+    world["staff"] = Staff(app, "analyst@example.com")
     assert world["staff"].get(path, "support").status_code == 403
     listed = world["staff"].get("/access-requests").get_json()["items"]
     assert [r["status"] for r in listed] == ["expired"]

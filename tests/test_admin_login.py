@@ -7,11 +7,14 @@ import re
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD
+from vault.audit.models import AuditEvent
 from vault.clock import FixedClock
+from vault.db import db
 
 EMAIL = "admin@example.com"
 
@@ -147,6 +150,12 @@ def test_a_cookie_authenticated_api_write_needs_the_csrf_header(
     response = client.post("/api/v1/probe/items", json={"name": "a", "count": 1})
     assert response.status_code == 403
     assert response.get_json()["code"] == "csrf_failed"
+    # the refusal is recorded under the user who was refused, not as anonymous
+    with app.app_context():
+        (event,) = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.reason == "csrf_failed")
+        )
+    assert (event.actor_kind, event.actor_id, event.outcome) == ("user", admin, "denied")
     token = csrf_token(client, "/admin/")
     ok = client.post(
         "/api/v1/probe/items", json={"name": "a", "count": 1}, headers={"X-CSRFToken": token}
@@ -156,7 +165,6 @@ def test_a_cookie_authenticated_api_write_needs_the_csrf_header(
 
 def test_an_inactive_user_cannot_log_in(app: Flask, client: FlaskClient, admin: str) -> None:
     from vault.auth.models import User
-    from vault.db import db
 
     with app.app_context(), db.transaction() as session:
         user = session.get(User, admin)

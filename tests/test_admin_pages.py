@@ -49,6 +49,8 @@ def test_an_officer_sees_every_governance_page_and_no_value(
                          json={"email": SAMPLE_FIELDS["email"], "type": "export"})  # fmt: skip
     request_id = asked.get_json()["id"]
     clock.advance(days=31)
+    # the session of 31 days ago has ended; the officer logs in again
+    assert log_in(officer, "officer@example.com", PASSWORD).status_code == 302
     texts = {}
     for page in PAGES:
         response = officer.get(page)

@@ -21,15 +21,6 @@ from vault.cli import main
 from vault.db import create_db_engine, db
 
 
-@pytest.fixture
-def env(fresh_database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "VAULT_DATABASE_URL": fresh_database_url,
-        "VAULT_INSTANCE_PATH": str(tmp_path / "instance"),
-        "VAULT_LOG_FORMAT": "json",
-    }
-
-
 def run(env: dict[str, str], *args: str) -> Result:
     return CliRunner(env=env).invoke(main, list(args), catch_exceptions=False)
 

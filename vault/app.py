@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, redirect, request
+from flask import Flask, redirect, request, session
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -18,6 +18,8 @@ from vault.api.errors import problem, register_error_handlers
 from vault.api.request_context import register_request_hooks
 from vault.audit.service import bind_audit_key
 from vault.auth.models import User
+from vault.auth.sessions import SESSION_TOKEN_KEY, SessionPolicy, resume_session
+from vault.auth.throttle import FailureLimit
 from vault.clock import SystemClock
 from vault.config import Settings, load_settings
 from vault.db import db
@@ -69,6 +71,7 @@ def configure_app(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_SECURE=secure_cookies,
         WTF_CSRF_TIME_LIMIT=3600,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_KEY_PREFIX=settings.ratelimit_key_prefix,
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
@@ -76,6 +79,10 @@ def configure_app(app: Flask, settings: Settings) -> None:
     app.extensions["vault.clock"] = SystemClock()
     if settings.proxy_count < 0:
         raise ConfigurationError("VAULT_PROXY_COUNT must be 0 or more")
+    if settings.session_max_hours < 1 or settings.session_idle_minutes < 1:
+        raise ConfigurationError(
+            "VAULT_SESSION_MAX_HOURS and VAULT_SESSION_IDLE_MINUTES must be 1 or more"
+        )
     if settings.proxy_count:
         hops = settings.proxy_count
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -91,6 +98,11 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     db.state(app).session_setup = lambda session: bind_audit_key(
         session, lambda: runtime.audit_log(app).key
     )
+    # The app's own counts (not the limiter's, which is one per process): in the storage
+    # the settings name, so that with redis:// every worker counts in one place. Made
+    # first, so that an unusable storage URI is refused without quoting it (it may hold a
+    # password).
+    app.extensions["vault.token_failures"] = FailureLimit.for_tokens(settings)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
@@ -100,8 +112,15 @@ def register_extensions(app: Flask, settings: Settings) -> None:
 
 
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, user_id)
-    return user if user is not None and user.active else None
+    """flask-login's user loader: the cookie names a user, but only an open server-side
+    session (its token in the same signed cookie) makes the request that user's."""
+    return resume_session(
+        db.session,
+        session.get(SESSION_TOKEN_KEY),
+        user_id=user_id,
+        now=runtime.now(),
+        policy=SessionPolicy.from_settings(runtime.settings()),
+    )
 
 
 def _unauthorized() -> ResponseReturnValue:

@@ -24,6 +24,7 @@ from vault.audit.service import SYSTEM, AuditContext
 from vault.auth.models import ApiClient
 from vault.auth.service import create_api_client, create_user, find_user_by_email
 from vault.bootstrap import admin_exists, ensure_admin, ensure_master_key, seed_defaults
+from vault.cli_accounts import tokens_group, users_group
 from vault.config import Settings, ensure_secret_key_file
 from vault.crypto.rotation import key_status, rotate_master_key
 from vault.customers.demo import DemoCustomers
@@ -90,6 +91,8 @@ def main() -> None:
 
 main.add_command(shell_command)
 main.add_command(routes_command)
+main.add_command(users_group)
+main.add_command(tokens_group)
 
 
 @main.command("init")
@@ -221,67 +224,6 @@ def db_check() -> None:
             click.echo(f"- {diff}")
         raise click.ClickException("the models and the migrations disagree")
     click.echo("The models and the migrations agree.")
-
-
-@main.group("users")
-def users_group() -> None:
-    """Staff users."""
-
-
-@users_group.command("create")
-@click.option("--email", required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--role", "roles", required=True, multiple=True, help="Repeat for several roles.")
-def users_create(email: str, password: str, roles: tuple[str, ...]) -> None:
-    """Create a staff user."""
-    with db.transaction() as session:
-        user = create_user(
-            session,
-            email=email,
-            password=password,
-            roles=list(roles),
-            min_password_length=_settings().password_min_length,
-        )
-        click.echo(f"Created user {user.id} ({user.email}) with roles {', '.join(sorted(roles))}.")
-
-
-@main.group("tokens")
-def tokens_group() -> None:
-    """API client tokens for consumer systems."""
-
-
-@tokens_group.command("create")
-@click.option("--name", required=True, help="The consumer system, e.g. crm-eu.")
-@click.option("--role", required=True)
-@click.option("--purpose", "purposes", multiple=True, help="Limit to these purposes (repeat).")
-@click.option("--expires-days", type=click.IntRange(min=1), default=None)
-@click.option("--region", "regions", multiple=True, help="Limit to these regions (repeat).")
-def tokens_create(
-    name: str,
-    role: str,
-    purposes: tuple[str, ...],
-    expires_days: int | None,
-    regions: tuple[str, ...],
-) -> None:
-    """Create an API client and print its token once, alone on the last line."""
-    clock = current_app.extensions["vault.clock"]
-    with db.transaction() as session:
-        client, token = create_api_client(
-            session,
-            name=name,
-            role=role,
-            purposes=list(purposes),
-            expires_days=expires_days,
-            regions=list(regions),
-            now=clock.now(),
-        )
-        scope = (
-            ", ".join(sorted(p.code for p in client.purpose_limit)) or "every purpose of its role"
-        )
-        expiry = client.expires_at.isoformat() if client.expires_at else "never"
-    click.echo(f"Created API client {client.id} ({client.name}), role {role}, purposes: {scope}.")
-    click.echo(f"Expires: {expiry}. The token is shown once and only its hash is kept:")
-    click.echo(token)
 
 
 @main.group("keys")

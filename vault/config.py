@@ -38,8 +38,14 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_seconds: int = 900
     login_rate_limit: str = "10 per minute"
-    ratelimit_storage_uri: str = "memory://"
+    ratelimit_storage_uri: str = "memory://"  # redis://host:6379 with several workers
+    ratelimit_key_prefix: str = ""  # several vaults sharing one Redis tell their keys apart
+    # Refused bearer tokens per client address; past it, the address's bearer requests get 429.
+    token_failure_limit: str = "20 per minute"  # noqa: S105  (a rate limit, not a secret)
     session_cookie_secure: bool | None = None  # None: secure in production only
+    # A staff session ends this long after its log-in, or after this long unused.
+    session_max_hours: int = 12
+    session_idle_minutes: int = 30
     # How many reverse proxies stand in front of the vault: their X-Forwarded-For, -Proto and
     # -Host are then trusted (client address for rate limits and audit, links in e-mails).
     # 0: none, and those headers are ignored.

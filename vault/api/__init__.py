@@ -10,6 +10,7 @@ from flask_smorest import Api
 from vault.api import (
     access_requests,
     audit,
+    clients,
     customers,
     fields,
     health,
@@ -20,6 +21,7 @@ from vault.api import (
     privacy_requests,
     purposes,
     retention,
+    users,
 )
 from vault.api.auth import authenticate_request
 
@@ -66,6 +68,8 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(legal_holds.blueprint)
     api.register_blueprint(retention.blueprint)
     api.register_blueprint(privacy_requests.blueprint)
+    api.register_blueprint(users.blueprint)
+    api.register_blueprint(clients.blueprint)
     app.register_blueprint(privacy_portal.blueprint)
     app.before_request(authenticate_request)
     return api

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 
 from vault import runtime
 from vault.api.audit_trail import audit
-from vault.api.auth import current_principal, purpose_guard
+from vault.api.auth import GRANT_BLUEPRINT, current_principal, purpose_guard
 from vault.api.customers import CustomerPageSchema, Governed, require_audit_event
 from vault.db import db
 from vault.errors import Forbidden, NotFound
@@ -35,7 +35,7 @@ requests_blueprint = Blueprint(
     "access_requests", __name__, url_prefix="/api/v1/access-requests", description="Access requests"
 )
 grant_blueprint = Blueprint(
-    "access_request_customers",
+    GRANT_BLUEPRINT,
     __name__,
     url_prefix="/api/v1/access-requests/<request_id>/customers",
     description="Customers of an approved access grant",

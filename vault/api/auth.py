@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.exceptions import TooManyRequests
 from wtforms import ValidationError
 
 from vault.api.audit_trail import refuse
@@ -16,6 +17,7 @@ from vault.auth.service import (
     principal_for_client,
     principal_for_user,
 )
+from vault.auth.throttle import FailureLimit
 from vault.db import db
 from vault.errors import Forbidden, Unauthorized
 from vault.governance.access_requests import grant_purposes
@@ -23,6 +25,9 @@ from vault.governance.access_requests import grant_purposes
 API_PREFIX = "/api/v1"
 _PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "api_docs_assets"}
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# The blueprint of /api/v1/access-requests/<id>/customers (vault.api.access_requests), the one
+# route where an active grant's purpose may be stated.
+GRANT_BLUEPRINT = "access_request_customers"
 
 
 def current_principal() -> Principal:
@@ -44,16 +49,32 @@ def authenticate_request() -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use the Bearer authentication scheme")
+        failures: FailureLimit = current_app.extensions["vault.token_failures"]
+        address = request.remote_addr or ""
+        # An address that has had too many tokens refused is held back before its next token
+        # is looked at, whatever that token is: guessing gains nothing from trying faster.
+        retry_after = failures.retry_after(address)
+        if retry_after is not None:
+            raise TooManyRequests(retry_after=retry_after)
         clock = current_app.extensions["vault.clock"]
         try:
             client = authenticate_token(db.session, token.strip(), now=clock.now())
         except TokenRefused as exc:
             refuse(exc.reason)
+            failures.record_failure(address)
             raise
         # The token's last use commits with the request's own work (one transaction).
         g.principal = principal_for_client(client)
         return
     if current_user.is_authenticated:
+        granted: frozenset[str] = frozenset()
+        if request.blueprint == GRANT_BLUEPRINT:
+            # An access grant widens its requester's view on its own route only: elsewhere
+            # its purpose would open the role's plan for a purpose the role was never given.
+            clock = current_app.extensions["vault.clock"]
+            granted = grant_purposes(db.session, current_user.id, clock.now())
+        # The principal is known before the CSRF check, so that its refusal names the user.
+        g.principal = principal_for_user(current_user, granted)
         if request.method not in _SAFE_METHODS:
             try:
                 validate_csrf(request.headers.get("X-CSRFToken"))
@@ -61,9 +82,6 @@ def authenticate_request() -> None:
                 raise Forbidden(
                     "a valid X-CSRFToken header is required", code="csrf_failed"
                 ) from exc
-        clock = current_app.extensions["vault.clock"]
-        granted = grant_purposes(db.session, current_user.id, clock.now())
-        g.principal = principal_for_user(current_user, granted)
         return
     raise Unauthorized("authentication required: send Authorization: Bearer <token>")
 

@@ -101,3 +101,27 @@ class ApiClient(Base):
     purpose_limit: Mapped[list[Purpose]] = relationship(
         secondary=api_client_purposes, lazy="selectin"
     )
+
+
+SESSION_END_REASONS = ("logout", "user_disabled")
+
+
+class StaffSession(Base):
+    """A staff user's log-in to the admin UI, kept server-side. The browser's signed session
+    cookie carries a random token; only its SHA-256 is stored here (the row's id), so the
+    table opens no session and a session ended here stays ended whatever cookie is replayed.
+    Idle and absolute expiry are derived from the times; ``ended_*`` records an end that
+    was asked for."""
+
+    __tablename__ = "staff_sessions"
+    __table_args__ = (
+        sa.CheckConstraint("ended_reason IN ('logout', 'user_disabled')", name="ended_reason"),
+        sa.Index("ix_staff_sessions_user_id_ended_at", "user_id", "ended_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_reason: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)

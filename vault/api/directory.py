@@ -1,0 +1,35 @@
+"""What the admins' directories (``/api/v1/users``, ``/api/v1/clients``) share: admins only,
+never cached, and cursor pages over a stable order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from flask import Response
+
+from vault.api.auth import current_principal
+from vault.errors import Forbidden
+
+Row = TypeVar("Row")
+
+
+def require_admin(detail: str) -> None:
+    """Raises ``Forbidden`` (with ``detail``) unless the caller is an admin."""
+    if not current_principal().has_role("admin"):
+        raise Forbidden(detail)
+
+
+def not_cached(response: Response) -> Response:
+    """after_request: the answer names people or carries a token; no cache may keep it."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def page_of(
+    rows: Sequence[Row], limit: int, cursor_of: Callable[[Row], str]
+) -> tuple[Sequence[Row], str | None]:
+    """The first ``limit`` of ``rows`` (fetched as ``limit + 1``, so that one more tells a
+    next page exists) and the cursor of that next page, or None."""
+    page = rows[:limit]
+    return page, cursor_of(page[-1]) if len(rows) > limit else None

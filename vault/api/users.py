@@ -1,0 +1,118 @@
+"""``/api/v1/users``: admins list staff users (with their open sessions), create them, and
+disable or enable them; a disabled user's sessions end at once. Each change is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from vault import runtime
+from vault.api.audit_trail import audit, request_context
+from vault.api.customers import ListQuerySchema
+from vault.api.directory import not_cached, page_of, require_admin
+from vault.auth.sessions import SessionPolicy
+from vault.auth.staff import (
+    StaffMember,
+    disable_user,
+    enable_user,
+    list_staff,
+    register_user,
+    staff_member,
+)
+from vault.db import db
+
+blueprint = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Staff users")
+blueprint.after_request(not_cached)
+ADMINS_ONLY = "staff users are managed by admins"
+
+
+class UserSchema(ma.Schema):
+    id = ma.fields.String()
+    email = ma.fields.String()
+    roles = ma.fields.List(ma.fields.String())
+    active = ma.fields.Boolean()
+    created_at = ma.fields.AwareDateTime()
+    last_login_at = ma.fields.AwareDateTime(allow_none=True)
+    open_sessions = ma.fields.Integer(metadata={"description": "sessions not ended or expired"})
+
+
+class UserPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(UserSchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class UserInSchema(ma.Schema):
+    email = ma.fields.String(required=True, validate=ma.validate.Length(max=320))
+    password = ma.fields.String(required=True, load_only=True,
+                                validate=ma.validate.Length(max=1000))  # fmt: skip
+    roles = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=64)), required=True)
+
+
+def _policy() -> SessionPolicy:
+    return SessionPolicy.from_settings(runtime.settings())
+
+
+def _user_dict(member: StaffMember) -> dict[str, Any]:
+    user = member.user
+    return {
+        "id": user.id,
+        "email": user.email,
+        "roles": sorted(r.name for r in user.roles),
+        "active": user.active,
+        "created_at": user.created_at,
+        "last_login_at": user.last_login_at,
+        "open_sessions": member.open_sessions,
+    }
+
+
+@blueprint.get("")
+@blueprint.arguments(ListQuerySchema, location="query")
+@blueprint.response(200, UserPageSchema)
+def get_users(args: dict[str, Any]) -> dict[str, Any]:
+    """Staff users in id order, with their roles, state, last log-in and open sessions."""
+    require_admin(ADMINS_ONLY)
+    limit = args["limit"]
+    members = list_staff(db.session, now=runtime.now(), policy=_policy(),
+                         after=args.get("cursor"), limit=limit + 1)  # fmt: skip
+    page, next_cursor = page_of(members, limit, lambda m: m.user.id)
+    audit("user.read")
+    return {"items": [_user_dict(m) for m in page], "next_cursor": next_cursor}
+
+
+@blueprint.post("")
+@blueprint.arguments(UserInSchema)
+@blueprint.response(201, UserSchema)
+def post_user(body: dict[str, Any]) -> dict[str, Any]:
+    """Create a staff user; 422 for a bad email, a short password or an unknown role, 409
+    for an email taken."""
+    require_admin(ADMINS_ONLY)
+    now = runtime.now()
+    user = register_user(
+        db.session, request_context(), email=body["email"], password=body["password"],
+        roles=body["roles"], min_password_length=runtime.settings().password_min_length,
+        now=now,
+    )  # fmt: skip
+    return _user_dict(StaffMember(user, 0))
+
+
+@blueprint.post("/<user_id>/disable")
+@blueprint.response(200, UserSchema)
+def post_disable(user_id: str) -> dict[str, Any]:
+    """Disable a user: no log-in, and every session ends now; 409 ``last_admin`` for the
+    last active admin."""
+    require_admin(ADMINS_ONLY)
+    now = runtime.now()
+    disable_user(db.session, user_id, request_context(), now=now)
+    return _user_dict(staff_member(db.session, user_id, now=now, policy=_policy()))
+
+
+@blueprint.post("/<user_id>/enable")
+@blueprint.response(200, UserSchema)
+def post_enable(user_id: str) -> dict[str, Any]:
+    """Let a disabled user log in again."""
+    require_admin(ADMINS_ONLY)
+    now = runtime.now()
+    enable_user(db.session, user_id, request_context(), now=now)
+    return _user_dict(staff_member(db.session, user_id, now=now, policy=_policy()))

@@ -1,0 +1,72 @@
+"""API clients as admins manage them: the list (revoked ones included), new clients with their
+token shown once, and revocation, which the next request of the token meets in every worker
+(each request reads the client). Each change records its audit event in the caller's
+transaction; functions here flush, the caller commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from vault.audit.service import AuditContext, record_event
+from vault.auth.models import ApiClient
+from vault.auth.service import create_api_client, revoke_api_client
+from vault.errors import NotFound
+
+
+def list_clients(
+    session: Session, *, after: str | None = None, limit: int | None = None
+) -> list[ApiClient]:
+    """API clients in name order (those after the name ``after``; at most ``limit``)."""
+    query = sa.select(ApiClient).order_by(ApiClient.name)
+    if after:
+        query = query.where(ApiClient.name > after)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def client_id_for_name(session: Session, name: str) -> str:
+    """The id of the API client with this name; raises ``NotFound``."""
+    client_id = session.scalar(sa.select(ApiClient.id).where(ApiClient.name == name.strip()))
+    if client_id is None:
+        raise NotFound("no API client has this name")
+    return client_id
+
+
+def register_client(
+    session: Session,
+    context: AuditContext,
+    *,
+    name: str,
+    role: str,
+    purposes: Sequence[str] = (),
+    expires_days: int | None = None,
+    regions: Sequence[str] = (),
+    now: dt.datetime,
+) -> tuple[ApiClient, str]:
+    """Create an API client (``create_api_client``) and record ``client.create``. Returns
+    the client and its token, to be shown once. Raises what ``create_api_client`` raises."""
+    client, token = create_api_client(
+        session, name=name, role=role, purposes=purposes, expires_days=expires_days,
+        regions=regions, now=now,
+    )  # fmt: skip
+    record_event(session, context, action="client.create", outcome="allowed", now=now,
+                 reason=client.id)  # fmt: skip
+    return client, token
+
+
+def revoke_client(
+    session: Session, client_id: str, context: AuditContext, *, now: dt.datetime
+) -> ApiClient:
+    """Revoke an API client's token for good (it stays listed) and record ``client.revoke``;
+    revoking twice keeps the first time. Raises ``NotFound``."""
+    if session.get(ApiClient, client_id) is None:
+        raise NotFound("no such API client")
+    client = revoke_api_client(session, client_id, now=now)
+    record_event(session, context, action="client.revoke", outcome="allowed", now=now,
+                 reason=client.id)  # fmt: skip
+    return client

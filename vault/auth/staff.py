@@ -1,0 +1,129 @@
+"""Staff users as admins manage them: the directory with each user's open sessions, new
+users, and disabling (every session ends at once) and enabling. Each change records its
+audit event in the caller's transaction; functions here flush, the caller commits."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from vault.audit.service import AuditContext, record_event
+from vault.auth.models import Role, User
+from vault.auth.service import create_user, find_user_by_email
+from vault.auth.sessions import SessionPolicy, end_user_sessions, open_session_counts
+from vault.errors import Conflict, NotFound
+
+
+@dataclasses.dataclass(frozen=True)
+class StaffMember:
+    """A user as the directory shows it."""
+
+    user: User
+    open_sessions: int
+
+
+def list_staff(
+    session: Session,
+    *,
+    now: dt.datetime,
+    policy: SessionPolicy,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[StaffMember]:
+    """Users in id order (those after the id ``after``; at most ``limit``), each with how
+    many open sessions it has."""
+    query = sa.select(User).order_by(User.id)
+    if after:
+        query = query.where(User.id > after)
+    if limit is not None:
+        query = query.limit(limit)
+    users = list(session.scalars(query))
+    counts = open_session_counts(session, [u.id for u in users], now=now, policy=policy)
+    return [StaffMember(u, counts.get(u.id, 0)) for u in users]
+
+
+def staff_member(
+    session: Session, user_id: str, *, now: dt.datetime, policy: SessionPolicy
+) -> StaffMember:
+    """One user of the directory; raises ``NotFound``."""
+    user = _user(session, user_id)
+    counts = open_session_counts(session, [user.id], now=now, policy=policy)
+    return StaffMember(user, counts.get(user.id, 0))
+
+
+def user_id_for_email(session: Session, email: str) -> str:
+    """The id of the user with this email; raises ``NotFound``."""
+    user = find_user_by_email(session, email)
+    if user is None:
+        raise NotFound("no user has this email address")
+    return user.id
+
+
+def _user(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+def register_user(
+    session: Session,
+    context: AuditContext,
+    *,
+    email: str,
+    password: str,
+    roles: Sequence[str],
+    min_password_length: int,
+    now: dt.datetime,
+) -> User:
+    """Create a staff user (``create_user``) and record ``user.create``. Raises what
+    ``create_user`` raises."""
+    user = create_user(session, email=email, password=password, roles=roles,
+                       min_password_length=min_password_length)  # fmt: skip
+    record_event(session, context, action="user.create", outcome="allowed", now=now,
+                 reason=user.id)  # fmt: skip
+    return user
+
+
+def _other_active_admins(session: Session, user_id: str) -> int:
+    query = (
+        sa.select(sa.func.count(sa.distinct(User.id)))
+        .join(User.roles)
+        .where(Role.name == "admin", User.active.is_(True), User.id != user_id)
+    )
+    return int(session.scalar(query) or 0)
+
+
+def disable_user(
+    session: Session, user_id: str, context: AuditContext, *, now: dt.datetime
+) -> tuple[User, int]:
+    """Disable a user: it can no longer log in, and every session of theirs ends now (the next
+    request is refused in every worker, which reads the user and the session each time).
+    Returns the user and how many sessions ended. Raises ``NotFound`` and ``Conflict``
+    (``last_admin``: nobody would be left to manage the vault)."""
+    user = _user(session, user_id)
+    is_admin = any(r.name == "admin" for r in user.roles)
+    if user.active and is_admin and not _other_active_admins(session, user.id):
+        raise Conflict("the last active admin cannot be disabled", code="last_admin")
+    user.active = False
+    session.flush()
+    # Ended rather than merely refused while the user is disabled, so that enabling the user
+    # again does not bring an old session back.
+    ended = end_user_sessions(session, user.id, now=now, reason="user_disabled")
+    record_event(session, context, action="user.disable", outcome="allowed", now=now,
+                 reason=user.id)  # fmt: skip
+    return user, ended
+
+
+def enable_user(session: Session, user_id: str, context: AuditContext, *, now: dt.datetime) -> User:
+    """Let a disabled user log in again (no old session comes back). Raises ``NotFound``."""
+    user = _user(session, user_id)
+    user.active = True
+    session.flush()
+    record_event(session, context, action="user.enable", outcome="allowed", now=now,
+                 reason=user.id)  # fmt: skip
+    return user
