@@ -21,6 +21,8 @@ from vault.governance.models import AccessRequest, CategoryOwner, Purpose
 
 MAX_DAYS = 90
 OWNER_ROLE = "data_owner"
+# Decides the categories whose only owner is the requester (separation of duties).
+OFFICER_ROLE = "compliance_officer"
 
 
 def owners(session: Session) -> dict[str, str]:
@@ -118,22 +120,67 @@ def _load(session: Session, request_id: str) -> AccessRequest:
     return request
 
 
+class SelfApproval(Forbidden):
+    """The requester tried to decide on their own request (separation of duties)."""
+
+    code = "self_approval"
+    title = "Self Approval"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__("nobody approves or denies their own access request")
+        # what the refusal's audit event records: the code and the request, never a value
+        self.reason = f"{self.code}:{request_id}"
+
+
+def decidable_categories(
+    request: AccessRequest, principal: Principal, owner_map: dict[str, str]
+) -> set[str]:
+    """The categories of ``request`` that ``principal`` may decide: those it owns and, for a
+    compliance officer, those whose only owner is the requester. Never any for the requester
+    themself (empty then)."""
+    if principal.id == request.requester_id:
+        return set()
+    officer = principal.has_role(OFFICER_ROLE)
+    return {
+        category
+        for category in request.categories.split()
+        if owner_map.get(category) == principal.id
+        or (officer and owner_map.get(category) == request.requester_id)
+    }
+
+
+def may_decide(
+    request: AccessRequest, principal: Principal, owner_map: dict[str, str], now: dt.datetime
+) -> bool:
+    """Whether ``principal`` is offered a decision on ``request``: it is pending and covers a
+    category it may decide (what the admin UI shows Approve and Deny for)."""
+    pending = status_of(request, now) == "pending"
+    return pending and bool(decidable_categories(request, principal, owner_map))
+
+
 def decide(
     session: Session, request_id: str, owner: Principal, *, approve: bool, now: dt.datetime
 ) -> AccessRequest:
-    """An owner approves (their categories) or denies (the whole request). The request is
-    approved once every covered category is. Raises ``NotFound``, ``Forbidden`` and
-    ``ValidationFailed`` (already decided)."""
+    """An owner approves (their categories) or denies (the whole request); a compliance
+    officer does so for the categories whose only owner is the requester. The request is
+    approved once every covered category is. Raises ``NotFound``, ``SelfApproval`` (the
+    requester, whatever their roles), ``Forbidden`` (nothing here for this principal to
+    decide) and ``ValidationFailed`` (already decided)."""
     request = _load(session, request_id)
-    mine = [c for c, user in owners(session).items() if user == owner.id]
-    pending = [c for c in request.categories.split() if c not in request.approvals]
-    if not set(mine) & set(request.categories.split()):
-        raise Forbidden("only the owner of a category this request covers decides on it")
+    if owner.id == request.requester_id:
+        raise SelfApproval(request.id)
+    mine = decidable_categories(request, owner, owners(session))
+    if not mine:
+        raise Forbidden(
+            "only the owner of a category this request covers decides on it (a compliance"
+            " officer for a category the requester owns)"
+        )
     if request.status != "pending":
         raise ValidationFailed(errors={"status": [f"the request is already {request.status}"]})
     if not approve:
         request.status, request.decided_at, request.decided_by = "denied", now, owner.id
     else:
+        pending = [c for c in request.categories.split() if c not in request.approvals]
         request.approvals = {**request.approvals, **{c: owner.id for c in pending if c in mine}}
         if all(c in request.approvals for c in request.categories.split()):
             request.status, request.decided_at, request.decided_by = "approved", now, owner.id
