@@ -226,6 +226,35 @@ def test_a_compliance_officer_decides_the_categories_the_requester_owns(
     assert denied["status"] == "denied"
 
 
+def test_an_owner_sees_only_requests_for_whole_categories_it_owns(
+    world: dict[str, Any], app: Flask, make_user: Callable[..., str]
+) -> None:
+    client = app.test_client()
+    wildcard_owner = make_user("wildcard.owner@example.com", roles=("data_owner",))
+    for name, category, owner in (
+        ("loyalty_card", "contact_ext", world["ids"]["sensitive_owner"]),
+        ("locker_code", "con_act", wildcard_owner),  # "_" would match any one character
+    ):
+        spec = {"name": name, "type": "string", "category": category, "sensitivity": "low"}
+        added = client.post("/api/v1/fields", headers=world["admin"], json=spec)
+        assert added.status_code == 201, added.get_json()
+        assigned = client.put(
+            f"/api/v1/ownership/{category}", json={"user_id": owner}, headers=world["admin"]
+        )
+        assert assigned.status_code == 200, assigned.get_json()
+    extended = ask(world, fields=[], categories=["contact_ext"]).get_json()["id"]
+    contact = ask(world, fields=[], categories=["contact"]).get_json()["id"]
+
+    def listed(who: Staff) -> set[str]:
+        return {r["id"] for r in who.get("/access-requests").get_json()["items"]}
+
+    assert listed(world["contact_owner"]) == {contact}
+    assert listed(world["sensitive_owner"]) == {extended}
+    wildcard = Staff(app, "wildcard.owner@example.com")
+    assert listed(wildcard) == set()
+    assert listed(world["staff"]) == {contact, extended}
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

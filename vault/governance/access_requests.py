@@ -232,12 +232,17 @@ def grant_purposes(session: Session, user_id: str, now: dt.datetime) -> frozense
 
 
 def visible_requests(session: Session, principal: Principal) -> list[AccessRequest]:
-    """Admins and compliance officers see every request; others theirs and their categories'."""
+    """Admins and compliance officers see every request; others theirs and those covering a
+    category they own (a whole category: the owner of ``contact`` does not see requests for
+    ``contact_ext``)."""
     query = sa.select(AccessRequest).order_by(AccessRequest.created_at.desc())
-    if not principal.has_role("admin", "compliance_officer"):
+    if not principal.has_role("admin", OFFICER_ROLE):
         mine = [c for c, user in owners(session).items() if user == principal.id]
+        # categories are space-separated: pad them so each is matched whole, and escape
+        # LIKE's wildcards ("_" is common in category names)
+        padded = sa.literal(" ") + AccessRequest.categories + sa.literal(" ")
         conditions = [AccessRequest.requester_id == principal.id]
-        conditions += [AccessRequest.categories.contains(c) for c in mine]
+        conditions += [padded.contains(f" {c} ", autoescape=True) for c in mine]
         query = query.where(sa.or_(*conditions))
     return list(session.scalars(query))
 
