@@ -28,6 +28,7 @@ from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.clock import FixedClock
 from vault.db import db
+from vault.governance.consent import record_consent
 from vault.governance.models import PrivacyRequest
 
 REQUESTS = "/privacy/requests"
@@ -66,14 +67,19 @@ def officer(make_token: Callable[..., str]) -> dict[str, str]:
 
 
 def new_customer(client: FlaskClient, sales: dict[str, str], address: str) -> str:
+    """A customer created by the sales system, with a purchase, who opted in to marketing
+    (recorded directly: no shipped role may record a marketing grant through the API)."""
     response = client.post(
         "/api/v1/customers",
-        json={"fields": {**SAMPLE_FIELDS, "email": address}, "region": "EU",
-              "consents": [{"purpose": "marketing", "granted": True}]},
+        json={"fields": {**SAMPLE_FIELDS, "email": address}, "region": "EU"},
         headers=sales,
-    )  # fmt: skip
+    )
     assert response.status_code == 201, response.get_json()
     customer_id: str = response.get_json()["id"]
+    with client.application.app_context():
+        record_consent(runtime.customer_store(), customer_id, purpose="marketing", granted=True,
+                       source="web-form")  # fmt: skip
+        db.session.commit()
     interaction = {"kind": "purchase", "channel": "phone", "text": SECRET_TEXT,
                    "amount": "12.50", "currency": "EUR"}  # fmt: skip
     added = client.post(

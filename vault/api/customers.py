@@ -136,13 +136,7 @@ class Governed:
         self.principal = current_principal()
         self.purpose: str = g.purpose
         self.store: CustomerStore = runtime.customer_store()
-        self.plan: AccessPlan = plans.plan(
-            db.session,
-            self.store.catalogue,
-            self.principal.roles,
-            self.purpose,
-            stamp=runtime.change_stamps().get(POLICIES, 0),
-        )
+        self.plan: AccessPlan = self._plan_for(self.purpose)
         self._shown = self._view_steps()
 
     def _view_steps(self) -> list[tuple[str, Callable[[Any], Any] | None, str]]:
@@ -202,6 +196,36 @@ class Governed:
         records = self.store.read(customer_ids, self.plan.readable)
         return [self.view(r) for r in records]
 
+    def require_consent_grant(self, purposes: Iterable[str]) -> None:
+        """Recording that a customer granted consent to a purpose makes it visible for that
+        purpose, so it needs write access for that purpose itself (not for the request's):
+        the principal may state it and its plan for it allows writing. Raises ``Forbidden``
+        naming the purposes refused. (A withdrawal needs no such check: API.md §2.)"""
+        refused = []
+        for purpose in sorted(set(purposes)):
+            if purpose not in self.principal.purposes:
+                refused.append(purpose)
+                continue
+            plan = self.plan if purpose == self.purpose else self._plan_for(purpose)
+            if not plan.writable:
+                refused.append(purpose)
+        if refused:
+            raise Forbidden(
+                "recording a consent grant needs write access for its purpose: "
+                + ", ".join(refused)
+            )
+
+    def _plan_for(self, purpose: str) -> AccessPlan:
+        """The compiled, cached plan of this principal for ``purpose`` (the policy engine is
+        not asked again)."""
+        return plans.plan(
+            db.session,
+            self.store.catalogue,
+            self.principal.roles,
+            purpose,
+            stamp=runtime.change_stamps().get(POLICIES, 0),
+        )
+
     def check_fields(self, names: Iterable[str], allowed: frozenset[str], verb: str) -> None:
         names = list(names)
         unknown = self.store.catalogue.unknown(names)
@@ -224,6 +248,7 @@ def create_customer(body: dict[str, Any]) -> dict[str, Any]:
     """Create a customer; 201 with the caller's scoped view."""
     ctx = Governed()
     ctx.check_fields(body["values"], ctx.plan.creatable, "set")
+    ctx.require_consent_grant(c["purpose"] for c in body["consents"] if c["granted"])
     regions = ctx.principal.regions
     if regions is not None and body["region"] not in regions:
         raise Forbidden("you may not create customers in this region")
@@ -337,12 +362,13 @@ def get_consents(customer_id: str) -> dict[str, Any]:
 @blueprint.arguments(ConsentInSchema)
 @blueprint.response(201)
 def add_consent(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
-    """Append a consent event. Whoever may read the customer may record a withdrawal for
-    any purpose; granting needs write access for this purpose."""
+    """Append a consent event. Whoever may read the customer for the request's purpose may
+    record a withdrawal for any purpose; a grant for a purpose needs write access for that
+    purpose (403 otherwise, and nothing is recorded)."""
     ctx = Governed()
     ctx.require_visible(customer_id)
-    if body["granted"] and not ctx.plan.writable:
-        raise Forbidden("recording a grant needs write access for this purpose")
+    if body["granted"]:
+        ctx.require_consent_grant([body["purpose"]])
     record_consent(ctx.store, customer_id, recorded_by=ctx.principal.id, **body)
     audit(
         "consent.change", customer_ids=[customer_id], reason=f"{body['purpose']}:{body['granted']}"
