@@ -314,6 +314,42 @@ def test_a_person_goes_through_the_export_with_the_html_pages(
     assert "text/html" in missing.content_type
 
 
+def test_the_export_lists_data_accesses_only_never_holds_or_queue_work(
+    app: Flask, client: FlaskClient, sales: dict[str, str], officer: dict[str, str],
+    make_token: Callable[..., str],
+) -> None:  # fmt: skip
+    customer_id = new_customer(client, sales, "watched@example.org")
+    hold = {"customer_id": customer_id, "reason": "litigation 2291"}
+    placed = client.post("/api/v1/legal-holds", json=hold, headers=officer)
+    assert placed.status_code == 201
+    lifted = client.post(f"/api/v1/legal-holds/{placed.get_json()['id']}/lift",
+                         json={"reason": "case settled"}, headers=officer)  # fmt: skip
+    assert lifted.status_code == 200
+    assert client.get("/api/v1/legal-holds?active=false", headers=officer).status_code == 200
+    asked = ask(client, "watched@example.org", "export")
+    assert client.get("/api/v1/privacy-requests", headers=officer).status_code == 200
+    audit = client.get(f"/api/v1/audit/events?customer={customer_id}", headers=officer)
+    assert audit.status_code == 200
+    assert "legal_hold.place" in {e["action"] for e in audit.get_json()["items"]}
+    support = bearer(make_token(role="support", name="desk"), **{"X-Purpose": "support"})
+    consents = client.get(f"/api/v1/customers/{customer_id}/consents", headers=support)
+    assert consents.status_code == 200
+    url = verify(client, asked["id"], code_in(messages(app)[-1])).get_json()["download_url"]
+    archive = zipfile.ZipFile(io.BytesIO(client.get(url).data))
+    data = json.loads(archive.read("data.json"))
+    actions = {a["action"] for a in data["accesses"]}
+    assert {"customer.create", "customer.read", "interaction.create", "consent.read"} <= actions
+    assert {a.split(".")[0] for a in actions} == {"customer", "consent", "interaction"}
+    assert {a["by"] for a in data["accesses"]} == {"system crm", "system desk"}
+    csv_actions = {row["action"] for row in csv.DictReader(io.StringIO(
+        archive.read("accesses.csv").decode()))}  # fmt: skip
+    assert csv_actions == actions
+    for name in archive.namelist():
+        text = archive.read(name).decode()
+        for word in ("legal_hold", "privacy_request.", "audit.", "litigation"):
+            assert word not in text, (name, word)
+
+
 def test_with_smtp_configured_the_code_goes_through_a_real_smtp_server(
     make_app: Callable[..., Flask], smtp_handler: CollectingHandler, smtp_server: Controller
 ) -> None:
