@@ -252,6 +252,27 @@ def test_requests_per_address_are_limited(app: Flask, client: FlaskClient) -> No
     ask(client, "other@example.org", "export")
 
 
+def test_the_address_limit_counts_every_spelling_the_vault_takes_as_one_address(
+    client: FlaskClient,
+) -> None:
+    # the same address as the e-mail field stores it: case, Unicode normal form, IDNA
+    variants = ["Jane.Doe@EXAMPLE.org", "jane.doe@example.org", " JANE.DOE@Example.Org "]
+    for variant in variants:
+        ask(client, variant, "export")
+    limited = client.post(REQUESTS, json={"email": "jane.doe@example.ORG", "type": "erasure"})
+    assert limited.status_code == 202  # three so far, of five
+    ask(client, "jane.doe@EXAMPLE.org", "export")
+    assert client.post(REQUESTS, json={"email": "Jane.Doe@example.org", "type": "export"}
+                       ).status_code == 429  # fmt: skip
+    decomposed, composed = "ja\u0301ne@xn--mnchen-3ya.de", "j\u00e1ne@m\u00fcnchen.de"
+    for _ in range(3):
+        ask(client, decomposed, "export")
+    ask(client, composed, "export")
+    ask(client, "J\u00c1NE@M\u00dcNCHEN.DE", "export")
+    refused = client.post(REQUESTS, json={"email": composed, "type": "export"})
+    assert refused.status_code == 429
+
+
 def test_requests_per_client_are_rate_limited(make_app: Callable[..., Flask]) -> None:
     client = make_app(privacy_rate_limit="3 per minute").test_client()
     statuses = [

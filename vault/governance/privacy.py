@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from vault.audit.service import AuditContext, record_event
+from vault.customers.catalogue import normalise_search_input
 from vault.customers.models import BlindIndexEntry, Interaction
 from vault.customers.service import CustomerStore
 from vault.errors import Conflict, NotFound, RateLimited, ValidationFailed, VaultError
@@ -416,8 +417,12 @@ class PrivacyDesk:
         return hmac.new(key, f"{request_id}:{code}".encode(), hashlib.sha256).digest()
 
     def _address_digest(self, email: str) -> bytes:
+        """The keyed digest of an address as the e-mail field normalises it (the blind
+        index's input: case, Unicode normal form, IDNA), so every spelling of one address
+        counts against the same limit. Raises ``ValidationFailed`` for a malformed one."""
+        address = normalise_search_input(self.store.catalogue["email"], email)
         key = self.store.keyring.derived_key(ADDRESS_KEY_LABEL)
-        return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).digest()
+        return hmac.new(key, address.encode(), hashlib.sha256).digest()
 
     def _audit(
         self, action: str, request: PrivacyRequest, *, outcome: str = "allowed",
