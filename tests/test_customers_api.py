@@ -101,6 +101,37 @@ def test_a_grant_needs_write_access_for_its_own_purpose_a_withdrawal_does_not(
     assert call(client, "POST", path, tokens["sales"], "sales", own).status_code == 201
 
 
+def test_consent_sources_and_interaction_channels_are_codes(
+    client: FlaskClient, tokens: Tokens, app: Flask
+) -> None:
+    customer_id = create(client, tokens)
+    sales = tokens["sales"]
+    for source in ("Jane Dupont in the shop", "jeanne.dupont@example.org ", "Web-Form", ""):
+        body = {"purpose": "marketing", "granted": False, "source": source}
+        refused = call(client, "POST", f"/{customer_id}/consents", sales, "sales", body)
+        assert refused.status_code == 422, source
+        assert list(refused.get_json()["errors"]) == ["source"]
+        if source:
+            assert source.strip() not in json.dumps(refused.get_json())  # never echoed
+    assert call(client, "GET", f"/{customer_id}/consents", sales, "sales").get_json()[
+        "purposes"] == {}  # fmt: skip
+    withdrawal = {"purpose": "marketing", "granted": False, "source": "said so on the 5th"}
+    created = call(client, "POST", "", sales, "sales", {
+        "fields": {**SAMPLE_FIELDS, "email": "coded@example.org"}, "region": "EU",
+        "consents": [withdrawal]})  # fmt: skip
+    assert created.status_code == 422
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 1
+    call_text = {"kind": "call", "channel": "Call with Jane"}
+    refused = call(client, "POST", f"/{customer_id}/interactions", sales, "sales", call_text)
+    assert refused.status_code == 422
+    assert list(refused.get_json()["errors"]) == ["channel"]
+    for channel in ("phone", "crm:eu-1", ""):
+        ok = call(client, "POST", f"/{customer_id}/interactions", sales, "sales",
+                  {"kind": "call", "channel": channel})  # fmt: skip
+        assert ok.status_code == 201, channel
+
+
 def test_support_sees_contact_data_and_withheld_names(client: FlaskClient, tokens: Tokens) -> None:
     customer_id = create(client, tokens)
     view = call(client, "GET", f"/{customer_id}", tokens["support"], "support").get_json()

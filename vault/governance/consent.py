@@ -10,7 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vault import codes
 from vault.auth.principal import Principal
+from vault.codes import is_code
 from vault.customers.models import Customer
 from vault.customers.service import CustomerStore
 from vault.errors import Forbidden, ValidationFailed
@@ -44,10 +46,12 @@ def record_consent(
     occurred_at: dt.datetime | None = None,
 ) -> int:
     """Append a consent event and update the derived state; returns the event id. Raises
-    ``NotFound`` (customer) and ``ValidationFailed`` (unknown purpose, bad source...)."""
+    ``NotFound`` (customer) and ``ValidationFailed`` (unknown purpose, a source that is not
+    code-shaped (``vault.codes``)...)."""
     errors: dict[str, list[str]] = {}
-    if not source or len(source) > 64:
-        errors["source"] = ["must be 1 to 64 characters"]
+    if not is_code(source):
+        # a source outlives anonymisation: a code, never free text that could name someone
+        errors["source"] = [f"must be {codes.DESCRIPTION}"]
     if len(notice_version) > 32:
         errors["notice_version"] = ["must be at most 32 characters"]
     if evidence is not None and len(evidence) > MAX_EVIDENCE:

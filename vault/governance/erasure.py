@@ -5,7 +5,8 @@
 - ``anonymise``: the customer stops being a person: its data key is destroyed
   (crypto-shredding) and every value, blind index, interaction text and consent evidence is
   deleted; what remains are facts without a person (interaction kind, channel, time and amount;
-  consent history without evidence) against a tombstone, so aggregate figures stay right.
+  consent history without evidence; channels and sources are codes, and free text an older
+  row may hold is removed) against a tombstone, so aggregate figures stay right.
 - ``erase``: the same, and the interactions and consent history are deleted too; only the
   tombstone (id, region, times) and the audit trail, which holds no values, remain.
 
@@ -22,6 +23,7 @@ from collections.abc import Collection, Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from vault.codes import is_code
 from vault.crypto.envelope import KeyRing
 from vault.customers import packing
 from vault.customers.models import BlindIndexEntry, Customer, Interaction
@@ -115,12 +117,33 @@ def erase_customers(
             .where(ConsentEvent.customer_id.in_(ids), ConsentEvent.evidence_ciphertext.is_not(None))
             .values(evidence_ciphertext=None)
         )
+        _scrub_free_text(session, ids)
     else:
         session.execute(sa.delete(Interaction).where(Interaction.customer_id.in_(ids)))
         session.execute(sa.delete(ConsentState).where(ConsentState.customer_id.in_(ids)))
         session.execute(sa.delete(ConsentEvent).where(ConsentEvent.customer_id.in_(ids)))
     for customer_id in ids:
         keyring.forget(customer_id)
+
+
+# What an anonymised consent event says of its source when the source was free text.
+REDACTED_SOURCE = "redacted"
+
+
+def _scrub_free_text(session: Session, ids: list[str]) -> None:
+    """Consent sources and interaction channels stay beside anonymised data; rows written
+    before they had to be codes (``vault.codes``) may hold free text, which goes now. Reads
+    only the distinct values (a handful), not every row."""
+    for column, blank in ((ConsentEvent.source, REDACTED_SOURCE), (Interaction.channel, "")):
+        table = column.class_
+        values = session.scalars(sa.select(column).where(table.customer_id.in_(ids)).distinct())
+        free = [v for v in values if v and not is_code(v)]
+        if free:
+            session.execute(
+                sa.update(table)
+                .where(table.customer_id.in_(ids), column.in_(free))
+                .values({column.key: blank})
+            )
 
 
 def erase_fields(
