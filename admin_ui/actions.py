@@ -31,17 +31,17 @@ from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
 from vault import runtime
 from vault.api.audit_trail import audit, request_context
-from vault.api.privacy_portal import deliver
+from vault.api.privacy_portal import deliver, finish_erasure
 from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email
 from vault.customers.catalogue import FieldSpec, add_field
-from vault.db import db, purge_sqlite_wal
+from vault.db import db
 from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import set_owner
 from vault.governance.legal_holds import lift_hold, place_hold
 from vault.governance.privacy import PrivacyDesk
 from vault.governance.purposes import create_purpose
-from vault.governance.retention import update_rule
+from vault.governance.retention_rules import update_rule
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
 
@@ -178,7 +178,6 @@ def file_privacy_request(form: FileRequestForm, principal: Principal) -> str:
         by=principal.id,
     )  # fmt: skip
     db.session.commit()
-    if item.type == "erasure" and item.status == "completed":
-        purge_sqlite_wal(db.engine)
+    finish_erasure(desk)
     deliver(outgoing, item.id)
     return f"Request {item.id} filed: {item.status.replace('_', ' ')} {item.reason}".strip()

@@ -190,6 +190,18 @@ def make_token(app: Flask, clock: FixedClock) -> Callable[..., str]:
 
 
 @pytest.fixture
+def sales(make_token: Callable[..., str]) -> dict[str, str]:
+    """The headers of the sales system (role sales) for the purpose sales."""
+    return bearer(make_token(role="sales", name="crm"), **{"X-Purpose": "sales"})
+
+
+@pytest.fixture
+def officer(make_token: Callable[..., str]) -> dict[str, str]:
+    """The headers of a compliance officer's client."""
+    return bearer(make_token(role="compliance_officer", name="legal"))
+
+
+@pytest.fixture
 def optin_token(app: Flask, make_token: Callable[..., str]) -> str:
     """The token of a consumer system that records customers' opt-ins to marketing: the sales
     role's rules, and the purposes sales and marketing with writing ``interests`` for

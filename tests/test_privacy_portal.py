@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from flask import Flask
@@ -54,16 +53,6 @@ def code_in(message: email.message.EmailMessage) -> str:
     codes = [line for line in body.get_content().splitlines() if re.fullmatch(r"\d{8}", line)]
     assert len(codes) == 1, "the code stands alone on one line"
     return codes[0]
-
-
-@pytest.fixture
-def sales(make_token: Callable[..., str]) -> dict[str, str]:
-    return bearer(make_token(role="sales", name="crm"), **{"X-Purpose": "sales"})
-
-
-@pytest.fixture
-def officer(make_token: Callable[..., str]) -> dict[str, str]:
-    return bearer(make_token(role="compliance_officer", name="legal"))
 
 
 def new_customer(client: FlaskClient, sales: dict[str, str], address: str) -> str:

@@ -25,7 +25,8 @@ from vault.governance.consent import record_consent
 from vault.governance.erasure import erase_customers, lock_erasable
 from vault.governance.legal_holds import lift_hold, place_hold
 from vault.governance.models import ConsentEvent, ConsentState, RetentionRule
-from vault.governance.retention import SHIPPED_RULES, Sweep, create_rule, rules
+from vault.governance.retention import Sweep
+from vault.governance.retention_rules import SHIPPED_RULES, create_rule, rules
 
 DAY = dt.timedelta(days=1)
 

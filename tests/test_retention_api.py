@@ -31,16 +31,6 @@ def admin(make_token: Callable[..., str]) -> dict[str, str]:
     return bearer(make_token(role="admin", name="ops"))
 
 
-@pytest.fixture
-def officer(make_token: Callable[..., str]) -> dict[str, str]:
-    return bearer(make_token(role="compliance_officer", name="legal"))
-
-
-@pytest.fixture
-def sales(make_token: Callable[..., str]) -> dict[str, str]:
-    return bearer(make_token(role="sales", name="crm"), **{"X-Purpose": "sales"})
-
-
 def new_customer(client: FlaskClient, sales: dict[str, str], email: str) -> str:
     response = client.post(
         "/api/v1/customers",

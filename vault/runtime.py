@@ -17,6 +17,7 @@ from vault.customers.catalogue import load_catalogue
 from vault.customers.service import CustomerStore
 from vault.db import db
 from vault.governance import versions
+from vault.mail import Mailer, mailer_from_settings
 
 
 def settings() -> Settings:
@@ -40,6 +41,14 @@ def key_provider() -> KeyProvider:
         provider = provider_from_settings(settings())
         current_app.extensions["vault.key_provider"] = provider
     return provider
+
+
+def mailer() -> Mailer:
+    """The app's mailer (settings decide: SMTP or the outbox folder), made on first use."""
+    found: Mailer | None = current_app.extensions.get("vault.mailer")
+    if found is None:
+        found = current_app.extensions["vault.mailer"] = mailer_from_settings(settings())
+    return found
 
 
 def keyring() -> KeyRing:

@@ -27,7 +27,7 @@ from vault.codes import is_code
 from vault.crypto.envelope import KeyRing
 from vault.customers import packing
 from vault.customers.models import BlindIndexEntry, Customer, Interaction
-from vault.governance.models import ConsentEvent, ConsentState, LegalHold
+from vault.governance.models import ConsentEvent, ConsentState, LegalHold, PrivacyRequest
 
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
 
@@ -70,6 +70,15 @@ def held_among(session: Session, customer_ids: Collection[str]) -> set[str]:
             .distinct()
         )
     )
+
+
+def privacy_request_ids(session: Session, customer_ids: Sequence[str]) -> list[str]:
+    """The ids of these customers' privacy requests: the references of the mail sent about
+    them (``vault.mail``), which goes when they are erased."""
+    if not customer_ids:
+        return []
+    query = sa.select(PrivacyRequest.id).where(PrivacyRequest.customer_id.in_(list(customer_ids)))
+    return sorted(session.scalars(query))
 
 
 def stored_field_names(session: Session, customer_ids: Sequence[str]) -> list[str]:
