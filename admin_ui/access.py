@@ -29,6 +29,7 @@ from vault.governance.access_requests import (
     visible_requests,
 )
 from vault.governance.models import Purpose
+from vault.governance.notes import justification_of
 from vault.policies.service import effect_of, list_rules, role_parents
 
 
@@ -90,6 +91,7 @@ def access_requests() -> ResponseReturnValue:
                 region=(form.region.data or "").strip(),
                 justification=form.justification.data or "",
                 duration_days=form.duration_days.data or 0, now=runtime.now(),
+                notes=runtime.note_cipher(),
             )  # fmt: skip
         except ValidationFailed as exc:
             error = describe_errors(exc.errors)
@@ -101,13 +103,13 @@ def access_requests() -> ResponseReturnValue:
     elif request.method == "POST":
         error, status = "the form was incomplete or expired; try again", 400
     now = runtime.now()
-    owner_map = owners(db.session)
+    owner_map, notes = owners(db.session), runtime.note_cipher()
     items = visible_requests(db.session, principal)
     audit("access_request.read", principal=principal)
     rows = [
         {"id": r.id, "requester": r.requester_id, "purpose": r.purpose,
          "covers": " ".join(r.categories.split() + r.fields.split()),
-         "customers": r.customer_ids or f"region {r.region}", "why": r.justification,
+         "customers": r.customer_ids or f"region {r.region}", "why": justification_of(r, notes),
          "days": r.duration_days, "status": status_of(r, now), "asked": short_time(r.created_at),
          "decidable": may_decide(r, principal, owner_map, now)}
         for r in items

@@ -143,7 +143,7 @@ def change_retention_rule(form: RetentionChangeForm, principal: Principal) -> st
 def add_hold(form: HoldForm, principal: Principal) -> str:
     customer_id = (form.customer_id.data or "").strip()
     hold = place_hold(db.session, customer_id, reason=form.reason.data or "", by=principal.id,
-                      now=runtime.now())  # fmt: skip
+                      now=runtime.now(), notes=runtime.note_cipher())  # fmt: skip
     audit("legal_hold.place", principal=principal, customer_ids=[hold.customer_id],
           reason=hold.id)  # fmt: skip
     return f"Hold {hold.id} placed: no erasure of {hold.customer_id} proceeds until lifted."
@@ -152,7 +152,8 @@ def add_hold(form: HoldForm, principal: Principal) -> str:
 @form_action("/legal-holds/lift", "compliance_officer", LiftForm, "admin.retention")
 def lift(form: LiftForm, principal: Principal) -> str:
     hold = lift_hold(db.session, (form.hold_id.data or "").strip(),
-                     reason=form.reason.data or "", by=principal.id, now=runtime.now())  # fmt: skip
+                     reason=form.reason.data or "", by=principal.id, now=runtime.now(),
+                     notes=runtime.note_cipher())  # fmt: skip
     audit("legal_hold.lift", principal=principal, customer_ids=[hold.customer_id],
           reason=hold.id)  # fmt: skip
     return f"Hold {hold.id} lifted."

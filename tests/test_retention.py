@@ -25,6 +25,7 @@ from vault.governance.consent import record_consent
 from vault.governance.erasure import erase_customers, lock_erasable
 from vault.governance.legal_holds import lift_hold, place_hold
 from vault.governance.models import ConsentEvent, ConsentState, RetentionRule
+from vault.governance.notes import reasons_of
 from vault.governance.retention import Sweep
 from vault.governance.retention_rules import SHIPPED_RULES, create_rule, rules
 
@@ -112,8 +113,9 @@ def test_a_customer_under_legal_hold_is_untouched(store: CustomerStore, clock: F
     free = store.create(person(2), region="EU")
     add_interaction(store, held, kind="call", text="Asked about the invoice")
     hold = place_hold(
-        store.session, held, reason="Litigation 2026-7", by="usr_legal", now=clock.now()
-    )
+        store.session, held, reason="Litigation 2026-7", by="usr_legal", now=clock.now(),
+        notes=runtime.note_cipher(),
+    )  # fmt: skip
     clock.advance(days=31)
 
     dry = sweep(store, clock, dry_run=True)
@@ -133,8 +135,15 @@ def test_a_customer_under_legal_hold_is_untouched(store: CustomerStore, clock: F
         ("retention.erase_customer", "allowed", rule.id, free, " ".join(sorted(SAMPLE_FIELDS))),
     ]
     # once the hold is lifted, the next sweep applies the rule
-    lift_hold(store.session, hold.id, reason="Case closed", by="usr_legal", now=clock.now())
+    lift_hold(store.session, hold.id, reason="Case closed", by="usr_legal", now=clock.now(),
+              notes=runtime.note_cipher())  # fmt: skip
+    assert reasons_of(hold, runtime.note_cipher()) == ("Litigation 2026-7", "Case closed")
     assert sweep(store, clock).erased == 1
+    # the hold's reasons (staff's words about the customer) went with the erasure
+    store.session.refresh(hold)
+    assert (hold.reason, hold.reason_ciphertext, hold.lift_reason, hold.lift_reason_ciphertext) \
+        == (None, None, None, None)  # fmt: skip
+    assert (hold.placed_by, hold.lifted_by) == ("usr_legal", "usr_legal")
     assert not store.exists(held)
 
 
@@ -324,7 +333,8 @@ def test_a_sweep_killed_half_way_and_rerun_ends_as_one_clean_run(
                     store.end_relationship(customer_id, store.now)
                 if i % 7 == 0:
                     place_hold(store.session, customer_id, reason="Audit by the regulator",
-                               by="usr_legal", now=store.now)  # fmt: skip
+                               by="usr_legal", now=store.now,
+                               notes=runtime.note_cipher())  # fmt: skip
                 ids.append(customer_id)
         return ids
 

@@ -38,6 +38,7 @@ from vault.customers.models import Customer
 from vault.db import db, purge_sqlite_wal
 from vault.errors import VaultError, describe_errors
 from vault.governance.access_requests import record_expired_grants
+from vault.governance.notes import seal_legacy_notes
 from vault.governance.privacy import PrivacyDesk
 from vault.governance.privacy_queue import record_deadlines
 from vault.governance.retention import DEFAULT_BATCH, MAX_BATCH, Sweep, SweepReport
@@ -109,6 +110,7 @@ def init_command(admin_email: str | None, admin_password: str | None) -> None:
         changes.append(f"migrated the database from {before or 'an empty schema'} to {after}")
     with db.transaction() as session:
         changes += seed_defaults(session)
+        changes += seal_legacy_notes(session, runtime.note_cipher())
         if bool(admin_email) != bool(admin_password):
             raise click.UsageError("give both --admin-email and --admin-password, or neither")
         if admin_email is None and not admin_exists(session) and sys.stdin.isatty():

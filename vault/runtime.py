@@ -12,6 +12,7 @@ from vault.clock import Clock
 from vault.config import Settings
 from vault.crypto.envelope import KeyRing
 from vault.crypto.keys import KeyProvider, provider_from_settings
+from vault.crypto.notes import NOTES_KEY_LABEL, NoteCipher
 from vault.customers.catalogue import COUNTER as CATALOGUE
 from vault.customers.catalogue import load_catalogue
 from vault.customers.service import CustomerStore
@@ -49,6 +50,11 @@ def mailer() -> Mailer:
     if found is None:
         found = current_app.extensions["vault.mailer"] = mailer_from_settings(settings())
     return found
+
+
+def note_cipher() -> NoteCipher:
+    """The cipher of staff's free-text notes (``vault.crypto.notes``)."""
+    return NoteCipher(key_provider().derived_key(NOTES_KEY_LABEL))
 
 
 def keyring() -> KeyRing:

@@ -27,6 +27,7 @@ from vault.governance.access_requests import (
     visible_requests,
 )
 from vault.governance.models import AccessRequest
+from vault.governance.notes import justification_of
 
 ownership_blueprint = Blueprint(
     "ownership", __name__, url_prefix="/api/v1/ownership", description="Data owners"
@@ -91,7 +92,7 @@ def _request_dict(request: AccessRequest) -> dict[str, Any]:
         "categories": request.categories.split(),
         "customer_ids": request.customer_ids.split(),
         "region": request.region or None,
-        "justification": request.justification,
+        "justification": justification_of(request, runtime.note_cipher()),
         "duration_days": request.duration_days,
         "status": status_of(request, runtime.now()),
         "approvals": request.approvals,
@@ -117,7 +118,7 @@ def post_request(body: dict[str, Any]) -> dict[str, Any]:
     fields = body.pop("wanted_fields")
     request = create_request(
         db.session, runtime.customer_store().catalogue, current_principal(),
-        fields=fields, now=runtime.now(), **body,
+        fields=fields, now=runtime.now(), notes=runtime.note_cipher(), **body,
     )  # fmt: skip
     audit("access_request.create", customer_ids=request.customer_ids.split(),
           field_names=request.fields.split(), reason=request.id)  # fmt: skip

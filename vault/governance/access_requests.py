@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from vault.audit.service import AuditContext, record_event
 from vault.auth.models import User
 from vault.auth.principal import Principal
+from vault.crypto.notes import NoteCipher
 from vault.customers.catalogue import Catalogue
 from vault.errors import Forbidden, NotFound, ValidationFailed
 from vault.governance.models import AccessRequest, CategoryOwner, Purpose
+from vault.governance.notes import justification_place
 
 MAX_DAYS = 90
 OWNER_ROLE = "data_owner"
@@ -64,9 +66,11 @@ def create_request(
     justification: str,
     duration_days: int,
     now: dt.datetime,
+    notes: NoteCipher,
 ) -> AccessRequest:
-    """Record a pending request. Raises ``ValidationFailed`` for a request for nothing, for
-    ever, for unknown fields or categories, without customers, without a justification, or
+    """Record a pending request, its justification sealed with ``notes`` (staff may write
+    personal data there). Raises ``ValidationFailed`` for a request for nothing, for ever,
+    for unknown fields or categories, without customers, without a justification, or
     covering a category that has no owner to approve it."""
     errors: dict[str, list[str]] = {}
     if requester.kind != "user":
@@ -94,15 +98,16 @@ def create_request(
         errors["categories"] = [f"no data owner to approve: {', '.join(ownerless)}"]
     if errors:
         raise ValidationFailed("the access request is invalid", errors=errors)
+    request_id = "acr_" + secrets.token_hex(12)
     request = AccessRequest(
-        id="acr_" + secrets.token_hex(12),
+        id=request_id,
         requester_id=requester.id,
         purpose=purpose,
         fields=" ".join(sorted(wanted)),
         categories=" ".join(covered),
         customer_ids=" ".join(sorted(set(customer_ids))),
         region=region,
-        justification=justification.strip(),
+        justification_ciphertext=notes.seal(justification_place(request_id), justification.strip()),
         duration_days=duration_days,
         status="pending",
         approvals={},

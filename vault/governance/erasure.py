@@ -10,6 +10,10 @@
 - ``erase``: the same, and the interactions and consent history are deleted too; only the
   tombstone (id, region, times) and the audit trail, which holds no values, remain.
 
+Both also delete the reasons of the customer's (lifted) legal holds, and the caller deletes
+the mail kept about its privacy requests once the erasure has committed
+(``privacy_request_ids``).
+
 An erased or anonymised customer is invisible to every role. Nothing here erases a customer
 under a legal hold: callers pass the ids ``lock_erasable`` returned.
 """
@@ -115,6 +119,13 @@ def erase_customers(
         )
     )
     session.execute(sa.delete(BlindIndexEntry).where(BlindIndexEntry.customer_id.in_(ids)))
+    # a hold's reasons are staff's free text about the customer: they go, the hold's ids and
+    # times stay (the erased customer's holds were all lifted: ``lock_erasable``)
+    session.execute(
+        sa.update(LegalHold)
+        .where(LegalHold.customer_id.in_(ids))
+        .values(reason=None, reason_ciphertext=None, lift_reason=None, lift_reason_ciphertext=None)
+    )
     if anonymise:
         session.execute(
             sa.update(Interaction)
