@@ -5,7 +5,7 @@ rules, checks and audit events as the API."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -16,18 +16,20 @@ from admin_ui.forms import LogoutForm, RemoveRuleForm, rule_form
 from admin_ui.governance import require_principal, short_time, table_page
 from admin_ui.views import blueprint
 from vault import runtime
-from vault.api.audit_trail import audit
+from vault.api.audit_trail import audit, refuse
 from vault.auth.models import Role
 from vault.db import db
-from vault.errors import ValidationFailed, describe_errors
+from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import (
     create_request,
     decide,
+    may_decide,
     owners,
     status_of,
     visible_requests,
 )
 from vault.governance.models import Purpose
+from vault.governance.notes import justification_of
 from vault.policies.service import effect_of, list_rules, role_parents
 
 
@@ -89,6 +91,7 @@ def access_requests() -> ResponseReturnValue:
                 region=(form.region.data or "").strip(),
                 justification=form.justification.data or "",
                 duration_days=form.duration_days.data or 0, now=runtime.now(),
+                notes=runtime.note_cipher(),
             )  # fmt: skip
         except ValidationFailed as exc:
             error = describe_errors(exc.errors)
@@ -100,15 +103,15 @@ def access_requests() -> ResponseReturnValue:
     elif request.method == "POST":
         error, status = "the form was incomplete or expired; try again", 400
     now = runtime.now()
-    mine = {c for c, user in owners(db.session).items() if user == principal.id}
+    owner_map, notes = owners(db.session), runtime.note_cipher()
     items = visible_requests(db.session, principal)
     audit("access_request.read", principal=principal)
     rows = [
         {"id": r.id, "requester": r.requester_id, "purpose": r.purpose,
          "covers": " ".join(r.categories.split() + r.fields.split()),
-         "customers": r.customer_ids or f"region {r.region}", "why": r.justification,
+         "customers": r.customer_ids or f"region {r.region}", "why": justification_of(r, notes),
          "days": r.duration_days, "status": status_of(r, now), "asked": short_time(r.created_at),
-         "decidable": status_of(r, now) == "pending" and bool(mine & set(r.categories.split()))}
+         "decidable": may_decide(r, principal, owner_map, now)}
         for r in items
     ]  # fmt: skip
     page = render_template("admin/access_requests.html", form=form, rows=rows, error=error,
@@ -119,12 +122,21 @@ def access_requests() -> ResponseReturnValue:
 @blueprint.post("/access-requests/<request_id>/<any(approve, deny):verb>")
 @login_required
 def decide_request(request_id: str, verb: str) -> ResponseReturnValue:
-    """An owner approves or denies (CSRF-checked)."""
+    """An owner (or, for a category the requester owns, a compliance officer) approves or
+    denies (CSRF-checked); a refusal is shown and audited, and nothing is decided."""
     principal = require_principal()
     if not DecisionForm().validate_on_submit():
         return redirect(url_for("admin.access_requests"))
-    decided = decide(db.session, request_id, principal, approve=verb == "approve",
-                     now=runtime.now())  # fmt: skip
+    try:
+        decided = decide(db.session, request_id, principal, approve=verb == "approve",
+                         now=runtime.now())  # fmt: skip
+    except VaultError as exc:
+        db.session.rollback()
+        refuse(getattr(exc, "reason", "") or exc.code, action=f"access_request.{verb}",
+               customer_ids=(), principal=principal)  # fmt: skip
+        problems = describe_errors(exc.errors)
+        flash(f"{exc.detail}{': ' + problems if problems else ''}. Nothing was decided.", "error")
+        return redirect(url_for("admin.access_requests"))
     audit(f"access_request.{verb}", principal=principal, reason=decided.id,
           field_names=decided.fields.split())  # fmt: skip
     return redirect(url_for("admin.access_requests"))

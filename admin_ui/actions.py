@@ -31,17 +31,17 @@ from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
 from vault import runtime
 from vault.api.audit_trail import aim, audit, refuse, request_context
-from vault.api.privacy_portal import deliver
+from vault.api.privacy_portal import deliver, finish_erasure
 from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email
 from vault.customers.catalogue import FieldSpec, add_field
-from vault.db import db, purge_sqlite_wal
+from vault.db import db
 from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import set_owner
 from vault.governance.legal_holds import lift_hold, place_hold
 from vault.governance.privacy import PrivacyDesk
 from vault.governance.purposes import create_purpose
-from vault.governance.retention import update_rule
+from vault.governance.retention_rules import update_rule
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
 
@@ -147,7 +147,7 @@ def add_hold(form: HoldForm, principal: Principal) -> str:
     customer_id = (form.customer_id.data or "").strip()
     aim([customer_id])
     hold = place_hold(db.session, customer_id, reason=form.reason.data or "", by=principal.id,
-                      now=runtime.now())  # fmt: skip
+                      now=runtime.now(), notes=runtime.note_cipher())  # fmt: skip
     audit("legal_hold.place", principal=principal, customer_ids=[hold.customer_id],
           reason=hold.id)  # fmt: skip
     return f"Hold {hold.id} placed: no erasure of {hold.customer_id} proceeds until lifted."
@@ -156,7 +156,8 @@ def add_hold(form: HoldForm, principal: Principal) -> str:
 @form_action("/legal-holds/lift", "compliance_officer", LiftForm, "admin.retention")
 def lift(form: LiftForm, principal: Principal) -> str:
     hold = lift_hold(db.session, (form.hold_id.data or "").strip(),
-                     reason=form.reason.data or "", by=principal.id, now=runtime.now())  # fmt: skip
+                     reason=form.reason.data or "", by=principal.id, now=runtime.now(),
+                     notes=runtime.note_cipher())  # fmt: skip
     audit("legal_hold.lift", principal=principal, customer_ids=[hold.customer_id],
           reason=hold.id)  # fmt: skip
     return f"Hold {hold.id} lifted."
@@ -184,7 +185,6 @@ def file_privacy_request(form: FileRequestForm, principal: Principal) -> str:
         by=principal.id,
     )  # fmt: skip
     db.session.commit()
-    if item.type == "erasure" and item.status == "completed":
-        purge_sqlite_wal(db.engine)
+    finish_erasure(desk)
     deliver(outgoing, item.id)
     return f"Request {item.id} filed: {item.status.replace('_', ' ')} {item.reason}".strip()

@@ -37,7 +37,7 @@ class LogoutForm(FlaskForm):
 
 class AddRuleForm(FlaskForm):
     role = SelectField("Role", validators=[DataRequired()])
-    obj = StringField("Field, category:<c> or interactions:<kind>",
+    obj = StringField("Field, category:<c>, interactions:<kind> or relationship",
                       validators=[DataRequired(), Length(max=64)])  # fmt: skip
     purpose = SelectField("Purpose", validators=[DataRequired()])
     action = SelectField("Action", choices=["read", "write", "create"])

@@ -38,7 +38,7 @@ from vault.governance.access_requests import owners
 from vault.governance.legal_holds import holds
 from vault.governance.privacy_queue import queue_page, request_dict
 from vault.governance.purposes import purposes_with_consent
-from vault.governance.retention import rules
+from vault.governance.retention_rules import rules
 
 AUDIT_PAGE = 100
 AUDIT_FILTERS = ("actor", "customer", "action", "purpose", "outcome")

@@ -29,6 +29,8 @@ from vault.crypto.keys import FileKeyProvider
 from vault.customers.service import CustomerStore
 from vault.db import db
 from vault.logs import configure_logging
+from vault.policies.plan import Rule
+from vault.policies.service import add_rules, create_role
 
 DATABASE_KIND = os.environ.get("VAULT_TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get(
@@ -207,6 +209,31 @@ def make_token(app: Flask, clock: FixedClock) -> Callable[..., str]:
             return token
 
     return make
+
+
+@pytest.fixture
+def sales(make_token: Callable[..., str]) -> dict[str, str]:
+    """The headers of the sales system (role sales) for the purpose sales."""
+    return bearer(make_token(role="sales", name="crm"), **{"X-Purpose": "sales"})
+
+
+@pytest.fixture
+def officer(make_token: Callable[..., str]) -> dict[str, str]:
+    """The headers of a compliance officer's client."""
+    return bearer(make_token(role="compliance_officer", name="legal"))
+
+
+@pytest.fixture
+def optin_token(app: Flask, make_token: Callable[..., str]) -> str:
+    """The token of a consumer system that records customers' opt-ins to marketing: the sales
+    role's rules, and the purposes sales and marketing with writing ``interests`` for
+    marketing (granting consent to a purpose needs write access for it, which no shipped
+    role has for marketing)."""
+    with app.app_context(), db.transaction() as session:
+        create_role(session, name="crm_optin", description="sales, and marketing opt-ins",
+                    purposes=["sales", "marketing"], inherits=["sales"])  # fmt: skip
+        add_rules(session, [Rule("crm_optin", "interests", "marketing", "write", "allow")])
+    return make_token(role="crm_optin", name="crm-optin")
 
 
 def bearer(token: str, **headers: str) -> dict[str, str]:

@@ -46,6 +46,7 @@ def world(
         "contact_owner": make_user("contact.owner@example.com", roles=("data_owner",)),
         "sensitive_owner": make_user("sensitive.owner@example.com", roles=("data_owner",)),
         "staff": make_user("analyst@example.com", roles=("staff",)),
+        "officer": make_user("officer@example.com", roles=("compliance_officer",)),
     }
     admin = bearer(make_token(role="admin", name="ops"))
     client = app.test_client()
@@ -64,11 +65,12 @@ def world(
         "staff": Staff(app, "analyst@example.com"),
         "contact_owner": Staff(app, "contact.owner@example.com"),
         "sensitive_owner": Staff(app, "sensitive.owner@example.com"),
+        "officer": Staff(app, "officer@example.com"),
         "admin": admin,
     }
 
 
-def ask(world: dict[str, Any], **changes: Any) -> Any:
+def ask(world: dict[str, Any], asker: str = "staff", **changes: Any) -> Any:
     body = {
         "purpose": "support",
         "fields": ["national_id"],
@@ -78,7 +80,7 @@ def ask(world: dict[str, Any], **changes: Any) -> Any:
         "duration_days": 7,
         **changes,
     }
-    return world["staff"].post("/access-requests", body)
+    return world[asker].post("/access-requests", body)
 
 
 def approved(world: dict[str, Any]) -> str:
@@ -199,6 +201,89 @@ def test_only_the_owners_of_covered_categories_decide(world: dict[str, Any]) -> 
         world["contact_owner"].post(f"/access-requests/{request_id}/approve").get_json()["status"]
         == "approved"
     )
+
+
+def test_nobody_approves_or_denies_their_own_request(world: dict[str, Any], app: Flask) -> None:
+    # the owner of "contact" asks for contact and sensitive data
+    asked = ask(world, asker="sensitive_owner", categories=["contact"], fields=[])
+    request_id = asked.get_json()["id"]
+    owner = world["contact_owner"]
+    own = ask(world, asker="contact_owner")
+    assert own.status_code == 201, own.get_json()
+    own_id = own.get_json()["id"]
+    for verb in ("approve", "deny"):
+        refused = owner.post(f"/access-requests/{own_id}/{verb}")
+        assert refused.status_code == 403
+        assert refused.get_json()["code"] == "self_approval"
+    listed = {r["id"]: r for r in owner.get("/access-requests").get_json()["items"]}
+    assert listed[own_id]["status"] == "pending"
+    assert listed[own_id]["approvals"] == {}
+    assert owner.get(f"/access-requests/{own_id}/customers", "support").status_code == 403
+    with app.app_context():
+        reasons = db.session.scalars(
+            sa.select(AuditEvent.reason).where(
+                AuditEvent.outcome == "denied",
+                AuditEvent.actor_id == world["ids"]["contact_owner"],
+                AuditEvent.reason.like("self_approval%"),
+            )
+        ).all()
+    assert reasons == [f"self_approval:{own_id}"] * 2  # the approval and the denial
+    # the other request, which the contact owner did not make, is theirs to decide
+    assert owner.post(f"/access-requests/{request_id}/approve").get_json()["status"] == "approved"
+
+
+def test_a_compliance_officer_decides_the_categories_the_requester_owns(
+    world: dict[str, Any],
+) -> None:
+    officer, owner = world["officer"], world["contact_owner"]
+    own_id = ask(world, asker="contact_owner").get_json()["id"]  # contact (own) and sensitive
+    half = world["sensitive_owner"].post(f"/access-requests/{own_id}/approve").get_json()
+    assert (half["status"], half["approvals"]) == (
+        "pending", {"sensitive": world["ids"]["sensitive_owner"]},
+    )  # fmt: skip
+    done = officer.post(f"/access-requests/{own_id}/approve").get_json()
+    assert done["status"] == "approved"
+    assert done["approvals"]["contact"] == world["ids"]["officer"]
+    view = owner.get(f"/access-requests/{own_id}/customers", "support")
+    assert view.status_code == 200, view.get_json()
+    # an officer does not decide categories whose owner is someone else than the requester
+    other_id = ask(world).get_json()["id"]
+    refused = officer.post(f"/access-requests/{other_id}/approve")
+    assert (refused.status_code, refused.get_json()["code"]) == (403, "forbidden")
+    # and an officer's own request goes to the owners, never to the officer
+    mine = ask(world, asker="officer").get_json()["id"]
+    assert officer.post(f"/access-requests/{mine}/deny").get_json()["code"] == "self_approval"
+    denied = owner.post(f"/access-requests/{mine}/deny").get_json()
+    assert denied["status"] == "denied"
+
+
+def test_an_owner_sees_only_requests_for_whole_categories_it_owns(
+    world: dict[str, Any], app: Flask, make_user: Callable[..., str]
+) -> None:
+    client = app.test_client()
+    wildcard_owner = make_user("wildcard.owner@example.com", roles=("data_owner",))
+    for name, category, owner in (
+        ("loyalty_card", "contact_ext", world["ids"]["sensitive_owner"]),
+        ("locker_code", "con_act", wildcard_owner),  # "_" would match any one character
+    ):
+        spec = {"name": name, "type": "string", "category": category, "sensitivity": "low"}
+        added = client.post("/api/v1/fields", headers=world["admin"], json=spec)
+        assert added.status_code == 201, added.get_json()
+        assigned = client.put(
+            f"/api/v1/ownership/{category}", json={"user_id": owner}, headers=world["admin"]
+        )
+        assert assigned.status_code == 200, assigned.get_json()
+    extended = ask(world, fields=[], categories=["contact_ext"]).get_json()["id"]
+    contact = ask(world, fields=[], categories=["contact"]).get_json()["id"]
+
+    def listed(who: Staff) -> set[str]:
+        return {r["id"] for r in who.get("/access-requests").get_json()["items"]}
+
+    assert listed(world["contact_owner"]) == {contact}
+    assert listed(world["sensitive_owner"]) == {extended}
+    wildcard = Staff(app, "wildcard.owner@example.com")
+    assert listed(wildcard) == set()
+    assert listed(world["staff"]) == {contact, extended}
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.clock import FixedClock
 from vault.db import db
+from vault.governance.models import AccessRequest
 
 PAGES = ["/admin/fields", "/admin/purposes", "/admin/retention", "/admin/audit",
          "/admin/privacy-requests"]  # fmt: skip
@@ -108,22 +109,37 @@ def form_token(html: str) -> str:
     return found[1]
 
 
-def test_staff_ask_for_a_view_and_the_owner_approves_it_in_the_admin_ui(
-    app: Flask, make_user: Callable[..., str], make_token: Callable[..., str], customer_id: str
-) -> None:
+@pytest.fixture
+def sensitive_owner(
+    app: Flask, make_user: Callable[..., str], make_token: Callable[..., str]
+) -> str:
+    """A data owner who owns the category "sensitive"; returns the user's id."""
     owner_id = make_user("owner@example.com", roles=("data_owner",))
-    make_user("analyst@example.com", roles=("staff",))
     admin = bearer(make_token(role="admin", name="ops"))
-    staff_client, owner_client = app.test_client(), app.test_client()
-    assert staff_client.put("/api/v1/ownership/sensitive", json={"user_id": owner_id},
-                            headers=admin).status_code == 200  # fmt: skip
-    assert log_in(staff_client, "analyst@example.com", PASSWORD).status_code == 302
-    page = staff_client.get("/admin/access-requests").get_data(as_text=True)
-    asked = staff_client.post("/admin/access-requests", data={
+    assigned = app.test_client().put("/api/v1/ownership/sensitive", json={"user_id": owner_id},
+                                     headers=admin)  # fmt: skip
+    assert assigned.status_code == 200
+    return owner_id
+
+
+def ask_in_ui(client: FlaskClient, email: str, customer_id: str, justification: str) -> str:
+    """Log ``email`` in and ask for the sensitive data of a customer; returns the page."""
+    assert log_in(client, email, PASSWORD).status_code == 302
+    page = client.get("/admin/access-requests").get_data(as_text=True)
+    asked = client.post("/admin/access-requests", data={
         "csrf_token": form_token(page), "purpose": "support", "categories": ["sensitive"],
-        "customer_ids": customer_id, "justification": "fraud case 2211", "duration_days": "3",
+        "customer_ids": customer_id, "justification": justification, "duration_days": "3",
     })  # fmt: skip
     assert asked.status_code == 302, asked.get_data(as_text=True)[:500]
+    return page
+
+
+def test_staff_ask_for_a_view_and_the_owner_approves_it_in_the_admin_ui(
+    app: Flask, make_user: Callable[..., str], sensitive_owner: str, customer_id: str
+) -> None:
+    make_user("analyst@example.com", roles=("staff",))
+    staff_client, owner_client = app.test_client(), app.test_client()
+    page = ask_in_ui(staff_client, "analyst@example.com", customer_id, "fraud case 2211")
     empty = staff_client.post("/admin/access-requests", data={
         "csrf_token": form_token(page), "purpose": "support", "categories": ["sensitive"],
         "justification": "no customers named", "duration_days": "3",
@@ -150,6 +166,46 @@ def test_staff_ask_for_a_view_and_the_owner_approves_it_in_the_admin_ui(
             sa.select(AuditEvent.action).where(AuditEvent.action.like("access_request.%"))
         ).all()
     assert {"access_request.create", "access_request.approve"} <= set(decided)
+
+
+def test_the_requester_is_never_offered_a_decision_in_the_admin_ui(
+    app: Flask, make_user: Callable[..., str], sensitive_owner: str, customer_id: str
+) -> None:
+    owner_id = sensitive_owner
+    officer_id = make_user("officer@example.com", roles=("compliance_officer",))
+    owner_client, officer_client = app.test_client(), app.test_client()
+    ask_in_ui(owner_client, "owner@example.com", customer_id, "own fraud case 3301")
+    listing = owner_client.get("/admin/access-requests").get_data(as_text=True)
+    assert "own fraud case 3301" in listing
+    assert "Approve" not in listing
+    assert "Deny" not in listing
+    with app.app_context():
+        (request_id,) = db.session.scalars(sa.select(AccessRequest.id)).all()
+    # posting the decision anyway decides nothing, and the refusal is audited
+    for verb in ("approve", "deny"):
+        refused = owner_client.post(f"/admin/access-requests/{request_id}/{verb}",
+                                    data={"csrf_token": form_token(listing)})  # fmt: skip
+        assert refused.status_code == 302
+    after = owner_client.get("/admin/access-requests").get_data(as_text=True)
+    assert "their own access request" in after
+    assert '<td class="status">pending</td>' in after
+    with app.app_context():
+        denied = db.session.scalars(sa.select(AuditEvent.reason).where(
+            AuditEvent.outcome == "denied", AuditEvent.actor_id == owner_id)).all()  # fmt: skip
+    assert denied == [f"self_approval:{request_id}"] * 2
+    # the only owner of "sensitive" asked: a compliance officer decides instead
+    assert log_in(officer_client, "officer@example.com", PASSWORD).status_code == 302
+    officer_page = officer_client.get("/admin/access-requests").get_data(as_text=True)
+    action = re.search(r'action="(/admin/access-requests/[^"]+/approve)"', officer_page)
+    assert action is not None
+    assert request_id in action[1]
+    assert "/deny" in officer_page
+    done = officer_client.post(action[1], data={"csrf_token": form_token(officer_page)})
+    assert done.status_code == 302
+    with app.app_context():
+        decided = db.session.get(AccessRequest, request_id)
+        assert decided is not None
+        assert (decided.status, decided.approvals) == ("approved", {"sensitive": officer_id})
 
 
 def test_admins_see_roles_and_rules(client: FlaskClient, make_user: Callable[..., str]) -> None:

@@ -67,6 +67,34 @@ def test_init_creates_everything_and_a_second_run_changes_nothing(env: dict[str,
     }
 
 
+def test_init_adds_rules_shipped_since_the_store_was_seeded_once(env: dict[str, str]) -> None:
+    assert init(env).exit_code == 0
+    engine = create_db_engine(env["VAULT_DATABASE_URL"])
+    relationship = sa.text("SELECT count(*) FROM casbin_rule WHERE v1 = 'relationship'")
+    forget = sa.text("DELETE FROM casbin_rule WHERE v1 = 'relationship'")
+    try:
+        # a store seeded by the first release: no relationship rule, no note of the release
+        with engine.begin() as conn:
+            conn.execute(forget)
+            conn.execute(sa.text("DELETE FROM change_counters WHERE name = 'policies_shipped'"))
+        upgraded = init(env)
+        assert upgraded.exit_code == 0, upgraded.output
+        assert "added the shipped policy rule (sales, relationship, sales, write) -> allow" in (
+            upgraded.stdout
+        )
+        with engine.connect() as conn:
+            assert conn.scalar(relationship) == 1
+        assert "Nothing changed" in init(env).stdout
+        # an admin who removes the rule later keeps it removed
+        with engine.begin() as conn:
+            conn.execute(forget)
+        assert "Nothing changed" in init(env).stdout
+        with engine.connect() as conn:
+            assert conn.scalar(relationship) == 0
+    finally:
+        engine.dispose()
+
+
 def test_init_without_an_admin_says_how_to_add_one(env: dict[str, str]) -> None:
     result = run(env, "init")
     assert result.exit_code == 0

@@ -71,6 +71,67 @@ def test_sales_creates_and_sees_its_scoped_view(
     assert "Jeanne" not in json.dumps([str(vars(e)) for e in events(app)])
 
 
+def test_a_grant_needs_write_access_for_its_own_purpose_a_withdrawal_does_not(
+    client: FlaskClient, tokens: Tokens, app: Flask
+) -> None:
+    customer_id = create(client, tokens)
+    path = f"/{customer_id}/consents"
+    for purpose in ("marketing", "analytics"):  # sales may write, but only for sales
+        grant = {"purpose": purpose, "granted": True, "source": "web-form"}
+        refused = call(client, "POST", path, tokens["sales"], "sales", grant)
+        assert refused.status_code == 403, refused.get_json()
+    created = call(client, "POST", "", tokens["sales"], "sales", {
+        "fields": {**SAMPLE_FIELDS, "email": "other@example.org"}, "region": "EU",
+        "consents": [{"purpose": "marketing", "granted": True}]})  # fmt: skip
+    assert created.status_code == 403
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 1
+    consents = call(client, "GET", path, tokens["sales"], "sales").get_json()
+    assert consents["purposes"] == {}
+    assert (
+        call(client, "GET", f"/{customer_id}", tokens["marketing"], "marketing").status_code == 404
+    )
+    # a withdrawal is open to whoever may read the customer, for any purpose
+    withdrawal = {"purpose": "marketing", "granted": False, "source": "phone-call"}
+    assert call(client, "POST", path, tokens["sales"], "sales", withdrawal).status_code == 201
+    history = call(client, "GET", path, tokens["sales"], "sales").get_json()["purposes"]
+    assert history["marketing"]["granted"] is False
+    # granting for the request's own purpose, which sales may write, stays open
+    own = {"purpose": "sales", "granted": True, "source": "contract"}
+    assert call(client, "POST", path, tokens["sales"], "sales", own).status_code == 201
+
+
+def test_consent_sources_and_interaction_channels_are_codes(
+    client: FlaskClient, tokens: Tokens, app: Flask
+) -> None:
+    customer_id = create(client, tokens)
+    sales = tokens["sales"]
+    for source in ("Jane Dupont in the shop", "jeanne.dupont@example.org ", "Web-Form", ""):
+        body = {"purpose": "marketing", "granted": False, "source": source}
+        refused = call(client, "POST", f"/{customer_id}/consents", sales, "sales", body)
+        assert refused.status_code == 422, source
+        assert list(refused.get_json()["errors"]) == ["source"]
+        if source:
+            assert source.strip() not in json.dumps(refused.get_json())  # never echoed
+    assert call(client, "GET", f"/{customer_id}/consents", sales, "sales").get_json()[
+        "purposes"] == {}  # fmt: skip
+    withdrawal = {"purpose": "marketing", "granted": False, "source": "said so on the 5th"}
+    created = call(client, "POST", "", sales, "sales", {
+        "fields": {**SAMPLE_FIELDS, "email": "coded@example.org"}, "region": "EU",
+        "consents": [withdrawal]})  # fmt: skip
+    assert created.status_code == 422
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 1
+    call_text = {"kind": "call", "channel": "Call with Jane"}
+    refused = call(client, "POST", f"/{customer_id}/interactions", sales, "sales", call_text)
+    assert refused.status_code == 422
+    assert list(refused.get_json()["errors"]) == ["channel"]
+    for channel in ("phone", "crm:eu-1", ""):
+        ok = call(client, "POST", f"/{customer_id}/interactions", sales, "sales",
+                  {"kind": "call", "channel": channel})  # fmt: skip
+        assert ok.status_code == 201, channel
+
+
 def test_support_sees_contact_data_and_withheld_names(client: FlaskClient, tokens: Tokens) -> None:
     customer_id = create(client, tokens)
     view = call(client, "GET", f"/{customer_id}", tokens["support"], "support").get_json()
@@ -86,7 +147,7 @@ def test_support_sees_contact_data_and_withheld_names(client: FlaskClient, token
 
 
 def test_a_marketing_client_sees_a_customer_only_while_its_consent_is_active(
-    client: FlaskClient, tokens: Tokens
+    client: FlaskClient, tokens: Tokens, optin_token: str
 ) -> None:
     customer_id = create(client, tokens)
     assert (
@@ -99,9 +160,7 @@ def test_a_marketing_client_sees_a_customer_only_while_its_consent_is_active(
         "notice_version": "v3",
     }
     assert (
-        call(
-            client, "POST", f"/{customer_id}/consents", tokens["sales"], "sales", granted
-        ).status_code
+        call(client, "POST", f"/{customer_id}/consents", optin_token, "sales", granted).status_code
         == 201
     )
     view = call(client, "GET", f"/{customer_id}", tokens["marketing"], "marketing").get_json()
@@ -121,8 +180,14 @@ def test_a_marketing_client_sees_a_customer_only_while_its_consent_is_active(
     assert call(client, "GET", "", tokens["marketing"], "marketing").get_json()["items"] == []
 
 
-def test_granting_consent_needs_write_access(client: FlaskClient, tokens: Tokens) -> None:
-    customer_id = create(client, tokens, consents=[{"purpose": "marketing", "granted": True}])
+def test_granting_consent_needs_write_access(
+    client: FlaskClient, tokens: Tokens, optin_token: str
+) -> None:
+    customer_id = create(
+        client,
+        {**tokens, "sales": optin_token},
+        consents=[{"purpose": "marketing", "granted": True}],
+    )
     grant = {"purpose": "analytics", "granted": True}
     response = call(
         client, "POST", f"/{customer_id}/consents", tokens["marketing"], "marketing", grant

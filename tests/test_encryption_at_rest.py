@@ -12,16 +12,22 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
-from tests.conftest import DATABASE_KIND, SAMPLE_FIELDS
+from tests.conftest import DATABASE_KIND, PASSWORD, SAMPLE_FIELDS
 from vault import runtime
+from vault.auth.service import create_user, principal_for_user
 from vault.bootstrap import prepare_database
 from vault.crypto.envelope import KeyRing
 from vault.crypto.rotation import key_status, rotate_master_key
 from vault.customers.interactions import add_interaction
 from vault.customers.service import CustomerStore
 from vault.db import db
+from vault.governance.access_requests import create_request, set_owner
 from vault.governance.consent import record_consent
+from vault.governance.legal_holds import lift_hold, place_hold
+from vault.governance.models import AccessRequest, LegalHold
+from vault.governance.notes import justification_of, reasons_of
 from vault.models import Base
 
 PEOPLE: list[dict[str, Any]] = [
@@ -40,6 +46,9 @@ PEOPLE: list[dict[str, Any]] = [
     },
 ]
 SECRET_TEXTS = ["complained about the zanzibar shipment", "evidence: ticked box at kiosk 4471"]
+# staff's free text: an access request's justification, a legal hold's reasons
+NOTES = ["call back Mrs Quintessence about fraud 8812", "probate of the Lilas estate",
+         "estate settled with the notary Verhoeven"]  # fmt: skip
 
 
 def needles() -> list[bytes]:
@@ -49,7 +58,7 @@ def needles() -> list[bytes]:
         for value in person.values():
             for item in value if isinstance(value, list) else [value]:
                 found.update({item, item.lower(), item.replace(" ", "")})
-    found.update(["+442079460958", "+14155552671", *SECRET_TEXTS])
+    found.update(["+442079460958", "+14155552671", *SECRET_TEXTS, *NOTES])
     return sorted({n.encode() for n in found if len(n) >= 5})
 
 
@@ -65,7 +74,32 @@ def committed_vault(fresh_database_url: str, make_app: Callable[..., Flask]) -> 
             add_interaction(store, customer_id, kind="support_ticket", text=SECRET_TEXTS[0])
             record_consent(store, customer_id, purpose="marketing", granted=True,
                            source="kiosk", evidence=SECRET_TEXTS[1])  # fmt: skip
+        write_notes(db.session, store, customer_id)
     return app
+
+
+def write_notes(session: Session, store: CustomerStore, customer_id: str) -> None:
+    """An access request and a placed and lifted legal hold, with staff's words in them."""
+    owner = create_user(session, email="owner@example.com", password=PASSWORD,
+                        roles=["data_owner"])  # fmt: skip
+    staff = create_user(session, email="staff@example.com", password=PASSWORD, roles=["staff"])
+    set_owner(session, store.catalogue, "contact", owner.id, now=store.now)
+    requester = principal_for_user(staff)
+    create_request(session, store.catalogue, requester, purpose="support", fields=["email"],
+                   categories=[], customer_ids=[customer_id], region="", justification=NOTES[0],
+                   duration_days=3, now=store.now, notes=runtime.note_cipher())  # fmt: skip
+    hold = place_hold(session, customer_id, reason=NOTES[1], by=owner.id, now=store.now,
+                      notes=runtime.note_cipher())  # fmt: skip
+    lift_hold(session, hold.id, reason=NOTES[2], by=owner.id, now=store.now,
+              notes=runtime.note_cipher())  # fmt: skip
+
+
+def read_notes(app: Flask) -> list[str | None]:
+    with app.app_context():
+        notes = runtime.note_cipher()
+        (request,) = db.session.scalars(sa.select(AccessRequest))
+        (hold,) = db.session.scalars(sa.select(LegalHold))
+        return [justification_of(request, notes), *reasons_of(hold, notes)]
 
 
 def test_no_column_of_any_table_holds_a_value_in_clear(committed_vault: Flask) -> None:
@@ -116,6 +150,7 @@ def test_rotation_rewraps_every_data_key_and_keeps_every_value(
     committed_vault: Flask,
 ) -> None:
     before = read_everything(committed_vault)
+    assert read_notes(committed_vault) == NOTES
     with committed_vault.app_context():
         provider = runtime.key_provider()
         report = rotate_master_key(db.session, provider, batch_size=1)
@@ -125,6 +160,7 @@ def test_rotation_rewraps_every_data_key_and_keeps_every_value(
         assert status.current_version == 2
         assert status.data_keys_by_version == {2: 2}
     assert read_everything(committed_vault) == before
+    assert read_notes(committed_vault) == NOTES  # the notes' key is derived: it never rotates
 
 
 def test_rotation_survives_a_crash_half_way_and_a_rerun(

@@ -104,6 +104,41 @@ def test_a_line_break_in_a_header_is_refused(transport: Transport) -> None:
     assert transport.delivered() == []
 
 
+def test_a_reference_travels_with_a_message_and_forget_finds_it(transport: Transport) -> None:
+    transport.mailer.send(RECIPIENT, SUBJECT, BODY, reference="prq_0123abcd")
+    transport.mailer.send(RECIPIENT, SUBJECT, BODY, reference="prq_4567ef01")
+    transport.mailer.send(RECIPIENT, SUBJECT, BODY)
+    assert len(transport.delivered()) == 3
+    forgotten = transport.mailer.forget(["prq_0123abcd"])
+    kept = transport.delivered()
+    if isinstance(transport.mailer, OutboxMailer):  # the relay keeps nothing of ours
+        assert forgotten == 1
+        assert len(kept) == 2
+    else:
+        assert forgotten == 0
+        assert len(kept) == 3
+    assert transport.mailer.forget([]) == 0
+    for bad in ("jane.doe@customer.test", "../prq", "*", ""):
+        with pytest.raises(ValueError, match="reference"):
+            transport.mailer.forget([bad])
+        if bad:
+            with pytest.raises(ValueError, match="reference"):
+                transport.mailer.send(RECIPIENT, SUBJECT, BODY, reference=bad)
+    assert len(transport.delivered()) == len(kept)
+
+
+def test_outbox_files_name_their_reference_never_the_address(tmp_path: Path) -> None:
+    folder = tmp_path / "outbox"
+    mailer = OutboxMailer(folder, SENDER)
+    mailer.send(RECIPIENT, SUBJECT, BODY, reference="prq_0123abcd")
+    mailer.send(RECIPIENT, SUBJECT, BODY, reference="prq_0123abcdef")  # a longer id, kept
+    (named, longer) = sorted(folder.iterdir(), key=lambda p: len(p.name))
+    assert "-prq_0123abcd-" in named.name
+    assert "jane" not in named.name
+    assert mailer.forget(["prq_0123abcd"]) == 1
+    assert list(folder.iterdir()) == [longer]
+
+
 def test_outbox_files_are_private_sortable_and_complete(tmp_path: Path) -> None:
     folder = tmp_path / "instance" / "outbox"
     mailer = OutboxMailer(folder, SENDER)

@@ -177,6 +177,44 @@ def test_explain_shows_the_plan_a_role_would_get(
     assert set(bad.get_json()["errors"]) == {"role", "purpose"}
 
 
+def test_the_relationship_permission_is_a_rule_object_of_its_own(
+    client: FlaskClient, make_token: Callable[..., str], admin: dict[str, str]
+) -> None:
+    def explain(role: str, purpose: str) -> Any:
+        path = f"/api/v1/policies/explain?role={role}&purpose={purpose}"
+        return client.get(path, headers=admin).get_json()
+
+    assert explain("sales", "sales")["relationship"] == {"write": True}
+    assert explain("support", "support")["relationship"] == {"write": False}
+    assert explain("sales", "support")["relationship"] == {"write": False}
+    rule = {"role": "support", "object": "relationship", "purpose": "support"}
+    for action, effect in (("read", "allow"), ("create", "allow"), ("write", "mask:mask")):
+        bad = client.post("/api/v1/policies", json={**rule, "action": action, "effect": effect},
+                          headers=admin)  # fmt: skip
+        assert bad.status_code == 422, (action, effect)
+        assert set(bad.get_json()["errors"]) == {"action"}
+    added = client.post("/api/v1/policies", json={**rule, "action": "write", "effect": "allow"},
+                        headers=admin)  # fmt: skip
+    assert added.status_code == 201, added.get_json()
+    assert explain("support", "support")["relationship"] == {"write": True}
+    customer_id = customer(client, make_token)
+    support = bearer(make_token(role="support", name="desk"), **{"X-Purpose": "support"})
+    ended = client.patch(f"/api/v1/customers/{customer_id}", headers=support,
+                         json={"relationship_ended_at": None})  # fmt: skip
+    assert ended.status_code == 200
+    # deny wins over the shipped allow
+    denied = {"role": "sales", "object": "relationship", "purpose": "sales", "action": "write",
+              "effect": "deny"}  # fmt: skip
+    assert client.post("/api/v1/policies", json=denied, headers=admin).status_code == 201
+    assert explain("sales", "sales")["relationship"] == {"write": False}
+    # no field may take the object's name
+    field = {"name": "relationship", "type": "string", "category": "profile",
+             "sensitivity": "low"}  # fmt: skip
+    clash = client.post("/api/v1/fields", json=field, headers=admin)
+    assert clash.status_code == 422
+    assert set(clash.get_json()["errors"]) == {"name"}
+
+
 def test_roles_list_and_inheritance(
     client: FlaskClient, make_token: Callable[..., str], admin: dict[str, str]
 ) -> None:

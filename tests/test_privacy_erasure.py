@@ -28,7 +28,9 @@ from vault.customers.models import BlindIndexEntry, Customer, Interaction
 from vault.customers.service import CustomerStore
 from vault.db import db
 from vault.governance.models import ConsentEvent, PrivacyRequest
-from vault.governance.privacy import PrivacyDesk, signature_holds
+from vault.governance.privacy import PrivacyDesk
+from vault.governance.privacy_documents import signature_holds
+from vault.governance.privacy_queue import record_deadlines
 from vault.models import Base
 
 REQUESTS = "/privacy/requests"
@@ -276,7 +278,7 @@ def test_the_worker_records_deadlines_once(app: Flask, clock: FixedClock) -> Non
         unknown, _ = desk.submit("ghost@example.org", "erasure")
         db.session.flush()
         clock.advance(days=8)
-        report = desk_now(store, clock).record_deadlines()
+        report = record_deadlines(desk_now(store, clock))
         assert report == {"lapsed": 2, "overdue": 0}
         assert db.session.get(PrivacyRequest, request.id).reason == "not_verified"  # type: ignore[union-attr]
         assert db.session.get(PrivacyRequest, unknown.id).address_digest is None  # type: ignore[union-attr]
@@ -286,8 +288,8 @@ def test_the_worker_records_deadlines_once(app: Flask, clock: FixedClock) -> Non
         filed.status = "processing"  # as if the erasure were still under way
         db.session.flush()
         clock.advance(days=31)
-        first = desk_now(store, clock).record_deadlines()
-        second = desk_now(store, clock).record_deadlines()
+        first = record_deadlines(desk_now(store, clock))
+        second = record_deadlines(desk_now(store, clock))
         assert (first["overdue"], second["overdue"]) == (1, 0)
         overdue = db.session.scalars(
             sa.select(AuditEvent.customer_ids).where(AuditEvent.action == "privacy_request.overdue")

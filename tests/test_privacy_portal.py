@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from flask import Flask
@@ -28,6 +27,7 @@ from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.clock import FixedClock
 from vault.db import db
+from vault.governance.consent import record_consent
 from vault.governance.models import PrivacyRequest
 
 REQUESTS = "/privacy/requests"
@@ -55,25 +55,20 @@ def code_in(message: email.message.EmailMessage) -> str:
     return codes[0]
 
 
-@pytest.fixture
-def sales(make_token: Callable[..., str]) -> dict[str, str]:
-    return bearer(make_token(role="sales", name="crm"), **{"X-Purpose": "sales"})
-
-
-@pytest.fixture
-def officer(make_token: Callable[..., str]) -> dict[str, str]:
-    return bearer(make_token(role="compliance_officer", name="legal"))
-
-
 def new_customer(client: FlaskClient, sales: dict[str, str], address: str) -> str:
+    """A customer created by the sales system, with a purchase, who opted in to marketing
+    (recorded directly: no shipped role may record a marketing grant through the API)."""
     response = client.post(
         "/api/v1/customers",
-        json={"fields": {**SAMPLE_FIELDS, "email": address}, "region": "EU",
-              "consents": [{"purpose": "marketing", "granted": True}]},
+        json={"fields": {**SAMPLE_FIELDS, "email": address}, "region": "EU"},
         headers=sales,
-    )  # fmt: skip
+    )
     assert response.status_code == 201, response.get_json()
     customer_id: str = response.get_json()["id"]
+    with client.application.app_context():
+        record_consent(runtime.customer_store(), customer_id, purpose="marketing", granted=True,
+                       source="web-form")  # fmt: skip
+        db.session.commit()
     interaction = {"kind": "purchase", "channel": "phone", "text": SECRET_TEXT,
                    "amount": "12.50", "currency": "EUR"}  # fmt: skip
     added = client.post(
@@ -246,6 +241,27 @@ def test_requests_per_address_are_limited(app: Flask, client: FlaskClient) -> No
     ask(client, "other@example.org", "export")
 
 
+def test_the_address_limit_counts_every_spelling_the_vault_takes_as_one_address(
+    client: FlaskClient,
+) -> None:
+    # the same address as the e-mail field stores it: case, Unicode normal form, IDNA
+    variants = ["Jane.Doe@EXAMPLE.org", "jane.doe@example.org", " JANE.DOE@Example.Org "]
+    for variant in variants:
+        ask(client, variant, "export")
+    limited = client.post(REQUESTS, json={"email": "jane.doe@example.ORG", "type": "erasure"})
+    assert limited.status_code == 202  # three so far, of five
+    ask(client, "jane.doe@EXAMPLE.org", "export")
+    assert client.post(REQUESTS, json={"email": "Jane.Doe@example.org", "type": "export"}
+                       ).status_code == 429  # fmt: skip
+    decomposed, composed = "ja\u0301ne@xn--mnchen-3ya.de", "j\u00e1ne@m\u00fcnchen.de"
+    for _ in range(3):
+        ask(client, decomposed, "export")
+    ask(client, composed, "export")
+    ask(client, "J\u00c1NE@M\u00dcNCHEN.DE", "export")
+    refused = client.post(REQUESTS, json={"email": composed, "type": "export"})
+    assert refused.status_code == 429
+
+
 def test_requests_per_client_are_rate_limited(make_app: Callable[..., Flask]) -> None:
     client = make_app(privacy_rate_limit="3 per minute").test_client()
     statuses = [
@@ -306,6 +322,42 @@ def test_a_person_goes_through_the_export_with_the_html_pages(
     missing = client.get(f"{REQUESTS}/prq_unknown", headers=browser)
     assert missing.status_code == 404
     assert "text/html" in missing.content_type
+
+
+def test_the_export_lists_data_accesses_only_never_holds_or_queue_work(
+    app: Flask, client: FlaskClient, sales: dict[str, str], officer: dict[str, str],
+    make_token: Callable[..., str],
+) -> None:  # fmt: skip
+    customer_id = new_customer(client, sales, "watched@example.org")
+    hold = {"customer_id": customer_id, "reason": "litigation 2291"}
+    placed = client.post("/api/v1/legal-holds", json=hold, headers=officer)
+    assert placed.status_code == 201
+    lifted = client.post(f"/api/v1/legal-holds/{placed.get_json()['id']}/lift",
+                         json={"reason": "case settled"}, headers=officer)  # fmt: skip
+    assert lifted.status_code == 200
+    assert client.get("/api/v1/legal-holds?active=false", headers=officer).status_code == 200
+    asked = ask(client, "watched@example.org", "export")
+    assert client.get("/api/v1/privacy-requests", headers=officer).status_code == 200
+    audit = client.get(f"/api/v1/audit/events?customer={customer_id}", headers=officer)
+    assert audit.status_code == 200
+    assert "legal_hold.place" in {e["action"] for e in audit.get_json()["items"]}
+    support = bearer(make_token(role="support", name="desk"), **{"X-Purpose": "support"})
+    consents = client.get(f"/api/v1/customers/{customer_id}/consents", headers=support)
+    assert consents.status_code == 200
+    url = verify(client, asked["id"], code_in(messages(app)[-1])).get_json()["download_url"]
+    archive = zipfile.ZipFile(io.BytesIO(client.get(url).data))
+    data = json.loads(archive.read("data.json"))
+    actions = {a["action"] for a in data["accesses"]}
+    assert {"customer.create", "customer.read", "interaction.create", "consent.read"} <= actions
+    assert {a.split(".")[0] for a in actions} == {"customer", "consent", "interaction"}
+    assert {a["by"] for a in data["accesses"]} == {"system crm", "system desk"}
+    csv_actions = {row["action"] for row in csv.DictReader(io.StringIO(
+        archive.read("accesses.csv").decode()))}  # fmt: skip
+    assert csv_actions == actions
+    for name in archive.namelist():
+        text = archive.read(name).decode()
+        for word in ("legal_hold", "privacy_request.", "audit.", "litigation"):
+            assert word not in text, (name, word)
 
 
 def test_with_smtp_configured_the_code_goes_through_a_real_smtp_server(

@@ -10,9 +10,9 @@ from tests.conftest import SAMPLE_FIELDS, bearer
 
 
 def test_purposes_carry_their_legal_basis_and_consent_counts(
-    client: FlaskClient, make_token: Callable[..., str]
+    client: FlaskClient, optin_token: str
 ) -> None:
-    sales = bearer(make_token(role="sales", name="crm"), **{"X-Purpose": "sales"})
+    sales = bearer(optin_token, **{"X-Purpose": "sales"})
     ids = []
     for i, consent in enumerate([True, False, None]):
         consents = [] if consent is None else [{"purpose": "marketing", "granted": consent}]

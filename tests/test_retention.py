@@ -21,9 +21,12 @@ from vault.customers.service import CustomerStore
 from vault.db import db
 from vault.errors import ValidationFailed
 from vault.governance.consent import record_consent
+from vault.governance.erasure import erase_customers, lock_erasable
 from vault.governance.legal_holds import lift_hold, place_hold
 from vault.governance.models import ConsentEvent, ConsentState, RetentionRule
-from vault.governance.retention import SHIPPED_RULES, Sweep, create_rule, rules
+from vault.governance.notes import reasons_of
+from vault.governance.retention import Sweep
+from vault.governance.retention_rules import SHIPPED_RULES, create_rule, rules
 
 DAY = dt.timedelta(days=1)
 
@@ -109,8 +112,9 @@ def test_a_customer_under_legal_hold_is_untouched(store: CustomerStore, clock: F
     free = store.create(person(2), region="EU")
     add_interaction(store, held, kind="call", text="Asked about the invoice")
     hold = place_hold(
-        store.session, held, reason="Litigation 2026-7", by="usr_legal", now=clock.now()
-    )
+        store.session, held, reason="Litigation 2026-7", by="usr_legal", now=clock.now(),
+        notes=runtime.note_cipher(),
+    )  # fmt: skip
     clock.advance(days=31)
 
     dry = sweep(store, clock, dry_run=True)
@@ -130,8 +134,15 @@ def test_a_customer_under_legal_hold_is_untouched(store: CustomerStore, clock: F
         ("retention.erase_customer", "allowed", rule.id, free, " ".join(sorted(SAMPLE_FIELDS))),
     ]
     # once the hold is lifted, the next sweep applies the rule
-    lift_hold(store.session, hold.id, reason="Case closed", by="usr_legal", now=clock.now())
+    lift_hold(store.session, hold.id, reason="Case closed", by="usr_legal", now=clock.now(),
+              notes=runtime.note_cipher())  # fmt: skip
+    assert reasons_of(hold, runtime.note_cipher()) == ("Litigation 2026-7", "Case closed")
     assert sweep(store, clock).erased == 1
+    # the hold's reasons (staff's words about the customer) went with the erasure
+    store.session.refresh(hold)
+    assert (hold.reason, hold.reason_ciphertext, hold.lift_reason, hold.lift_reason_ciphertext) \
+        == (None, None, None, None)  # fmt: skip
+    assert (hold.placed_by, hold.lifted_by) == ("usr_legal", "usr_legal")
     assert not store.exists(held)
 
 
@@ -143,7 +154,7 @@ def test_withdrawing_consent_erases_interests_after_the_shipped_period(
     for customer_id in (withdrew, consents):
         record_consent(store, customer_id, purpose="marketing", granted=True, source="web")
     store.now = clock.advance(days=10)
-    record_consent(store, withdrew, purpose="marketing", granted=False, source="email link")
+    record_consent(store, withdrew, purpose="marketing", granted=False, source="email-link")
 
     clock.advance(days=29)
     assert sweep(store, clock).erased == 0
@@ -157,6 +168,50 @@ def test_withdrawing_consent_erases_interests_after_the_shipped_period(
     assert report.erased == 1
     assert stored_fields(store, withdrew) == set(SAMPLE_FIELDS) - {"interests"}
     assert stored_fields(store, consents) == set(SAMPLE_FIELDS)
+
+
+def test_anonymisation_keeps_code_shaped_sources_and_channels_only(
+    store: CustomerStore, clock: FixedClock
+) -> None:
+    customer_id = store.create(person(1), region="EU")
+    other = store.create(person(2), region="EU")
+    with pytest.raises(ValidationFailed) as refused:
+        record_consent(store, customer_id, purpose="marketing", granted=True,
+                       source="Told Jane Dupont at 14 Rue des Lilas")  # fmt: skip
+    assert set(refused.value.errors or {}) == {"source"}
+    with pytest.raises(ValidationFailed) as refused:
+        add_interaction(store, customer_id, kind="call", channel="Jane's mobile")
+    assert set(refused.value.errors or {}) == {"channel"}
+    # rows written before sources and channels had to be codes
+    for who in (customer_id, other):
+        record_consent(store, who, purpose="marketing", granted=True, source="web-form")
+        add_interaction(store, who, kind="call", channel="phone")
+        store.session.add(
+            ConsentEvent(
+                customer_id=who,
+                purpose_code="sales",
+                granted=True,
+                occurred_at=clock.now(),
+                source="Jane Dupont, by phone",
+            )
+        )
+        store.session.add(Interaction(id=f"int_legacy_{who[-8:]}", customer_id=who, kind="call",
+                                      channel="desk of J. Dupont", occurred_at=clock.now(),
+                                      created_at=clock.now()))  # fmt: skip
+    store.session.flush()
+    only_rule(store, trigger="created", period_days=0, action="anonymise")
+    erasable = lock_erasable(store.session, [customer_id])
+    erase_customers(store.session, store.keyring, erasable.free, now=clock.now(), anonymise=True)
+
+    def kept(who: str) -> tuple[list[str], list[str]]:
+        sources = store.session.scalars(sa.select(ConsentEvent.source).where(
+            ConsentEvent.customer_id == who).order_by(ConsentEvent.source))  # fmt: skip
+        channels = store.session.scalars(sa.select(Interaction.channel).where(
+            Interaction.customer_id == who).order_by(Interaction.channel))  # fmt: skip
+        return list(sources), list(channels)
+
+    assert kept(customer_id) == (["redacted", "web-form"], ["", "phone"])
+    assert kept(other) == (["Jane Dupont, by phone", "web-form"], ["desk of J. Dupont", "phone"])
 
 
 def test_the_relationship_end_starts_the_shipped_periods(
@@ -277,7 +332,8 @@ def test_a_sweep_killed_half_way_and_rerun_ends_as_one_clean_run(
                     store.end_relationship(customer_id, store.now)
                 if i % 7 == 0:
                     place_hold(store.session, customer_id, reason="Audit by the regulator",
-                               by="usr_legal", now=store.now)  # fmt: skip
+                               by="usr_legal", now=store.now,
+                               notes=runtime.note_cipher())  # fmt: skip
                 ids.append(customer_id)
         return ids
 

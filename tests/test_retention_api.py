@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from tests.conftest import SAMPLE_FIELDS, bearer
 from vault import runtime
 from vault.audit.models import AuditEvent
+from vault.auth.service import create_api_client
 from vault.cli import main
 from vault.clock import FixedClock
 from vault.db import db
@@ -28,16 +29,6 @@ RULES = "/api/v1/retention/rules"
 @pytest.fixture
 def admin(make_token: Callable[..., str]) -> dict[str, str]:
     return bearer(make_token(role="admin", name="ops"))
-
-
-@pytest.fixture
-def officer(make_token: Callable[..., str]) -> dict[str, str]:
-    return bearer(make_token(role="compliance_officer", name="legal"))
-
-
-@pytest.fixture
-def sales(make_token: Callable[..., str]) -> dict[str, str]:
-    return bearer(make_token(role="sales", name="crm"), **{"X-Purpose": "sales"})
 
 
 def new_customer(client: FlaskClient, sales: dict[str, str], email: str) -> str:
@@ -145,6 +136,76 @@ def test_the_relationship_end_is_recorded_through_patch(
         f"/api/v1/customers/{customer_id}", json={"relationship_ended_at": None}, headers=sales
     )
     assert resumed.get_json()["relationship_ended_at"] is None
+
+
+def test_only_a_role_with_the_relationship_permission_ends_a_relationship(
+    client: FlaskClient, app: Flask, sales: dict[str, str], make_token: Callable[..., str],
+    clock: FixedClock,
+) -> None:  # fmt: skip
+    customer_id = new_customer(client, sales, "supported@example.org")
+    support = bearer(make_token(role="support", name="desk"), **{"X-Purpose": "support"})
+    path = f"/api/v1/customers/{customer_id}"
+    ended = {"relationship_ended_at": (clock.now() - dt.timedelta(days=1)).isoformat()}
+    refused = client.patch(path, json=ended, headers=support)
+    assert refused.status_code == 403
+    assert client.patch(path, json={"relationship_ended_at": None}, headers=support).status_code \
+        == 403  # fmt: skip
+    # support still corrects contact data, which its role may write
+    corrected = client.patch(path, json={"fields": {"phone": "+44 20 7946 0000"}}, headers=support)
+    assert corrected.status_code == 200
+    assert client.get(path, headers=sales).get_json()["relationship_ended_at"] is None
+    assert client.patch(path, json=ended, headers=sales).status_code == 200
+
+
+def test_a_relationship_end_is_dated_within_the_backdating_window(
+    client: FlaskClient, app: Flask, sales: dict[str, str], clock: FixedClock
+) -> None:
+    customer_id = new_customer(client, sales, "backdated@example.org")
+    path = f"/api/v1/customers/{customer_id}"
+
+    def end(**delta: float) -> tuple[int, dict[str, object]]:
+        when = (clock.now() + dt.timedelta(**delta)).isoformat()
+        response = client.patch(path, json={"relationship_ended_at": when}, headers=sales)
+        body: dict[str, object] = response.get_json()
+        return response.status_code, body
+
+    for delta in ({"days": -31}, {"days": -400}, {"minutes": 10}):
+        status, body = end(**delta)
+        assert status == 422, delta
+        assert list(body["errors"]) == ["relationship_ended_at"]  # type: ignore[call-overload]
+    assert client.get(path, headers=sales).get_json()["relationship_ended_at"] is None
+    with app.app_context():
+        refusals = sa.select(AuditEvent).where(
+            AuditEvent.outcome == "denied", AuditEvent.action == "customer.update"
+        )
+        denied = db.session.scalars(refusals).all()
+    assert [(e.customer_ids, e.reason) for e in denied] == [
+        (customer_id, "relationship_ended_at:out_of_range")
+    ] * 3
+    assert end(days=-29)[0] == 200
+    # a client clock a little ahead is taken as now
+    status, body = end(minutes=2)
+    assert status == 200
+    assert body["relationship_ended_at"] == clock.now().isoformat()
+
+
+def test_the_backdating_window_is_configured(
+    make_app: Callable[..., Flask], make_token: Callable[..., str], clock: FixedClock
+) -> None:
+    vault = make_app(relationship_backdate_days=120)
+    client = vault.test_client()
+    with vault.app_context(), db.transaction() as session:
+        _client, token = create_api_client(
+            session, name="crm", role="sales", purposes=[], expires_days=None, regions=[],
+            now=clock.now(),
+        )  # fmt: skip
+    sales = bearer(token, **{"X-Purpose": "sales"})
+    customer_id = new_customer(client, sales, "window@example.org")
+    path = f"/api/v1/customers/{customer_id}"
+    for days, status in ((-121, 422), (-119, 200)):
+        when = (clock.now() + dt.timedelta(days=days)).isoformat()
+        response = client.patch(path, json={"relationship_ended_at": when}, headers=sales)
+        assert response.status_code == status, days
 
 
 def test_the_sweep_on_demand_reports_and_erases_what_is_due(

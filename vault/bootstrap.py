@@ -14,7 +14,7 @@ from vault.crypto.keys import FileKeyProvider
 from vault.customers.catalogue import seed_catalogue
 from vault.db import create_db_engine, utcnow
 from vault.governance.models import Purpose
-from vault.governance.retention import seed_rules
+from vault.governance.retention_rules import seed_rules
 from vault.migrate import upgrade
 from vault.policies.service import seed_policies
 

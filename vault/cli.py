@@ -39,14 +39,11 @@ from vault.customers.models import Customer
 from vault.db import db, purge_sqlite_wal
 from vault.errors import VaultError, describe_errors
 from vault.governance.access_requests import record_expired_grants
+from vault.governance.notes import seal_legacy_notes
 from vault.governance.privacy import PrivacyDesk
-from vault.governance.retention import (
-    DEFAULT_BATCH,
-    MAX_BATCH,
-    Sweep,
-    SweepReport,
-    rules,
-)
+from vault.governance.privacy_queue import record_deadlines
+from vault.governance.retention import DEFAULT_BATCH, MAX_BATCH, Sweep, SweepReport
+from vault.governance.retention_rules import rules
 from vault.migrate import current_revision, downgrade, schema_differences, upgrade
 from vault.worker import Job, Worker, exclusive, job_lock
 
@@ -116,6 +113,7 @@ def init_command(admin_email: str | None, admin_password: str | None) -> None:
         changes.append(f"migrated the database from {before or 'an empty schema'} to {after}")
     with db.transaction() as session:
         changes += seed_defaults(session)
+        changes += seal_legacy_notes(session, runtime.note_cipher())
         if bool(admin_email) != bool(admin_password):
             raise click.UsageError("give both --admin-email and --admin-password, or neither")
         if admin_email is None and not admin_exists(session) and sys.stdin.isatty():
@@ -427,7 +425,8 @@ def _sweep(*, dry_run: bool, batch_size: int = DEFAULT_BATCH, bar: Any = None) -
     """One retention sweep in this app context, a commit per batch."""
     store = runtime.customer_store()
     sweep = Sweep(db.session, store.keyring, store.catalogue, now=runtime.now(),
-                  batch_size=batch_size, commit=db.session.commit)  # fmt: skip
+                  batch_size=batch_size, commit=db.session.commit,
+                  forget_mail=runtime.mailer().forget)  # fmt: skip
     if bar is None:
         report = sweep.run(dry_run=dry_run)
     else:
@@ -524,8 +523,7 @@ def _scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
 
     def deadlines() -> str:
         with app.app_context():
-            desk = PrivacyDesk(runtime.customer_store(), SYSTEM)
-            report = desk.record_deadlines()
+            report = record_deadlines(PrivacyDesk(runtime.customer_store(), SYSTEM))
             db.session.commit()
             return (
                 f"{report['overdue']} privacy requests overdue,"

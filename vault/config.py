@@ -75,6 +75,9 @@ class Settings:
     # Portal requests are answered no sooner than this, known address or not.
     privacy_response_floor_ms: int = 60
     privacy_deadline_seconds: int = 300  # how often `vault worker` checks request deadlines
+    # How far back a system may date the end of a customer relationship (a retention trigger
+    # that leads to anonymisation): an end earlier than now minus this many days is refused.
+    relationship_backdate_days: int = 30
 
     @property
     def production(self) -> bool:
@@ -188,6 +191,8 @@ def load_settings(
     if not values.get("database_url"):
         values["database_url"] = f"sqlite:///{instance / 'vault.db'}"
     settings = Settings(**values)
+    if settings.relationship_backdate_days < 0:
+        raise ConfigurationError("VAULT_RELATIONSHIP_BACKDATE_DAYS must be 0 or more days")
     if not settings.secret_key:
         settings = dataclasses.replace(settings, secret_key=_read_secret_key(settings))
     _check_production(settings)

@@ -12,10 +12,12 @@ import datetime as dt
 import email.policy
 import email.utils
 import os
+import re
 import secrets
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Iterable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -39,14 +41,33 @@ class MailNotSent(VaultError):
 
 
 class Mailer(Protocol):
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str, *, reference: str = "") -> None:
         """Hand one plain-text (UTF-8) message for ``to`` over to the transport.
 
-        Returning means the transport accepted it, not that it was delivered. Raises
-        ``MailNotSent`` when the message could not be handed over, and ``ValueError`` when
-        ``to`` or ``subject`` contains a line break.
+        ``reference`` names what the message is about (a privacy request's id, never an
+        address), so that ``forget`` can find it again. Returning means the transport
+        accepted it, not that it was delivered. Raises ``MailNotSent`` when the message
+        could not be handed over, and ``ValueError`` when ``to`` or ``subject`` contains a
+        line break or ``reference`` is not an id (``REFERENCE``).
         """
         ...
+
+    def forget(self, references: Iterable[str]) -> int:
+        """Delete what this side keeps of the messages sent with these references (after
+        the erasure of the customer they were about); returns how many were deleted. What
+        a relay has taken is gone from our side already. Raises ``ValueError`` for a
+        reference that is not an id."""
+        ...
+
+
+# A message's reference: an id (letters, digits, underscore), safe in a file name.
+REFERENCE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def _check_reference(reference: str) -> str:
+    if not REFERENCE.fullmatch(reference):
+        raise ValueError("a mail reference must be an id: letters, digits and underscores")
+    return reference
 
 
 def compose_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
@@ -76,7 +97,8 @@ def compose_message(sender: str, to: str, subject: str, body: str) -> EmailMessa
 
 class OutboxMailer:
     """Writes each message as one ``.eml`` file in ``folder``, named so that the names sort by
-    the time they were written (``20261125T153000.123456Z-1a2b3c4d.eml``)."""
+    the time they were written, with its reference when it has one
+    (``20261125T153000.123456Z-prq_0a1b...-1a2b3c4d.eml``; never an address)."""
 
     transport = "outbox"
 
@@ -84,14 +106,15 @@ class OutboxMailer:
         self.folder = folder
         self.sender = sender
 
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str, *, reference: str = "") -> None:
         """Write the message to a new file (mode 0600) in the folder, creating the folder
         (mode 0700) if needed. A reader never sees a partial file: it is written under a
         temporary name and renamed. Raises ``MailNotSent`` when the file cannot be written,
-        ``ValueError`` as ``compose_message`` does."""
+        ``ValueError`` as ``compose_message`` does and for a reference that is not an id."""
+        tag = f"{_check_reference(reference)}-" if reference else ""
         message = compose_message(self.sender, to, subject, body)
         now = dt.datetime.now(dt.UTC)
-        name = f"{now:%Y%m%dT%H%M%S.%f}Z-{secrets.token_hex(4)}.eml"
+        name = f"{now:%Y%m%dT%H%M%S.%f}Z-{tag}{secrets.token_hex(4)}.eml"
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._write_atomically(self.folder / name, message.as_bytes())
@@ -100,6 +123,20 @@ class OutboxMailer:
                 f"cannot write to the outbox {self.folder} ({exc.strerror or type(exc).__name__})"
             ) from exc
         log.info("mail.sent", transport=self.transport, message_id=message["Message-ID"])
+
+    def forget(self, references: Iterable[str]) -> int:
+        """Delete the outbox files of messages sent with these references; returns how many.
+        Raises ``ValueError`` for a reference that is not an id."""
+        patterns = [f"*Z-{_check_reference(r)}-*.eml" for r in references]
+        if not patterns or not self.folder.is_dir():
+            return 0
+        deleted = 0
+        for pattern in patterns:
+            for path in self.folder.glob(pattern):
+                path.unlink(missing_ok=True)
+                deleted += 1
+        log.info("mail.forgotten", transport=self.transport, messages=deleted)
+        return deleted
 
     def _write_atomically(self, path: Path, data: bytes) -> None:
         # mkstemp creates the file with mode 0600; the leading dot and the suffix keep it out of
@@ -146,13 +183,16 @@ class SMTPMailer:
         self.use_ssl = use_ssl
         self.timeout = timeout
 
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str, *, reference: str = "") -> None:
         """Connect, upgrade with STARTTLS and log in when configured, and send the message.
 
         Raises ``MailNotSent`` on any SMTP or network failure (refused connection, timeout,
         failed TLS or login, a refused sender or recipient); its message names the server and
-        the failure, never the recipient or the body. ``ValueError`` as ``compose_message``.
+        the failure, never the recipient or the body. ``ValueError`` as ``compose_message``
+        and for a reference that is not an id (the relay is not told it).
         """
+        if reference:
+            _check_reference(reference)
         message = compose_message(self.sender, to, subject, body)
         try:
             with self._connect() as smtp:
@@ -169,6 +209,13 @@ class SMTPMailer:
                 f"({_describe(exc)})"
             ) from None
         log.info("mail.sent", transport=self.transport, message_id=message["Message-ID"])
+
+    def forget(self, references: Iterable[str]) -> int:
+        """Nothing to delete: a message the relay took is kept nowhere on this side. Raises
+        ``ValueError`` for a reference that is not an id."""
+        for reference in references:
+            _check_reference(reference)
+        return 0
 
     def _connect(self) -> smtplib.SMTP:
         if self.use_ssl:

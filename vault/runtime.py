@@ -15,11 +15,13 @@ from vault.clock import Clock
 from vault.config import Settings
 from vault.crypto.envelope import KeyRing
 from vault.crypto.keys import KeyProvider, provider_from_settings
+from vault.crypto.notes import NOTES_KEY_LABEL, NoteCipher
 from vault.customers.catalogue import COUNTER as CATALOGUE
 from vault.customers.catalogue import load_catalogue
 from vault.customers.service import CustomerStore
 from vault.db import db
 from vault.governance import versions
+from vault.mail import Mailer, mailer_from_settings
 
 
 def settings() -> Settings:
@@ -57,6 +59,19 @@ def audit_log(app: Flask | None = None) -> AuditLog:
         limit = dt.timedelta(seconds=config.audit_unsealed_limit_seconds)
         found = app.extensions["vault.audit_log"] = AuditLog(key, anchor, limit)
     return found
+
+
+def mailer() -> Mailer:
+    """The app's mailer (settings decide: SMTP or the outbox folder), made on first use."""
+    found: Mailer | None = current_app.extensions.get("vault.mailer")
+    if found is None:
+        found = current_app.extensions["vault.mailer"] = mailer_from_settings(settings())
+    return found
+
+
+def note_cipher() -> NoteCipher:
+    """The cipher of staff's free-text notes (``vault.crypto.notes``)."""
+    return NoteCipher(key_provider().derived_key(NOTES_KEY_LABEL))
 
 
 def keyring() -> KeyRing:

@@ -11,11 +11,11 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import audit
+from vault.api.audit_trail import audit, refuse
 from vault.api.auth import GRANT_BLUEPRINT, current_principal, purpose_guard
 from vault.api.customers import CustomerPageSchema, Governed, require_audit_event
 from vault.db import db
-from vault.errors import Forbidden, NotFound
+from vault.errors import Forbidden, NotFound, VaultError
 from vault.governance.access_requests import (
     active_grant,
     create_request,
@@ -27,6 +27,7 @@ from vault.governance.access_requests import (
     visible_requests,
 )
 from vault.governance.models import AccessRequest
+from vault.governance.notes import justification_of
 
 ownership_blueprint = Blueprint(
     "ownership", __name__, url_prefix="/api/v1/ownership", description="Data owners"
@@ -91,7 +92,7 @@ def _request_dict(request: AccessRequest) -> dict[str, Any]:
         "categories": request.categories.split(),
         "customer_ids": request.customer_ids.split(),
         "region": request.region or None,
-        "justification": request.justification,
+        "justification": justification_of(request, runtime.note_cipher()),
         "duration_days": request.duration_days,
         "status": status_of(request, runtime.now()),
         "approvals": request.approvals,
@@ -117,7 +118,7 @@ def post_request(body: dict[str, Any]) -> dict[str, Any]:
     fields = body.pop("wanted_fields")
     request = create_request(
         db.session, runtime.customer_store().catalogue, current_principal(),
-        fields=fields, now=runtime.now(), **body,
+        fields=fields, now=runtime.now(), notes=runtime.note_cipher(), **body,
     )  # fmt: skip
     audit("access_request.create", customer_ids=request.customer_ids.split(),
           field_names=request.fields.split(), reason=request.id)  # fmt: skip
@@ -126,10 +127,14 @@ def post_request(body: dict[str, Any]) -> dict[str, Any]:
 
 def _decision(request_id: str, verb: str) -> dict[str, Any]:
     principal, now = current_principal(), runtime.now()
-    if verb == "revoke":
-        request = revoke(db.session, request_id, principal, now=now)
-    else:
-        request = decide(db.session, request_id, principal, approve=verb == "approve", now=now)
+    try:
+        if verb == "revoke":
+            request = revoke(db.session, request_id, principal, now=now)
+        else:
+            request = decide(db.session, request_id, principal, approve=verb == "approve", now=now)
+    except VaultError as exc:
+        refuse(getattr(exc, "reason", "") or exc.code, action=f"access_request.{verb}")
+        raise
     audit(f"access_request.{verb}", field_names=request.fields.split(), reason=request.id)
     return _request_dict(request)
 

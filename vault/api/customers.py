@@ -19,7 +19,7 @@ from flask import Response, g, request
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import aim, audit
+from vault.api.audit_trail import aim, audit, refuse
 from vault.api.auth import current_principal, purpose_guard
 from vault.api.errors import problem
 from vault.customers.interactions import InteractionRecord, add_interaction, list_interactions
@@ -27,7 +27,13 @@ from vault.customers.models import INTERACTION_KINDS
 from vault.customers.service import CustomerRecord, CustomerStore, DuplicateCustomer
 from vault.db import db
 from vault.errors import Forbidden, NotFound, ValidationFailed
-from vault.governance.consent import consent_overview, consenting, record_consent
+from vault.governance.consent import (
+    consenting,
+    consents_dict,
+    record_consent,
+    require_grant_access,
+)
+from vault.governance.relationship import relationship_end
 from vault.logs import get_logger
 from vault.policies.plan import AccessPlan
 from vault.policies.service import COUNTER as POLICIES
@@ -147,13 +153,7 @@ class Governed:
         self.principal = current_principal()
         self.purpose: str = g.purpose
         self.store: CustomerStore = runtime.customer_store()
-        self.plan: AccessPlan = plans.plan(
-            db.session,
-            self.store.catalogue,
-            self.principal.roles,
-            self.purpose,
-            stamp=runtime.change_stamps().get(POLICIES, 0),
-        )
+        self.plan: AccessPlan = self.plan_for(self.purpose)
         self._shown = self._view_steps()
 
     def _view_steps(self) -> list[tuple[str, Callable[[Any], Any] | None, str]]:
@@ -214,6 +214,17 @@ class Governed:
         records = self.store.read(customer_ids, self.plan.readable)
         return [self.view(r) for r in records]
 
+    def plan_for(self, purpose: str) -> AccessPlan:
+        """The compiled, cached plan of this principal for ``purpose`` (the policy engine is
+        not asked again)."""
+        return plans.plan(
+            db.session,
+            self.store.catalogue,
+            self.principal.roles,
+            purpose,
+            stamp=runtime.change_stamps().get(POLICIES, 0),
+        )
+
     def check_fields(self, names: Iterable[str], allowed: frozenset[str], verb: str) -> None:
         names = list(names)
         unknown = self.store.catalogue.unknown(names)
@@ -236,6 +247,8 @@ def create_customer(body: dict[str, Any]) -> dict[str, Any]:
     """Create a customer; 201 with the caller's scoped view."""
     ctx = Governed()
     ctx.check_fields(body["values"], ctx.plan.creatable, "set")
+    granted = [c["purpose"] for c in body["consents"] if c["granted"]]
+    require_grant_access(ctx.principal, granted, ctx.plan_for)
     regions = ctx.principal.regions
     if regions is not None and body["region"] not in regions:
         raise Forbidden("you may not create customers in this region")
@@ -290,15 +303,28 @@ def update_customer(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
     ctx = Governed()
     ctx.require_visible(customer_id)
     ctx.check_fields(body["values"], ctx.plan.writable, "change")
+    ended = _relationship_end(ctx, customer_id, body) if "relationship_ended_at" in body else None
     changed = ctx.store.update(customer_id, body["values"]) if body["values"] else []
     reason = ""
     if "relationship_ended_at" in body:
-        if not ctx.plan.writable:
-            raise Forbidden("you may not change this customer for this purpose")
-        ctx.store.end_relationship(customer_id, body["relationship_ended_at"])
-        reason = "relationship_ended" if body["relationship_ended_at"] else "relationship_resumed"
+        ctx.store.end_relationship(customer_id, ended)
+        reason = "relationship_ended" if ended else "relationship_resumed"
     audit("customer.update", customer_ids=[customer_id], field_names=changed, reason=reason)
     return ctx.read_views([customer_id])[0]
+
+
+def _relationship_end(ctx: Governed, customer_id: str, body: dict[str, Any]) -> dt.datetime | None:
+    """The relationship end to record (403 without the permission; 422, audited as a refusal,
+    outside the backdating window: it would bring retention forward)."""
+    try:
+        return relationship_end(
+            body["relationship_ended_at"], may_record=ctx.plan.relationship_write,
+            now=ctx.store.now, backdate_days=runtime.settings().relationship_backdate_days,
+        )  # fmt: skip
+    except ValidationFailed:
+        refuse("relationship_ended_at:out_of_range", action="customer.update",
+               customer_ids=[customer_id])  # fmt: skip
+        raise
 
 
 @blueprint.post("/search")
@@ -313,55 +339,31 @@ def search_customers(body: dict[str, Any]) -> dict[str, Any]:
     return {"items": ctx.read_views(found), "next_cursor": None}
 
 
-def _consents_body(ctx: Governed, customer_id: str) -> dict[str, Any]:
-    overview = consent_overview(ctx.store, customer_id)
-    return {
-        "customer_id": customer_id,
-        "purposes": {
-            purpose: {
-                "granted": entry["granted"],
-                "updated_at": entry["updated_at"].isoformat(),
-                "history": [
-                    {
-                        "granted": h.granted,
-                        "occurred_at": h.occurred_at.isoformat(),
-                        "source": h.source,
-                        "notice_version": h.notice_version,
-                        "recorded_by": h.recorded_by,
-                        "has_evidence": h.has_evidence,
-                    }
-                    for h in entry["history"]
-                ],
-            }
-            for purpose, entry in overview.items()
-        },
-    }
-
-
 @blueprint.get("/<customer_id>/consents")
 def get_consents(customer_id: str) -> dict[str, Any]:
     """Consent state per purpose with its full history."""
     ctx = Governed()
     ctx.require_visible(customer_id)
     audit("consent.read", customer_ids=[customer_id])
-    return _consents_body(ctx, customer_id)
+    return consents_dict(ctx.store, customer_id)
 
 
 @blueprint.post("/<customer_id>/consents")
 @blueprint.arguments(ConsentInSchema)
 @blueprint.response(201)
 def add_consent(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
-    """Append a consent event. Whoever may read the customer may record a withdrawal for
-    any purpose; granting needs write access for this purpose."""
+    """Append a consent event. Whoever may read the customer for the request's purpose may
+    record a withdrawal for any purpose; a grant for a purpose needs write access for that
+    purpose (403 otherwise, and nothing is recorded)."""
     ctx = Governed()
     ctx.require_visible(customer_id)
-    if body["granted"] and not ctx.plan.writable:
-        raise Forbidden("recording a grant needs write access for this purpose")
+    if body["granted"]:
+        require_grant_access(ctx.principal, [body["purpose"]], ctx.plan_for)
     record_consent(ctx.store, customer_id, recorded_by=ctx.principal.id, **body)
     audit(
         "consent.change", customer_ids=[customer_id], reason=f"{body['purpose']}:{body['granted']}"
     )
-    return _consents_body(ctx, customer_id)
+    return consents_dict(ctx.store, customer_id)
 
 
 def _interaction_dict(item: InteractionRecord) -> dict[str, Any]:

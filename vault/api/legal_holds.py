@@ -15,6 +15,7 @@ from vault.db import db
 from vault.errors import Forbidden
 from vault.governance.legal_holds import holds, lift_hold, place_hold
 from vault.governance.models import LegalHold
+from vault.governance.notes import reasons_of
 
 blueprint = Blueprint(
     "legal_holds", __name__, url_prefix="/api/v1/legal-holds", description="Legal holds"
@@ -42,16 +43,18 @@ def _officer() -> str:
 
 
 def _hold_dict(hold: LegalHold) -> dict[str, Any]:
+    """A hold with its reasons in clear (``null`` once they went with an erasure)."""
+    reason, lift_reason = reasons_of(hold, runtime.note_cipher())
     return {
         "id": hold.id,
         "customer_id": hold.customer_id,
-        "reason": hold.reason,
+        "reason": reason,
         "placed_by": hold.placed_by,
         "placed_at": hold.placed_at.isoformat(),
         "active": hold.lifted_at is None,
         "lifted_by": hold.lifted_by,
         "lifted_at": hold.lifted_at.isoformat() if hold.lifted_at else None,
-        "lift_reason": hold.lift_reason,
+        "lift_reason": lift_reason,
     }
 
 
@@ -73,8 +76,9 @@ def add_hold(body: dict[str, Any]) -> dict[str, Any]:
     """Place a hold on a customer: no erasure of it proceeds until the hold is lifted."""
     officer = _officer()
     hold = place_hold(
-        db.session, body["customer_id"], reason=body["reason"], by=officer, now=runtime.now()
-    )
+        db.session, body["customer_id"], reason=body["reason"], by=officer, now=runtime.now(),
+        notes=runtime.note_cipher(),
+    )  # fmt: skip
     # The reason stays in the hold (compliance officers read it there); the event names the hold.
     audit("legal_hold.place", customer_ids=[hold.customer_id], reason=hold.id)
     return _hold_dict(hold)
@@ -85,6 +89,7 @@ def add_hold(body: dict[str, Any]) -> dict[str, Any]:
 def lift(body: dict[str, Any], hold_id: str) -> dict[str, Any]:
     """Lift a hold, with the reason."""
     officer = _officer()
-    hold = lift_hold(db.session, hold_id, reason=body["reason"], by=officer, now=runtime.now())
+    hold = lift_hold(db.session, hold_id, reason=body["reason"], by=officer, now=runtime.now(),
+                     notes=runtime.note_cipher())  # fmt: skip
     audit("legal_hold.lift", customer_ids=[hold.customer_id], reason=hold.id)
     return _hold_dict(hold)

@@ -128,8 +128,9 @@ def get_rules() -> dict[str, Any]:
 @policies_blueprint.arguments(RuleInSchema)
 @policies_blueprint.response(201)
 def add_rule(body: dict[str, Any]) -> dict[str, Any]:
-    """Add a rule: (role, field or category:<c> or interactions:<kind>, purpose, action) ->
-    allow, deny or mask:<transform>. 422 names what is unknown or malformed."""
+    """Add a rule: (role, field or category:<c> or interactions:<kind> or relationship,
+    purpose, action) -> allow, deny or mask:<transform>. 422 names what is unknown or
+    malformed."""
     _require_admin()
     effect, transform = parse_effect(body["effect"])
     rule = Rule(body["role"], body["object"], body["purpose"], body["action"], effect, transform)
@@ -175,4 +176,5 @@ def explain(args: dict[str, Any]) -> dict[str, Any]:
             "read": sorted(plan.interactions_read),
             "write": sorted(plan.interactions_write),
         },
+        "relationship": {"write": plan.relationship_write},
     }

@@ -49,11 +49,11 @@ from vault.governance.privacy import (
     PrivacyDesk,
     RequestLocked,
     digest_token,
-    signature_holds,
 )
+from vault.governance.privacy_documents import signature_holds
 from vault.governance.privacy_export import Export
 from vault.logs import get_logger
-from vault.mail import Mailer, MailNotSent, OutboxMailer, mailer_from_settings
+from vault.mail import MailNotSent, OutboxMailer
 
 blueprint = Blueprint("privacy", __name__, url_prefix="/privacy", template_folder="templates")
 log = get_logger("vault.privacy")
@@ -118,24 +118,17 @@ def _desk() -> PrivacyDesk:
     )
 
 
-def mailer() -> Mailer:
-    """The app's mailer (settings decide: SMTP or the outbox folder)."""
-    found: Mailer | None = current_app.extensions.get("vault.mailer")
-    if found is None:
-        found = current_app.extensions["vault.mailer"] = mailer_from_settings(runtime.settings())
-    return found
-
-
 def deliver(outgoing: Outgoing | None, request_id: str) -> None:
-    """Send after the commit. A failure is logged (by request id only) and not shown: the
+    """Send after the commit, with the request's id as the message's reference (so that an
+    erasure finds it again). A failure is logged (by request id only) and not shown: the
     answer must not depend on whether a message went out."""
     if outgoing is None:
         return
-    sender = mailer()
+    sender = runtime.mailer()
 
     def send() -> None:
         try:
-            sender.send(outgoing.to, outgoing.subject, outgoing.body)
+            sender.send(outgoing.to, outgoing.subject, outgoing.body, reference=request_id)
         except MailNotSent:
             log.error("privacy.mail_not_sent", privacy_request=request_id)
 
@@ -143,6 +136,17 @@ def deliver(outgoing: Outgoing | None, request_id: str) -> None:
         send()
     else:
         _background.submit(send)
+
+
+def finish_erasure(desk: PrivacyDesk) -> None:
+    """Once the transaction of ``desk``'s work has committed, an erasure's traces outside the
+    database go too: the erased rows' old pages in SQLite's WAL, and the messages kept about
+    the customer's privacy requests (the outbox's files: address and code). Nothing when the
+    desk erased nothing."""
+    if not desk.erased:
+        return
+    purge_sqlite_wal(db.engine)
+    runtime.mailer().forget(desk.erased_mail)
 
 
 def _view(item: PrivacyRequest, download_url: str | None = None) -> dict[str, Any]:
@@ -255,11 +259,11 @@ def verify(request_id: str) -> Response:
                 raise NotFound("no such privacy request")
             return _answer(item, 422, form=form, error=_form_error(form))
         code = form.code.data or ""
-    result = _desk().verify(request_id, code)
+    desk = _desk()
+    result = desk.verify(request_id, code)
     db.session.commit()  # a failed attempt counts even though the answer is an error
     item = result.request
-    if item.type == "erasure" and item.status == "completed":
-        purge_sqlite_wal(db.engine)
+    finish_erasure(desk)
     if result.refusal == "locked":
         raise RequestLocked("too many wrong codes: this request is locked; make a new one")
     if not result.accepted:

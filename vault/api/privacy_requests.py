@@ -13,8 +13,8 @@ from flask_smorest import Blueprint
 from vault import runtime
 from vault.api.audit_trail import audit, request_context
 from vault.api.auth import current_principal
-from vault.api.privacy_portal import deliver
-from vault.db import db, purge_sqlite_wal
+from vault.api.privacy_portal import deliver, finish_erasure
+from vault.db import db
 from vault.errors import Forbidden
 from vault.governance.models import (
     IDENTITY_CHECKS,
@@ -102,8 +102,7 @@ def file_request(body: dict[str, Any]) -> dict[str, Any]:
     )  # fmt: skip
     view = request_dict(item, runtime.now())
     db.session.commit()
-    if item.type == "erasure" and item.status == "completed":
-        purge_sqlite_wal(db.engine)
+    finish_erasure(desk)
     deliver(outgoing, item.id)
     return view
 

@@ -16,11 +16,9 @@ from vault.api.auth import current_principal
 from vault.db import db, purge_sqlite_wal
 from vault.errors import Conflict, Forbidden
 from vault.governance.models import RETENTION_ACTIONS, RETENTION_TRIGGERS
-from vault.governance.retention import (
-    DEFAULT_BATCH,
-    MAX_BATCH,
+from vault.governance.retention import DEFAULT_BATCH, MAX_BATCH, Sweep
+from vault.governance.retention_rules import (
     MAX_PERIOD_DAYS,
-    Sweep,
     create_rule,
     delete_rule,
     get_rule,
@@ -145,7 +143,7 @@ def run(body: dict[str, Any]) -> dict[str, Any]:
             raise Conflict("another retention sweep is running", code="sweep_running")
         sweep = Sweep(db.session, store.keyring, store.catalogue, now=runtime.now(),
                       context=request_context(), batch_size=body["batch_size"],
-                      commit=db.session.commit)  # fmt: skip
+                      commit=db.session.commit, forget_mail=runtime.mailer().forget)  # fmt: skip
         report = sweep.run(dry_run=body["dry_run"])
     if report.erased and not report.dry_run:
         purge_sqlite_wal(db.engine)

@@ -106,12 +106,19 @@ def iter_events(
         after = rows[-1].id
 
 
+# What the customer's export lists as accesses to its data: reads and changes of the record,
+# its consents and its interactions. Not legal holds (telling the customer would tip them off),
+# nor the staff's work on privacy requests, access requests or the audit trail itself.
+DATA_ACCESS_ACTIONS = ("customer.", "consent.", "interaction.")
+
+
 def accesses_of_customer(
     session: Session, customer_id: str, *, chunk: int = 1000
 ) -> Iterator[dict[str, Any]]:
     """Which actors accessed a customer's data, for what purpose and when (for the privacy
-    export, GDPR Art. 15(1)(c)): allowed events only, oldest first, read ``chunk`` rows at a
-    time so that a long history streams in flat memory."""
+    export, GDPR Art. 15(1)(c)): allowed data accesses only (``DATA_ACCESS_ACTIONS``), oldest
+    first, read ``chunk`` rows at a time so that a long history streams in flat memory."""
+    data_access = sa.or_(*(AuditEvent.action.startswith(p) for p in DATA_ACCESS_ACTIONS))
     rows = session.execute(
         sa.select(
             AuditEvent.occurred_at,
@@ -121,7 +128,7 @@ def accesses_of_customer(
             AuditEvent.action,
             AuditEvent.field_names,
         )
-        .where(concerning(customer_id), AuditEvent.outcome == "allowed")
+        .where(concerning(customer_id), AuditEvent.outcome == "allowed", data_access)
         .order_by(AuditEvent.id)
         .execution_options(yield_per=chunk)
     )

@@ -28,6 +28,9 @@ COUNTER = "catalogue"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 MAX_LIST_ITEMS = 50
+# Not a field: the end of the customer relationship (a retention trigger) is a policy object of
+# its own (vault.policies.plan), so no field may take its name.
+RELATIONSHIP = "relationship"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -224,6 +227,8 @@ def add_field(session: Session, spec: FieldSpec, *, builtin: bool = False) -> Fi
         errors["name"] = [
             "must be 2-64 characters: a-z, digits, underscore, starting with a letter"
         ]
+    if spec.name == RELATIONSHIP:
+        errors["name"] = [f"{RELATIONSHIP!r} is reserved for the end of the relationship"]
     if spec.type not in FIELD_TYPES:
         errors["type"] = [f"must be one of {', '.join(FIELD_TYPES)}"]
     if not _CATEGORY.match(spec.category):

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from vault.codes import DESCRIPTION, is_code
 from vault.customers.models import INTERACTION_KINDS, Interaction
 from vault.customers.service import CustomerStore
 from vault.errors import ValidationFailed
@@ -46,12 +47,16 @@ def add_interaction(
     currency: str | None = None,
     text: str | None = None,
 ) -> str:
-    """Record an interaction; returns its id. Raises ``NotFound`` and ``ValidationFailed``."""
+    """Record an interaction; returns its id. Raises ``NotFound`` and ``ValidationFailed``
+    (among others for a channel that is neither empty nor code-shaped, ``vault.codes``)."""
     errors: dict[str, list[str]] = {}
     if kind not in INTERACTION_KINDS:
         errors["kind"] = [f"must be one of {', '.join(INTERACTION_KINDS)}"]
     if len(channel) > 32:
         errors["channel"] = ["must be at most 32 characters"]
+    elif channel and not is_code(channel):
+        # a channel outlives anonymisation: a code, never free text that could name someone
+        errors["channel"] = [f"must be empty or {DESCRIPTION}"]
     if text is not None and len(text) > MAX_TEXT:
         errors["text"] = [f"must be at most {MAX_TEXT} characters"]
     value: decimal.Decimal | None = None

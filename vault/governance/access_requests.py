@@ -15,12 +15,16 @@ from sqlalchemy.orm import Session
 from vault.audit.service import AuditContext, record_event
 from vault.auth.models import User
 from vault.auth.principal import Principal
+from vault.crypto.notes import NoteCipher
 from vault.customers.catalogue import Catalogue
 from vault.errors import Forbidden, NotFound, ValidationFailed
 from vault.governance.models import AccessRequest, CategoryOwner, Purpose
+from vault.governance.notes import justification_place
 
 MAX_DAYS = 90
 OWNER_ROLE = "data_owner"
+# Decides the categories whose only owner is the requester (separation of duties).
+OFFICER_ROLE = "compliance_officer"
 
 
 def owners(session: Session) -> dict[str, str]:
@@ -62,9 +66,11 @@ def create_request(
     justification: str,
     duration_days: int,
     now: dt.datetime,
+    notes: NoteCipher,
 ) -> AccessRequest:
-    """Record a pending request. Raises ``ValidationFailed`` for a request for nothing, for
-    ever, for unknown fields or categories, without customers, without a justification, or
+    """Record a pending request, its justification sealed with ``notes`` (staff may write
+    personal data there). Raises ``ValidationFailed`` for a request for nothing, for ever,
+    for unknown fields or categories, without customers, without a justification, or
     covering a category that has no owner to approve it."""
     errors: dict[str, list[str]] = {}
     if requester.kind != "user":
@@ -92,15 +98,16 @@ def create_request(
         errors["categories"] = [f"no data owner to approve: {', '.join(ownerless)}"]
     if errors:
         raise ValidationFailed("the access request is invalid", errors=errors)
+    request_id = "acr_" + secrets.token_hex(12)
     request = AccessRequest(
-        id="acr_" + secrets.token_hex(12),
+        id=request_id,
         requester_id=requester.id,
         purpose=purpose,
         fields=" ".join(sorted(wanted)),
         categories=" ".join(covered),
         customer_ids=" ".join(sorted(set(customer_ids))),
         region=region,
-        justification=justification.strip(),
+        justification_ciphertext=notes.seal(justification_place(request_id), justification.strip()),
         duration_days=duration_days,
         status="pending",
         approvals={},
@@ -118,22 +125,67 @@ def _load(session: Session, request_id: str) -> AccessRequest:
     return request
 
 
+class SelfApproval(Forbidden):
+    """The requester tried to decide on their own request (separation of duties)."""
+
+    code = "self_approval"
+    title = "Self Approval"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__("nobody approves or denies their own access request")
+        # what the refusal's audit event records: the code and the request, never a value
+        self.reason = f"{self.code}:{request_id}"
+
+
+def decidable_categories(
+    request: AccessRequest, principal: Principal, owner_map: dict[str, str]
+) -> set[str]:
+    """The categories of ``request`` that ``principal`` may decide: those it owns and, for a
+    compliance officer, those whose only owner is the requester. Never any for the requester
+    themself (empty then)."""
+    if principal.id == request.requester_id:
+        return set()
+    officer = principal.has_role(OFFICER_ROLE)
+    return {
+        category
+        for category in request.categories.split()
+        if owner_map.get(category) == principal.id
+        or (officer and owner_map.get(category) == request.requester_id)
+    }
+
+
+def may_decide(
+    request: AccessRequest, principal: Principal, owner_map: dict[str, str], now: dt.datetime
+) -> bool:
+    """Whether ``principal`` is offered a decision on ``request``: it is pending and covers a
+    category it may decide (what the admin UI shows Approve and Deny for)."""
+    pending = status_of(request, now) == "pending"
+    return pending and bool(decidable_categories(request, principal, owner_map))
+
+
 def decide(
     session: Session, request_id: str, owner: Principal, *, approve: bool, now: dt.datetime
 ) -> AccessRequest:
-    """An owner approves (their categories) or denies (the whole request). The request is
-    approved once every covered category is. Raises ``NotFound``, ``Forbidden`` and
-    ``ValidationFailed`` (already decided)."""
+    """An owner approves (their categories) or denies (the whole request); a compliance
+    officer does so for the categories whose only owner is the requester. The request is
+    approved once every covered category is. Raises ``NotFound``, ``SelfApproval`` (the
+    requester, whatever their roles), ``Forbidden`` (nothing here for this principal to
+    decide) and ``ValidationFailed`` (already decided)."""
     request = _load(session, request_id)
-    mine = [c for c, user in owners(session).items() if user == owner.id]
-    pending = [c for c in request.categories.split() if c not in request.approvals]
-    if not set(mine) & set(request.categories.split()):
-        raise Forbidden("only the owner of a category this request covers decides on it")
+    if owner.id == request.requester_id:
+        raise SelfApproval(request.id)
+    mine = decidable_categories(request, owner, owners(session))
+    if not mine:
+        raise Forbidden(
+            "only the owner of a category this request covers decides on it (a compliance"
+            " officer for a category the requester owns)"
+        )
     if request.status != "pending":
         raise ValidationFailed(errors={"status": [f"the request is already {request.status}"]})
     if not approve:
         request.status, request.decided_at, request.decided_by = "denied", now, owner.id
     else:
+        pending = [c for c in request.categories.split() if c not in request.approvals]
         request.approvals = {**request.approvals, **{c: owner.id for c in pending if c in mine}}
         if all(c in request.approvals for c in request.categories.split()):
             request.status, request.decided_at, request.decided_by = "approved", now, owner.id
@@ -185,12 +237,17 @@ def grant_purposes(session: Session, user_id: str, now: dt.datetime) -> frozense
 
 
 def visible_requests(session: Session, principal: Principal) -> list[AccessRequest]:
-    """Admins and compliance officers see every request; others theirs and their categories'."""
+    """Admins and compliance officers see every request; others theirs and those covering a
+    category they own (a whole category: the owner of ``contact`` does not see requests for
+    ``contact_ext``)."""
     query = sa.select(AccessRequest).order_by(AccessRequest.created_at.desc())
-    if not principal.has_role("admin", "compliance_officer"):
+    if not principal.has_role("admin", OFFICER_ROLE):
         mine = [c for c, user in owners(session).items() if user == principal.id]
+        # categories are space-separated: pad them so each is matched whole, and escape
+        # LIKE's wildcards ("_" is common in category names)
+        padded = sa.literal(" ") + AccessRequest.categories + sa.literal(" ")
         conditions = [AccessRequest.requester_id == principal.id]
-        conditions += [AccessRequest.categories.contains(c) for c in mine]
+        conditions += [padded.contains(f" {c} ", autoescape=True) for c in mine]
         query = query.where(sa.or_(*conditions))
     return list(session.scalars(query))
 

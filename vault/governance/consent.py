@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
+from vault import codes
+from vault.auth.principal import Principal
+from vault.codes import is_code
 from vault.customers.models import Customer
 from vault.customers.service import CustomerStore
-from vault.errors import ValidationFailed
+from vault.errors import Forbidden, ValidationFailed
 from vault.governance.models import ConsentEvent, ConsentState, Purpose
+from vault.policies.plan import AccessPlan
 
 MAX_EVIDENCE = 4_000
 
@@ -41,10 +46,12 @@ def record_consent(
     occurred_at: dt.datetime | None = None,
 ) -> int:
     """Append a consent event and update the derived state; returns the event id. Raises
-    ``NotFound`` (customer) and ``ValidationFailed`` (unknown purpose, bad source...)."""
+    ``NotFound`` (customer) and ``ValidationFailed`` (unknown purpose, a source that is not
+    code-shaped (``vault.codes``)...)."""
     errors: dict[str, list[str]] = {}
-    if not source or len(source) > 64:
-        errors["source"] = ["must be 1 to 64 characters"]
+    if not is_code(source):
+        # a source outlives anonymisation: a code, never free text that could name someone
+        errors["source"] = [f"must be {codes.DESCRIPTION}"]
     if len(notice_version) > 32:
         errors["notice_version"] = ["must be at most 32 characters"]
     if evidence is not None and len(evidence) > MAX_EVIDENCE:
@@ -89,6 +96,25 @@ def record_consent(
     return event.id
 
 
+def require_grant_access(
+    principal: Principal, purposes: Iterable[str], plan_for: Callable[[str], AccessPlan]
+) -> None:
+    """Recording that a customer granted consent to a purpose makes it visible for that
+    purpose, so it needs write access for that purpose itself, not for the request's: the
+    principal may state it and its plan for it (``plan_for``: compiled and cached, never the
+    policy engine per call) allows writing. A withdrawal needs no such check (API.md §2).
+    Raises ``Forbidden`` naming the purposes refused."""
+    refused = sorted(
+        purpose
+        for purpose in set(purposes)
+        if purpose not in principal.purposes or not plan_for(purpose).writable
+    )
+    if refused:
+        raise Forbidden(
+            "recording a consent grant needs write access for its purpose: " + ", ".join(refused)
+        )
+
+
 def consent_overview(store: CustomerStore, customer_id: str) -> dict[str, dict[str, Any]]:
     """Per purpose: the current state and the full history, oldest first (no evidence)."""
     store.require_active(customer_id)
@@ -122,6 +148,31 @@ def consent_overview(store: CustomerStore, customer_id: str) -> dict[str, dict[s
         entry["granted"] = state.granted
         entry["updated_at"] = state.updated_at
     return overview
+
+
+def consents_dict(store: CustomerStore, customer_id: str) -> dict[str, Any]:
+    """The API's view of a customer's consents: per purpose the state and its history."""
+    return {
+        "customer_id": customer_id,
+        "purposes": {
+            purpose: {
+                "granted": entry["granted"],
+                "updated_at": entry["updated_at"].isoformat(),
+                "history": [
+                    {
+                        "granted": h.granted,
+                        "occurred_at": h.occurred_at.isoformat(),
+                        "source": h.source,
+                        "notice_version": h.notice_version,
+                        "recorded_by": h.recorded_by,
+                        "has_evidence": h.has_evidence,
+                    }
+                    for h in entry["history"]
+                ],
+            }
+            for purpose, entry in consent_overview(store, customer_id).items()
+        },
+    }
 
 
 def consenting(purpose: str) -> sa.ColumnElement[bool]:

@@ -5,9 +5,14 @@
 - ``anonymise``: the customer stops being a person: its data key is destroyed
   (crypto-shredding) and every value, blind index, interaction text and consent evidence is
   deleted; what remains are facts without a person (interaction kind, channel, time and amount;
-  consent history without evidence) against a tombstone, so aggregate figures stay right.
+  consent history without evidence; channels and sources are codes, and free text an older
+  row may hold is removed) against a tombstone, so aggregate figures stay right.
 - ``erase``: the same, and the interactions and consent history are deleted too; only the
   tombstone (id, region, times) and the audit trail, which holds no values, remain.
+
+Both also delete the reasons of the customer's (lifted) legal holds, and the caller deletes
+the mail kept about its privacy requests once the erasure has committed
+(``privacy_request_ids``).
 
 An erased or anonymised customer is invisible to every role. Nothing here erases a customer
 under a legal hold: callers pass the ids ``lock_erasable`` returned.
@@ -22,10 +27,11 @@ from collections.abc import Collection, Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from vault.codes import is_code
 from vault.crypto.envelope import KeyRing
 from vault.customers import packing
 from vault.customers.models import BlindIndexEntry, Customer, Interaction
-from vault.governance.models import ConsentEvent, ConsentState, LegalHold
+from vault.governance.models import ConsentEvent, ConsentState, LegalHold, PrivacyRequest
 
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
 
@@ -70,6 +76,15 @@ def held_among(session: Session, customer_ids: Collection[str]) -> set[str]:
     )
 
 
+def privacy_request_ids(session: Session, customer_ids: Sequence[str]) -> list[str]:
+    """The ids of these customers' privacy requests: the references of the mail sent about
+    them (``vault.mail``), which goes when they are erased."""
+    if not customer_ids:
+        return []
+    query = sa.select(PrivacyRequest.id).where(PrivacyRequest.customer_id.in_(list(customer_ids)))
+    return sorted(session.scalars(query))
+
+
 def stored_field_names(session: Session, customer_ids: Sequence[str]) -> list[str]:
     """Which fields hold a value for any of ``customer_ids`` (names only, nothing decrypted)."""
     names: set[str] = set()
@@ -104,6 +119,13 @@ def erase_customers(
         )
     )
     session.execute(sa.delete(BlindIndexEntry).where(BlindIndexEntry.customer_id.in_(ids)))
+    # a hold's reasons are staff's free text about the customer: they go, the hold's ids and
+    # times stay (the erased customer's holds were all lifted: ``lock_erasable``)
+    session.execute(
+        sa.update(LegalHold)
+        .where(LegalHold.customer_id.in_(ids))
+        .values(reason=None, reason_ciphertext=None, lift_reason=None, lift_reason_ciphertext=None)
+    )
     if anonymise:
         session.execute(
             sa.update(Interaction)
@@ -115,12 +137,33 @@ def erase_customers(
             .where(ConsentEvent.customer_id.in_(ids), ConsentEvent.evidence_ciphertext.is_not(None))
             .values(evidence_ciphertext=None)
         )
+        _scrub_free_text(session, ids)
     else:
         session.execute(sa.delete(Interaction).where(Interaction.customer_id.in_(ids)))
         session.execute(sa.delete(ConsentState).where(ConsentState.customer_id.in_(ids)))
         session.execute(sa.delete(ConsentEvent).where(ConsentEvent.customer_id.in_(ids)))
     for customer_id in ids:
         keyring.forget(customer_id)
+
+
+# What an anonymised consent event says of its source when the source was free text.
+REDACTED_SOURCE = "redacted"
+
+
+def _scrub_free_text(session: Session, ids: list[str]) -> None:
+    """Consent sources and interaction channels stay beside anonymised data; rows written
+    before they had to be codes (``vault.codes``) may hold free text, which goes now. Reads
+    only the distinct values (a handful), not every row."""
+    for column, blank in ((ConsentEvent.source, REDACTED_SOURCE), (Interaction.channel, "")):
+        table = column.class_
+        values = session.scalars(sa.select(column).where(table.customer_id.in_(ids)).distinct())
+        free = [v for v in values if v and not is_code(v)]
+        if free:
+            session.execute(
+                sa.update(table)
+                .where(table.customer_id.in_(ids), column.in_(free))
+                .values({column.key: blank})
+            )
 
 
 def erase_fields(

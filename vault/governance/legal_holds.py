@@ -1,5 +1,6 @@
 """Legal holds: a compliance officer suspends every erasure of a customer (retention or a
-privacy request) until the hold is lifted; both steps keep who, when and why."""
+privacy request) until the hold is lifted; both steps keep who, when and why (the reasons
+sealed: ``vault.governance.notes``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from vault.crypto.notes import NoteCipher
 from vault.customers.models import Customer
 from vault.errors import NotFound, ValidationFailed
 from vault.governance.models import LegalHold
+from vault.governance.notes import hold_place
 
 
 def _check_reason(reason: str) -> str:
@@ -22,9 +25,11 @@ def _check_reason(reason: str) -> str:
 
 
 def place_hold(
-    session: Session, customer_id: str, *, reason: str, by: str, now: dt.datetime
-) -> LegalHold:
-    """Place a hold. Raises ``NotFound`` (no such active customer) and ``ValidationFailed``."""
+    session: Session, customer_id: str, *, reason: str, by: str, now: dt.datetime,
+    notes: NoteCipher,
+) -> LegalHold:  # fmt: skip
+    """Place a hold, its reason sealed with ``notes``. Raises ``NotFound`` (no such active
+    customer) and ``ValidationFailed``."""
     reason = _check_reason(reason)
     # Lock the customer's row, as an erasure does (vault.governance.erasure.lock_erasable):
     # the hold and an erasure of the same customer cannot both go through.
@@ -35,10 +40,11 @@ def place_hold(
     )
     if exists is None:
         raise NotFound("no such customer")
+    hold_id = "hold_" + secrets.token_hex(12)
     hold = LegalHold(
-        id="hold_" + secrets.token_hex(12),
+        id=hold_id,
         customer_id=customer_id,
-        reason=reason,
+        reason_ciphertext=notes.seal(hold_place(hold_id, "reason"), reason),
         placed_by=by,
         placed_at=now,
     )
@@ -48,16 +54,19 @@ def place_hold(
 
 
 def lift_hold(
-    session: Session, hold_id: str, *, reason: str, by: str, now: dt.datetime
-) -> LegalHold:
-    """Lift a hold. Raises ``NotFound`` and ``ValidationFailed`` (no reason, already lifted)."""
+    session: Session, hold_id: str, *, reason: str, by: str, now: dt.datetime,
+    notes: NoteCipher,
+) -> LegalHold:  # fmt: skip
+    """Lift a hold, the reason sealed with ``notes``. Raises ``NotFound`` and
+    ``ValidationFailed`` (no reason, already lifted)."""
     reason = _check_reason(reason)
     hold = session.get(LegalHold, hold_id)
     if hold is None:
         raise NotFound("no such legal hold")
     if hold.lifted_at is not None:
         raise ValidationFailed(errors={"hold": ["this hold was lifted already"]})
-    hold.lifted_by, hold.lifted_at, hold.lift_reason = by, now, reason
+    hold.lifted_by, hold.lifted_at = by, now
+    hold.lift_reason_ciphertext = notes.seal(hold_place(hold.id, "lift_reason"), reason)
     session.flush()
     return hold
 

@@ -123,7 +123,10 @@ class AccessRequest(Base):
     categories: Mapped[str] = mapped_column(sa.Text)  # space-separated categories covered
     customer_ids: Mapped[str] = mapped_column(sa.Text, default="")  # space-separated
     region: Mapped[str] = mapped_column(sa.String(16), default="")  # or every customer of it
-    justification: Mapped[str] = mapped_column(sa.String(1000))
+    # Sealed (vault.crypto.notes): staff may write personal data here. The plaintext column
+    # holds only rows written before notes were sealed, until `vault init` seals them.
+    justification: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
+    justification_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
     duration_days: Mapped[int] = mapped_column(sa.Integer)
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     approvals: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)  # category: owner
@@ -137,19 +140,23 @@ class AccessRequest(Base):
 
 class LegalHold(Base):
     """While a hold is active (not lifted), nothing of the customer may be erased, by
-    retention or by request."""
+    retention or by request. The reasons are sealed (vault.crypto.notes) and go when the
+    customer is erased; the plaintext columns hold only rows written before reasons were
+    sealed, until `vault init` seals them."""
 
     __tablename__ = "legal_holds"
     __table_args__ = (sa.Index("ix_legal_holds_customer_id_lifted_at", "customer_id", "lifted_at"),)
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"))
-    reason: Mapped[str] = mapped_column(sa.String(500))
+    reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    reason_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
     placed_by: Mapped[str] = mapped_column(sa.String(40))
     placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     lifted_by: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     lift_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    lift_reason_ciphertext: Mapped[bytes | None] = mapped_column(sa.LargeBinary, nullable=True)
 
 
 class RetentionRule(Base):

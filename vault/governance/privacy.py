@@ -22,7 +22,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -30,16 +29,27 @@ from typing import Any
 import sqlalchemy as sa
 
 from vault.audit.service import AuditContext, record_event
+from vault.customers.catalogue import normalise_search_input
 from vault.customers.models import BlindIndexEntry, Interaction
 from vault.customers.service import CustomerStore
 from vault.errors import Conflict, NotFound, RateLimited, ValidationFailed, VaultError
-from vault.governance.erasure import erase_customers, lock_erasable, stored_field_names
+from vault.governance.erasure import (
+    erase_customers,
+    lock_erasable,
+    privacy_request_ids,
+    stored_field_names,
+)
 from vault.governance.models import (
     IDENTITY_CHECKS,
     PRIVACY_CHANNELS,
     PRIVACY_REQUEST_TYPES,
     ConsentEvent,
     PrivacyRequest,
+)
+from vault.governance.privacy_documents import (
+    code_message,
+    deletion_certificate,
+    download_message,
 )
 
 CODE_DIGITS = 8
@@ -54,7 +64,6 @@ UNVERIFIED_KEPT = dt.timedelta(days=7)
 OPEN_STATUSES = ("pending_verification", "verified", "processing")
 CODE_KEY_LABEL = "vault privacy codes v1"
 ADDRESS_KEY_LABEL = "vault privacy address limit v1"
-SIGNING_KEY_LABEL = "vault privacy signatures v1"
 DOWNLOAD_PATH = "/privacy/downloads/"
 
 
@@ -98,24 +107,6 @@ def digest_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def sign(store: CustomerStore, document: dict[str, Any]) -> str:
-    """HMAC-SHA256 of ``document`` in canonical JSON, under a key derived from the master
-    key: the vault can later tell a genuine certificate or export manifest from a forged
-    or altered one."""
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
-    key = store.keyring.derived_key(SIGNING_KEY_LABEL)
-    return hmac.new(key, b"vault signed document v1\x00" + canonical, hashlib.sha256).hexdigest()
-
-
-def signature_holds(store: CustomerStore, signed: dict[str, Any]) -> bool:
-    """Whether ``signed`` (a document with its ``signature``) is unaltered."""
-    signature = signed.get("signature")
-    if not isinstance(signature, dict) or not isinstance(signature.get("value"), str):
-        return False
-    document = {k: v for k, v in signed.items() if k != "signature"}
-    return hmac.compare_digest(sign(store, document), signature["value"])
-
-
 class PrivacyDesk:
     """The requests' state machine over one unit of work (the caller commits)."""
 
@@ -131,6 +122,14 @@ class PrivacyDesk:
         self.now = store.now
         self.base_url = base_url.rstrip("/")
         self.per_address_limit = per_address_limit
+        # The references of the mail kept about the privacy requests of customers this desk
+        # erased: the caller deletes it once the erasure has committed.
+        self.erased_mail: list[str] = []
+
+    @property
+    def erased(self) -> bool:
+        """Whether this desk erased a customer (the caller then finishes the erasure)."""
+        return bool(self.erased_mail)
 
     # --- the portal --------------------------------------------------------------------
 
@@ -161,10 +160,12 @@ class PrivacyDesk:
         request.code_expires_at = self.now + CODE_TTL
         self.session.add(request)
         self.session.flush()
-        self._audit("privacy.request", request, reason=kind)
+        self.audit("privacy.request", request, reason=kind)
         if request.customer_id is None:
             return request, None
-        return request, Outgoing(email.strip(), *_code_message(kind, code))
+        return request, Outgoing(
+            email.strip(), *code_message(kind, code, int(CODE_TTL.total_seconds() // 60))
+        )
 
     def verify(self, request_id: str, code: str) -> Verification:
         """Check a code. A wrong or expired one counts against the request (five lock it);
@@ -173,7 +174,7 @@ class PrivacyDesk:
         when ``accepted`` is false: the failed attempt and its audit event must count."""
         request = self._locked(request_id)
         if request.status == "locked":
-            self._audit("privacy.verify", request, outcome="denied", reason="locked")
+            self.audit("privacy.verify", request, outcome="denied", reason="locked")
             return Verification(request, accepted=False, refusal="locked")
         if request.status != "pending_verification":
             raise Conflict("this request has been verified already", code="already_verified")
@@ -191,11 +192,11 @@ class PrivacyDesk:
                 )
                 reason = "locked_now"
             self.session.flush()
-            self._audit("privacy.verify", request, outcome="denied", reason=reason)
+            self.audit("privacy.verify", request, outcome="denied", reason=reason)
             return Verification(request, accepted=False, refusal=reason)
         request.code_digest, request.code_expires_at = None, None
         request.status, request.verified_at = "verified", self.now
-        self._audit("privacy.verify", request)
+        self.audit("privacy.verify", request)
         return Verification(request, accepted=True, download_url=self._proceed(request))
 
     def open_download(self, token: str) -> PrivacyRequest | None:
@@ -211,14 +212,14 @@ class PrivacyDesk:
             raise NotFound("no such download")
         expires = request.download_expires_at
         if request.downloaded_at is not None or expires is None or self.now > expires:
-            self._audit("privacy.download", request, outcome="denied", reason="link_gone")
+            self.audit("privacy.download", request, outcome="denied", reason="link_gone")
             return None
         if not self.store.exists(request.customer_id):
-            self._audit("privacy.download", request, outcome="denied", reason="no_data")
+            self.audit("privacy.download", request, outcome="denied", reason="no_data")
             return None
         request.downloaded_at = self.now
         names = stored_field_names(self.session, [request.customer_id])
-        self._audit("privacy.download", request, field_names=names)
+        self.audit("privacy.download", request, field_names=names)
         return request
 
     # --- staff -------------------------------------------------------------------------
@@ -252,11 +253,11 @@ class PrivacyDesk:
         request.status, request.verified_at = "verified", self.now
         self.session.add(request)
         self.session.flush()
-        self._audit("privacy_request.file", request, reason=identity_check)
+        self.audit("privacy_request.file", request, reason=identity_check)
         url = self._proceed(request)
         if url is None or email is None:
             return request, None
-        return request, Outgoing(email, *_download_message(self.base_url + url))
+        return request, Outgoing(email, *download_message(self.base_url + url))
 
     def extend(self, request_id: str, *, reason: str, by: str) -> PrivacyRequest:
         """Extend the due date once by two months (Art. 12(3)), with the reason given to
@@ -272,50 +273,8 @@ class PrivacyDesk:
         request.due_at += EXTENSION
         request.extended_at, request.extended_by, request.extension_reason = self.now, by, reason
         self.session.flush()
-        self._audit("privacy_request.extend", request)
+        self.audit("privacy_request.extend", request)
         return request
-
-    def record_deadlines(self) -> dict[str, int]:
-        """The worker's pass: unverified requests lapse after seven days, address digests
-        are cleared after a day, and each request past its due date is recorded once."""
-        lapsing = list(
-            self.session.scalars(
-                sa.select(PrivacyRequest.id).where(
-                    PrivacyRequest.status == "pending_verification",
-                    PrivacyRequest.received_at < self.now - UNVERIFIED_KEPT,
-                )
-            )
-        )
-        if lapsing:
-            self.session.execute(
-                sa.update(PrivacyRequest)
-                .where(PrivacyRequest.id.in_(lapsing))
-                .values(status="rejected", reason="not_verified", code_digest=None)
-            )
-        self.session.execute(
-            sa.update(PrivacyRequest)
-            .where(
-                PrivacyRequest.address_digest.is_not(None),
-                PrivacyRequest.received_at < self.now - ADDRESS_DIGEST_KEPT,
-            )
-            .values(address_digest=None)
-        )
-        overdue = list(
-            self.session.scalars(
-                sa.select(PrivacyRequest)
-                .where(
-                    PrivacyRequest.status.in_(OPEN_STATUSES),
-                    PrivacyRequest.due_at < self.now,
-                    PrivacyRequest.overdue_recorded_at.is_(None),
-                )
-                .with_for_update()
-            )
-        )
-        for request in overdue:
-            request.overdue_recorded_at = self.now
-            self._audit("privacy_request.overdue", request, outcome="error", reason="overdue")
-        self.session.flush()
-        return {"lapsed": len(lapsing), "overdue": len(overdue)}
 
     # --- inside ------------------------------------------------------------------------
 
@@ -333,7 +292,7 @@ class PrivacyDesk:
         request.download_expires_at = self.now + DOWNLOAD_TTL
         request.status, request.completed_at = "completed", self.now
         self.session.flush()
-        self._audit("privacy.export", request)
+        self.audit("privacy.export", request)
         return DOWNLOAD_PATH + token
 
     def _erase(self, request: PrivacyRequest) -> None:
@@ -347,7 +306,7 @@ class PrivacyDesk:
                 "legal_hold",
                 self.now,
             )
-            self._audit("privacy.erase", request, outcome="denied", reason="legal_hold")
+            self.audit("privacy.erase", request, outcome="denied", reason="legal_hold")
             return
         if not erasable.free:
             request.status, request.reason, request.completed_at = "rejected", "no_data", self.now
@@ -363,27 +322,18 @@ class PrivacyDesk:
         erase_customers(
             self.session, self.store.keyring, [customer_id], now=self.now, anonymise=False
         )
+        self.erased_mail += privacy_request_ids(self.session, [customer_id])
         self.session.execute(
             sa.update(PrivacyRequest)
             .where(PrivacyRequest.customer_id == customer_id)
             .values(address_digest=None)
         )
-        certificate = {
-            "certificate": "vault deletion certificate v1",
-            "request_id": request.id,
-            "customer_id": customer_id,
-            "erased_at": self.now.isoformat(),
-            "destroyed": destroyed,
-            "kept": ["a tombstone: the customer id, region and times", "the audit trail"],
-        }
-        certificate["signature"] = {
-            "algorithm": "HMAC-SHA256",
-            "value": sign(self.store, certificate),
-        }
-        request.certificate = json.dumps(certificate, sort_keys=True)
+        request.certificate = deletion_certificate(
+            self.store, request.id, customer_id, destroyed, erased_at=self.now
+        )
         request.status, request.completed_at = "completed", self.now
         self.session.flush()
-        self._audit("privacy.erase", request, field_names=names)
+        self.audit("privacy.erase", request, field_names=names)
 
     def _count(self, column: Any, customer_id: str) -> int:
         query = sa.select(sa.func.count()).where(column == customer_id)
@@ -416,13 +366,19 @@ class PrivacyDesk:
         return hmac.new(key, f"{request_id}:{code}".encode(), hashlib.sha256).digest()
 
     def _address_digest(self, email: str) -> bytes:
+        """The keyed digest of an address as the e-mail field normalises it (the blind
+        index's input: case, Unicode normal form, IDNA), so every spelling of one address
+        counts against the same limit. Raises ``ValidationFailed`` for a malformed one."""
+        address = normalise_search_input(self.store.catalogue["email"], email)
         key = self.store.keyring.derived_key(ADDRESS_KEY_LABEL)
-        return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).digest()
+        return hmac.new(key, address.encode(), hashlib.sha256).digest()
 
-    def _audit(
+    def audit(
         self, action: str, request: PrivacyRequest, *, outcome: str = "allowed",
         reason: str = "", field_names: Sequence[str] = (),
     ) -> None:  # fmt: skip
+        """Record an event about ``request`` in this unit of work (a customer acting through
+        the portal is named by the request's id, never by an address)."""
         context = self.context
         if context.actor_kind == "subject":
             context = dataclasses.replace(context, actor_id=request.id)
@@ -431,26 +387,3 @@ class PrivacyDesk:
             customer_ids=[request.customer_id] if request.customer_id else [],
             field_names=field_names, reason=reason or request.type,
         )  # fmt: skip
-
-
-def _code_message(kind: str, code: str) -> tuple[str, str]:
-    what = "a copy of your data" if kind == "export" else "the erasure of your data"
-    body = (
-        f"Someone, hopefully you, asked for {what}.\n"
-        "To confirm it is you, enter this code on the privacy page:\n"
-        "\n"
-        f"{code}\n"
-        "\n"
-        f"The code is valid for {int(CODE_TTL.total_seconds() // 60)} minutes.\n"
-        "If you did not ask for this, ignore this message: nothing will happen.\n"
-    )
-    return "Your confirmation code", body
-
-
-def _download_message(path: str) -> tuple[str, str]:
-    body = (
-        "As you asked, a copy of your data is ready. Download it once, within 7 days, at:\n"
-        "\n"
-        f"{path}\n"
-    )
-    return "Your data export", body

@@ -1,4 +1,5 @@
-"""The staff queue of privacy requests: most urgent first, with due dates and overdue flags."""
+"""The staff queue of privacy requests: most urgent first, with due dates and overdue flags,
+and the worker's pass over their deadlines."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from sqlalchemy.orm import Session
 from vault.customers.service import decode_cursor, encode_cursor
 from vault.errors import NotFound
 from vault.governance.models import PrivacyRequest
-from vault.governance.privacy import OPEN_STATUSES
+from vault.governance.privacy import (
+    ADDRESS_DIGEST_KEPT,
+    OPEN_STATUSES,
+    UNVERIFIED_KEPT,
+    PrivacyDesk,
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,3 +87,47 @@ def request_dict(request: PrivacyRequest, now: dt.datetime) -> dict[str, Any]:
         "completed_at": request.completed_at.isoformat() if request.completed_at else None,
         "certificate": json.loads(request.certificate) if request.certificate else None,
     }
+
+
+def record_deadlines(desk: PrivacyDesk) -> dict[str, int]:
+    """The worker's pass over ``desk``'s unit of work: unverified requests lapse after seven
+    days, address digests are cleared after a day, and each request past its due date is
+    recorded once (an audit event). Returns how many lapsed and how many are overdue."""
+    lapsing = list(
+        desk.session.scalars(
+            sa.select(PrivacyRequest.id).where(
+                PrivacyRequest.status == "pending_verification",
+                PrivacyRequest.received_at < desk.now - UNVERIFIED_KEPT,
+            )
+        )
+    )
+    if lapsing:
+        desk.session.execute(
+            sa.update(PrivacyRequest)
+            .where(PrivacyRequest.id.in_(lapsing))
+            .values(status="rejected", reason="not_verified", code_digest=None)
+        )
+    desk.session.execute(
+        sa.update(PrivacyRequest)
+        .where(
+            PrivacyRequest.address_digest.is_not(None),
+            PrivacyRequest.received_at < desk.now - ADDRESS_DIGEST_KEPT,
+        )
+        .values(address_digest=None)
+    )
+    overdue = list(
+        desk.session.scalars(
+            sa.select(PrivacyRequest)
+            .where(
+                PrivacyRequest.status.in_(OPEN_STATUSES),
+                PrivacyRequest.due_at < desk.now,
+                PrivacyRequest.overdue_recorded_at.is_(None),
+            )
+            .with_for_update()
+        )
+    )
+    for request in overdue:
+        request.overdue_recorded_at = desk.now
+        desk.audit("privacy_request.overdue", request, outcome="error", reason="overdue")
+    desk.session.flush()
+    return {"lapsed": len(lapsing), "overdue": len(overdue)}

@@ -1,9 +1,10 @@
 """The shipped policies: least privilege per role (API.md §2).
 
 - sales creates and reads customers for ``sales``: names, contact and profile in clear, the
-  birth year only, ``national_id`` as its last four characters; it may set every field;
+  birth year only, ``national_id`` as its last four characters; it may set every field, and
+  records when the customer relationship ends (the contract is sales' business);
 - support reads names and contact data and the support interactions for ``support``, and may
-  correct contact data;
+  correct contact data (not end the relationship);
 - marketing reads names, email and interests for ``marketing`` (consenting customers only:
   the purpose's legal basis is consent);
 - admin, compliance_officer, data_owner and staff see no customer values (staff until an
@@ -33,6 +34,7 @@ SHIPPED_RULES: tuple[Rule, ...] = (
     ("sales", "interactions:purchase", "sales", "read", "allow", ""),
     ("sales", "interactions:purchase", "sales", "write", "allow", ""),
     ("sales", "interactions:call", "sales", "write", "allow", ""),
+    ("sales", "relationship", "sales", "write", "allow", ""),
     # support
     ("support", "category:identity", "support", "read", "allow", ""),
     ("support", "category:contact", "support", "read", "allow", ""),
@@ -50,3 +52,11 @@ SHIPPED_RULES: tuple[Rule, ...] = (
     ("marketing", "interactions:survey", "marketing", "read", "allow", ""),
     # nobody reads national_id in clear under any shipped rule: the only rule naming it masks
 )
+
+# The rules each release added to the shipped set after the first (``SHIPPED_RULES`` holds them
+# too). `vault init` adds a release's rules once to a policy store seeded before it, and notes
+# the release it has seeded, so that a rule an admin removed later stays removed.
+ADDED_RULES: dict[int, tuple[Rule, ...]] = {
+    2: (("sales", "relationship", "sales", "write", "allow", ""),),
+}
+SHIPPED_VERSION = max(ADDED_RULES)

@@ -1,6 +1,7 @@
 """Access plans: for a set of roles and a purpose, which fields are shown (plain or through
 which transform), which may be written or set at creation, which interaction kinds may be
-read or added, and which row filters apply. Compiled once from the policy rules and cached;
+read or added, whether the end of the customer relationship may be recorded, and which row
+filters apply. Compiled once from the policy rules and cached;
 the policy engine is never asked per field or per record."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from vault.customers.catalogue import Catalogue
+from vault.customers.catalogue import RELATIONSHIP, Catalogue
 from vault.customers.models import INTERACTION_KINDS
 from vault.policies.transforms import STRICTNESS
 
@@ -36,6 +37,9 @@ class AccessPlan:
     creatable: frozenset[str]
     interactions_read: frozenset[str]
     interactions_write: frozenset[str]
+    # may record (or clear) when the customer relationship ended, a retention trigger that
+    # leads to anonymisation: the rule object ``relationship``, action ``write``
+    relationship_write: bool
     consent_required: bool
     withheld: tuple[str, ...]  # catalogue fields not shown, sorted
 
@@ -91,6 +95,7 @@ def compile_plan(
         creatable=frozenset(decided["create"]),
         interactions_read=kinds["read"],
         interactions_write=kinds["write"],
+        relationship_write=_decide(by_target[(RELATIONSHIP, "write")]) is not None,
         consent_required=consent_required,
         withheld=tuple(sorted(set(catalogue.fields) - set(readable))),
     )

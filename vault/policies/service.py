@@ -19,12 +19,12 @@ from casbin_sqlalchemy_adapter import Adapter
 from sqlalchemy.orm import Session
 
 from vault.auth.models import Role
-from vault.customers.catalogue import Catalogue
+from vault.customers.catalogue import RELATIONSHIP, Catalogue
 from vault.customers.models import INTERACTION_KINDS
 from vault.errors import Conflict, NotFound, ValidationFailed
 from vault.governance import versions
-from vault.governance.models import Purpose
-from vault.policies.defaults import SHIPPED_RULES
+from vault.governance.models import ChangeCounter, Purpose
+from vault.policies.defaults import ADDED_RULES, SHIPPED_RULES, SHIPPED_VERSION
 from vault.policies.models import PolicyRule
 from vault.policies.plan import ACTIONS, AccessPlan, Rule, compile_plan
 from vault.policies.transforms import TRANSFORMS
@@ -36,6 +36,9 @@ EFFECTS = ("allow", "deny")
 # and every rule must keep all six for pycasbin.
 STORED_PLAIN = "none"
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+# Which release of the shipped rules the store has been seeded with (a row of the change
+# counters' table, so that no migration is needed for it): see ``seed_policies``.
+SHIPPED_MARK = "policies_shipped"
 
 
 def load_enforcer(session: Session) -> casbin.Enforcer:
@@ -120,7 +123,8 @@ plans = PlanCache()
 
 def validate_rule(session: Session, rule: Rule, catalogue: Catalogue) -> None:
     """Raises ``ValidationFailed`` naming what is wrong: unknown role, field, category,
-    interaction kind or purpose, or a malformed action, effect or transform."""
+    interaction kind or purpose, or a malformed action, effect or transform (``relationship``
+    takes only ``write``, without a mask)."""
     errors: dict[str, list[str]] = {}
     if session.get(Role, rule.role) is None:
         errors["role"] = ["unknown role"]
@@ -134,12 +138,17 @@ def validate_rule(session: Session, rule: Rule, catalogue: Catalogue) -> None:
         errors["effect"] = [f"a mask must be mask:<{'|'.join(TRANSFORMS)}>"]
     kind, _, name = rule.obj.partition(":")
     categories = {spec.category for spec in catalogue.fields.values()}
-    if name and kind == "category" and name not in categories:
+    if rule.obj == RELATIONSHIP:
+        if rule.action != "write" or rule.transform:
+            errors["action"] = [f"{RELATIONSHIP} takes the action write, allowed or denied"]
+    elif name and kind == "category" and name not in categories:
         errors["object"] = ["unknown category"]
     elif name and kind == "interactions" and name not in INTERACTION_KINDS:
         errors["object"] = ["unknown interaction kind"]
     elif name and kind not in ("category", "interactions"):
-        errors["object"] = ["must be a field, category:<name> or interactions:<kind>"]
+        errors["object"] = [
+            f"must be a field, category:<name>, interactions:<kind> or {RELATIONSHIP}"
+        ]
     elif not name and rule.obj not in catalogue:
         errors["object"] = ["unknown field"]
     if errors:
@@ -167,11 +176,33 @@ def add_rules(session: Session, rules: Iterable[Rule]) -> list[PolicyRule]:
 
 
 def seed_policies(session: Session) -> list[str]:
-    """Load the shipped rules into an empty policy store."""
-    if session.scalar(sa.select(PolicyRule.id).limit(1)) is not None:
-        return []
-    add_rules(session, [Rule(*rule) for rule in SHIPPED_RULES])
-    return [f"loaded {len(SHIPPED_RULES)} shipped policy rules"]
+    """Load the shipped rules into an empty policy store; into one seeded by an earlier
+    release, add the rules each later release shipped (once: a rule an admin removed since
+    stays removed, and a rule present already is not doubled). Returns what changed."""
+    seeded = session.get(ChangeCounter, SHIPPED_MARK)
+    if session.scalar(sa.select(PolicyRule.id).limit(1)) is None:
+        add_rules(session, [Rule(*rule) for rule in SHIPPED_RULES])
+        changes = [f"loaded {len(SHIPPED_RULES)} shipped policy rules"]
+    else:
+        # a store without the mark was seeded by the first release
+        since = seeded.version if seeded is not None else 1
+        present = {rule for _id, rule in list_rules(session)}
+        added = [
+            Rule(*rule)
+            for release, rules in sorted(ADDED_RULES.items())
+            if release > since
+            for rule in rules
+            if Rule(*rule) not in present
+        ]
+        if added:
+            add_rules(session, added)
+        changes = [f"added the shipped policy rule {effect_text(r)}" for r in added]
+    if seeded is None:
+        session.add(ChangeCounter(name=SHIPPED_MARK, version=SHIPPED_VERSION))
+    elif seeded.version < SHIPPED_VERSION:
+        seeded.version = SHIPPED_VERSION
+    session.flush()
+    return changes
 
 
 # --- administration ---------------------------------------------------------------------------
@@ -180,6 +211,11 @@ def seed_policies(session: Session) -> list[str]:
 def effect_of(rule: Rule) -> str:
     """The API's spelling of a rule's effect: allow, deny or mask:<transform>."""
     return f"mask:{rule.transform}" if rule.transform else rule.effect
+
+
+def effect_text(rule: Rule) -> str:
+    """A rule for people: ``(role, object, purpose, action) -> effect``."""
+    return f"({rule.role}, {rule.obj}, {rule.purpose}, {rule.action}) -> {effect_of(rule)}"
 
 
 def parse_effect(text: str) -> tuple[str, str]:

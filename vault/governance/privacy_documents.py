@@ -1,0 +1,75 @@
+"""What the privacy desk sends and signs: the texts of its messages, and HMAC signatures of
+deletion certificates and export manifests under a key derived from the master key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from vault.customers.service import CustomerStore
+
+SIGNING_KEY_LABEL = "vault privacy signatures v1"
+
+
+def sign(store: CustomerStore, document: dict[str, Any]) -> str:
+    """HMAC-SHA256 of ``document`` in canonical JSON, under a key derived from the master
+    key: the vault can later tell a genuine certificate or export manifest from a forged
+    or altered one."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    key = store.keyring.derived_key(SIGNING_KEY_LABEL)
+    return hmac.new(key, b"vault signed document v1\x00" + canonical, hashlib.sha256).hexdigest()
+
+
+def signature_holds(store: CustomerStore, signed: dict[str, Any]) -> bool:
+    """Whether ``signed`` (a document with its ``signature``) is unaltered."""
+    signature = signed.get("signature")
+    if not isinstance(signature, dict) or not isinstance(signature.get("value"), str):
+        return False
+    document = {k: v for k, v in signed.items() if k != "signature"}
+    return hmac.compare_digest(sign(store, document), signature["value"])
+
+
+def deletion_certificate(
+    store: CustomerStore, request_id: str, customer_id: str, destroyed: dict[str, Any], *,
+    erased_at: dt.datetime,
+) -> str:  # fmt: skip
+    """The signed deletion certificate of an erasure (JSON): what was destroyed, what was
+    kept, signed with ``sign``."""
+    certificate: dict[str, Any] = {
+        "certificate": "vault deletion certificate v1",
+        "request_id": request_id,
+        "customer_id": customer_id,
+        "erased_at": erased_at.isoformat(),
+        "destroyed": destroyed,
+        "kept": ["a tombstone: the customer id, region and times", "the audit trail"],
+    }
+    certificate["signature"] = {"algorithm": "HMAC-SHA256", "value": sign(store, certificate)}
+    return json.dumps(certificate, sort_keys=True)
+
+
+def code_message(kind: str, code: str, valid_minutes: int) -> tuple[str, str]:
+    """The subject and body of the message with a one-time code (the code alone on a line)."""
+    what = "a copy of your data" if kind == "export" else "the erasure of your data"
+    body = (
+        f"Someone, hopefully you, asked for {what}.\n"
+        "To confirm it is you, enter this code on the privacy page:\n"
+        "\n"
+        f"{code}\n"
+        "\n"
+        f"The code is valid for {valid_minutes} minutes.\n"
+        "If you did not ask for this, ignore this message: nothing will happen.\n"
+    )
+    return "Your confirmation code", body
+
+
+def download_message(path: str) -> tuple[str, str]:
+    """The subject and body of the message with an export's one-time link."""
+    body = (
+        "As you asked, a copy of your data is ready. Download it once, within 7 days, at:\n"
+        "\n"
+        f"{path}\n"
+    )
+    return "Your data export", body
