@@ -1,5 +1,5 @@
 """The wheel carries what the vault serves besides Python code: the portal's and the admin UI's
-templates and their stylesheets."""
+templates, their stylesheets and the API docs' script."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ def test_the_wheel_holds_the_templates_and_static_files(tmp_path: Path) -> None:
         "vault/api/templates/privacy/base.html",
         "vault/api/templates/privacy/index.html",
         "vault/api/templates/privacy/request.html",
+        "vault/templates/api/docs.html",
+        "vault/static/privacy.css",
+        "vault/static/api-docs.js",
         "admin_ui/templates/admin/base.html",
         "admin_ui/static/admin.css",
         "vault/policies/casbin_model.conf",

@@ -14,6 +14,7 @@ from admin_ui import blueprint as admin_blueprint
 from vault.api import register_api
 from vault.api.errors import problem, register_error_handlers
 from vault.api.request_context import register_request_hooks
+from vault.api.security_headers import register_security_headers
 from vault.auth.models import User
 from vault.clock import SystemClock
 from vault.config import Settings, load_settings
@@ -36,6 +37,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     configure_app(app, settings)
     register_extensions(app, settings)
     register_request_hooks(app)
+    register_security_headers(app, settings)
     register_blueprints(app)
     register_error_handlers(app)
     return app

@@ -17,6 +17,7 @@ from vault.errors import ConfigurationError
 ENVIRONMENTS = ("development", "production", "testing")
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
 MIN_SECRET_KEY_BYTES = 32
+PRODUCTION_HSTS_SECONDS = 365 * 86400
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Settings:
     # -Host are then trusted (client address for rate limits and audit, links in e-mails).
     # 0: none, and those headers are ignored.
     proxy_count: int = 0
+    # Strict-Transport-Security max-age; None means a year in production, off otherwise.
+    hsts_seconds: int | None = None
     password_min_length: int = 12
     audit_seal_seconds: int = 5  # how often `vault worker` seals the audit log
     retention_sweep_seconds: int = 3600  # how often `vault worker` applies retention rules
@@ -88,6 +91,12 @@ class Settings:
         return self.master_key_file or self.instance_path / "master.key"
 
     @property
+    def resolved_hsts_seconds(self) -> int:
+        if self.hsts_seconds is None:
+            return PRODUCTION_HSTS_SECONDS if self.production else 0
+        return self.hsts_seconds
+
+    @property
     def region_set(self) -> frozenset[str]:
         return frozenset(r.strip() for r in self.regions.split(",") if r.strip())
 
@@ -111,6 +120,8 @@ def _coerce(name: str, raw: Any) -> Any:
     annotation = str(_FIELDS[name].type)
     if raw is None or isinstance(raw, bool):
         return raw
+    if "None" in annotation and isinstance(raw, str) and raw.strip() in {"", "auto"}:
+        return None
     try:
         if annotation.startswith("int"):
             return int(raw)
