@@ -154,7 +154,7 @@ def test_hsts_is_on_in_production_and_follows_its_setting(tmp_path: Path) -> Non
     key_file = tmp_path / "master.key"
     key_file.write_bytes(b"\0" * 32)
     base = {"env": "production", "instance_path": str(tmp_path), "secret_key": "k" * 40,
-            "master_key_file": str(key_file)}  # fmt: skip
+            "master_key_file": str(key_file), "base_url": "https://vault.example.com"}  # fmt: skip
     answer = create_app(base).test_client().get("/healthz")
     assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
     quiet = create_app({**base, "hsts_seconds": 0}).test_client().get("/healthz")

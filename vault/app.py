@@ -66,6 +66,8 @@ def configure_app(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure_cookies,
         WTF_CSRF_TIME_LIMIT=3600,
+        # A request naming any other host is refused with 400 (None: every host is served).
+        TRUSTED_HOSTS=settings.trusted_host_list,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,

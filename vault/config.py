@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from vault.errors import ConfigurationError
 
@@ -42,9 +43,17 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     session_cookie_secure: bool | None = None  # None: secure in production only
     # How many reverse proxies stand in front of the vault: their X-Forwarded-For, -Proto and
-    # -Host are then trusted (client address for rate limits and audit, links in e-mails).
+    # -Host are then trusted (client address for rate limits and audit, links when there is
+    # no base_url).
     # 0: none, and those headers are ignored.
     proxy_count: int = 0
+    # The address customers and staff reach the vault at (e.g. https://vault.example.com):
+    # every link the vault mails or returns as an absolute URL starts with it, whatever Host a
+    # request named. Required in production; empty elsewhere means the request's own host.
+    base_url: str = ""
+    # Host names the vault answers to, comma-separated (".example.com" admits its
+    # subdomains); a request naming any other host is refused with 400. Empty: any host.
+    trusted_hosts: str = ""
     # Strict-Transport-Security max-age; None means a year in production, off otherwise.
     hsts_seconds: int | None = None
     password_min_length: int = 12
@@ -95,6 +104,12 @@ class Settings:
         if self.hsts_seconds is None:
             return PRODUCTION_HSTS_SECONDS if self.production else 0
         return self.hsts_seconds
+
+    @property
+    def trusted_host_list(self) -> list[str] | None:
+        """Flask's ``TRUSTED_HOSTS``: None (any host) when none is configured."""
+        hosts = [h.strip() for h in self.trusted_hosts.split(",") if h.strip()]
+        return hosts or None
 
     @property
     def region_set(self) -> frozenset[str]:
@@ -183,6 +198,8 @@ def load_settings(
     values["instance_path"] = instance
     if not values.get("database_url"):
         values["database_url"] = f"sqlite:///{instance / 'vault.db'}"
+    if values.get("base_url"):
+        values["base_url"] = _check_base_url(values["base_url"])
     settings = Settings(**values)
     if not settings.secret_key:
         settings = dataclasses.replace(settings, secret_key=_read_secret_key(settings))
@@ -195,6 +212,24 @@ def _read_secret_key(settings: Settings) -> str:
         return settings.secret_key_file.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return ""
+
+
+def _check_base_url(url: str) -> str:
+    """The base URL without a trailing slash. Raises ``ConfigurationError`` unless it is an
+    http(s) address with a host and nothing a link could not be appended to (query,
+    fragment, user name)."""
+    parts = urlsplit(url.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        raise ConfigurationError(
+            "VAULT_BASE_URL must be an http(s) address such as https://vault.example.com"
+        )
+    return url.strip().rstrip("/")
 
 
 def _check_production(settings: Settings) -> None:
@@ -218,6 +253,12 @@ def _check_production(settings: Settings) -> None:
         )
     if settings.database_url.startswith("sqlite") and ":memory:" in settings.database_url:
         raise ConfigurationError("production mode cannot run on an in-memory database")
+    if not settings.base_url.startswith("https://"):
+        # Mailed links would otherwise name whatever Host a request sent.
+        raise ConfigurationError(
+            "production mode needs VAULT_BASE_URL, the https address customers reach the "
+            "vault at (e.g. https://vault.example.com)"
+        )
 
 
 def ensure_secret_key_file(settings: Settings) -> bool:

@@ -56,6 +56,7 @@ CODE_KEY_LABEL = "vault privacy codes v1"
 ADDRESS_KEY_LABEL = "vault privacy address limit v1"
 SIGNING_KEY_LABEL = "vault privacy signatures v1"
 DOWNLOAD_PATH = "/privacy/downloads/"
+REQUEST_PATH = "/privacy/requests/"
 
 
 class InvalidCode(VaultError):
@@ -164,7 +165,8 @@ class PrivacyDesk:
         self._audit("privacy.request", request, reason=kind)
         if request.customer_id is None:
             return request, None
-        return request, Outgoing(email.strip(), *_code_message(kind, code))
+        page = self.base_url + REQUEST_PATH + request.id
+        return request, Outgoing(email.strip(), *_code_message(kind, code, page))
 
     def verify(self, request_id: str, code: str) -> Verification:
         """Check a code. A wrong or expired one counts against the request (five lock it);
@@ -433,13 +435,15 @@ class PrivacyDesk:
         )  # fmt: skip
 
 
-def _code_message(kind: str, code: str) -> tuple[str, str]:
+def _code_message(kind: str, code: str, page: str) -> tuple[str, str]:
     what = "a copy of your data" if kind == "export" else "the erasure of your data"
     body = (
         f"Someone, hopefully you, asked for {what}.\n"
-        "To confirm it is you, enter this code on the privacy page:\n"
+        "To confirm it is you, enter this code on the page of your request:\n"
         "\n"
         f"{code}\n"
+        "\n"
+        f"{page}\n"
         "\n"
         f"The code is valid for {int(CODE_TTL.total_seconds() // 60)} minutes.\n"
         "If you did not ask for this, ignore this message: nothing will happen.\n"
