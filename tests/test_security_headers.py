@@ -121,9 +121,7 @@ def test_static_assets_may_be_cached(client: FlaskClient, path: str) -> None:
         assert "no-store" not in response.headers.get("Cache-Control", "")
 
 
-@pytest.mark.parametrize("path", ["/privacy", "/admin/login", "/api/v1/docs"])
-def test_the_pages_need_no_inline_script_or_style(client: FlaskClient, path: str) -> None:
-    html = client.get(path).get_data(as_text=True)
+def assert_no_inline_script_or_style(client: FlaskClient, html: str) -> None:
     assert "<style" not in html
     assert not re.search(r"\sstyle\s*=", html)
     assert not re.search(r"\son[a-z]+\s*=", html), "no inline event handlers"
@@ -137,6 +135,31 @@ def test_the_pages_need_no_inline_script_or_style(client: FlaskClient, path: str
         assert href.startswith("/"), "served by the vault itself"
         with client.get(href) as stylesheet:
             assert stylesheet.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/privacy", "/admin/login", "/api/v1/docs"])
+def test_the_pages_need_no_inline_script_or_style(client: FlaskClient, path: str) -> None:
+    assert_no_inline_script_or_style(client, client.get(path).get_data(as_text=True))
+
+
+ADMIN_PAGES = ["/admin/", "/admin/customers", "/admin/fields", "/admin/purposes",
+               "/admin/retention", "/admin/audit?verify=1", "/admin/privacy-requests",
+               "/admin/access-requests", "/admin/policies"]  # fmt: skip
+
+
+@pytest.mark.parametrize("roles", [("admin",), ("compliance_officer",), ("sales",)])
+def test_every_admin_page_needs_no_inline_script_or_style(
+    client: FlaskClient, make_user: Callable[..., str], roles: tuple[str, ...]
+) -> None:
+    make_user("staff@example.com", roles=roles)
+    assert log_in(client, "staff@example.com", PASSWORD).status_code == 302
+    shown = 0
+    for page in ADMIN_PAGES:
+        answer = client.get(page)
+        assert answer.status_code in (200, 403), page
+        shown += answer.status_code == 200
+        assert_no_inline_script_or_style(client, answer.get_data(as_text=True))
+    assert shown >= 3  # each role sees pages of its own, not only refusals
 
 
 def test_the_docs_page_loads_swagger_ui_from_the_vault(client: FlaskClient) -> None:
