@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -32,6 +32,7 @@ from admin_ui.views import blueprint
 from vault import runtime
 from vault.api.audit_trail import aim, audit, refuse, request_context
 from vault.api.privacy_portal import deliver, finish_erasure
+from vault.api.public_urls import base_url
 from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email
 from vault.customers.catalogue import FieldSpec, add_field
@@ -176,7 +177,7 @@ def extend_request(form: ExtendForm, principal: Principal) -> str:
              "admin.privacy_requests")  # fmt: skip
 def file_privacy_request(form: FileRequestForm, principal: Principal) -> str:
     desk = PrivacyDesk(runtime.customer_store(), request_context(principal),
-                       base_url=request.host_url)  # fmt: skip
+                       base_url=base_url())  # fmt: skip
     customer_id = (form.customer_id.data or "").strip()
     aim([customer_id])
     item, outgoing = desk.file(

@@ -107,6 +107,7 @@ def test_production_with_secrets_starts_with_secure_cookies(tmp_path: Path) -> N
             "instance_path": str(tmp_path),
             "secret_key": "k" * 40,
             "master_key_file": str(key_file),
+            "base_url": "https://vault.example.com",
         }
     )
     assert app.config["SESSION_COOKIE_SECURE"] is True

@@ -28,7 +28,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 if not Path(CHROMIUM).exists():  # a missing browser fails the suite, it is not skipped
     raise RuntimeError(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +96,87 @@ def test_a_customer_downloads_their_data_and_an_officer_sees_the_request(
     staff.fill("input[name=action]", "privacy.download")
     staff.click("text=Show")
     assert staff.locator("tbody tr").count() == 1
+
+
+# Registered before any page script runs (Playwright injects it outside the page's policy):
+# every Content-Security-Policy violation the document reports is kept for the test to read.
+WATCH_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__violations.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
+POLICY_WORDS = ("Content Security Policy", "Content-Security-Policy", "Permissions-Policy")
+
+
+class WatchedPage:
+    """A page whose policy complaints (violation events, console messages about the security
+    headers, uncaught script errors) are collected."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.page = browser.new_page()
+        self.complaints: list[str] = []
+        self.page.add_init_script(WATCH_VIOLATIONS)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.complaints.append(f"error: {error}"))
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if any(word in message.text for word in POLICY_WORDS):
+            self.complaints.append(f"console: {message.text}")
+
+    def open(self, url: str) -> None:
+        """Go to ``url``; the answer must carry the vault's policy, or there is nothing to keep."""
+        answer = self.page.goto(url)
+        assert answer is not None
+        assert "default-src 'none'" in answer.headers.get("content-security-policy", "")
+
+    def assert_kept_to_the_policy(self) -> None:
+        self.page.wait_for_load_state("networkidle")
+        violations = self.page.evaluate("window.__violations")
+        assert violations == [], violations
+        assert self.complaints == [], self.complaints
+
+
+def test_the_pages_keep_to_the_content_security_policy(
+    browser: Browser, served: tuple[Flask, str], tmp_path: Path
+) -> None:
+    _app, url = served
+    watched = WatchedPage(browser)
+    page = watched.page
+
+    watched.open(url + "/admin/login")
+    assert page.eval_on_selector(".card", "e => getComputedStyle(e).borderTopLeftRadius") == "8px"
+    watched.assert_kept_to_the_policy()
+    page.fill("#email", "officer@example.com")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("h1:has-text('Dashboard')")
+    assert page.eval_on_selector(".menu a", "e => getComputedStyle(e).textDecorationLine") == "none"
+    watched.assert_kept_to_the_policy()
+
+    watched.open(url + "/privacy")
+    page.wait_for_selector("#email")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(tmp_path / f"portal-{width}.png"), full_page=True)
+        box = page.eval_on_selector("main", "e => e.getBoundingClientRect().toJSON()")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing spills
+        if width == 1280:  # the stylesheet's card: 34rem and its padding, centred
+            assert box["width"] == 608
+            assert abs(box["x"] - (width - box["width"]) / 2) <= 8
+        else:
+            assert box["x"] >= 0
+            assert box["x"] + box["width"] <= width
+    email_box = page.eval_on_selector("#email", "e => e.getBoundingClientRect().width")
+    assert email_box > 200  # the field spans the card at phone width too
+    watched.assert_kept_to_the_policy()
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    watched.open(url + "/api/v1/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert len(paths) > 20
+    assert any(text.replace("\u200b", "") == "/api/v1/me" for text in paths)
+    assert page.locator(".swagger-ui .info .title").inner_text().startswith("Vault")
+    page.screenshot(path=str(tmp_path / "docs-1280.png"))
+    watched.assert_kept_to_the_policy()

@@ -16,6 +16,7 @@ from vault.api import register_api
 from vault.api.audit_trail import register_refusal_audit
 from vault.api.errors import problem, register_error_handlers
 from vault.api.request_context import register_request_hooks
+from vault.api.security_headers import register_security_headers
 from vault.audit.service import bind_audit_key
 from vault.auth.models import User
 from vault.auth.sessions import SESSION_TOKEN_KEY, SessionPolicy, resume_session
@@ -42,6 +43,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app, settings)
     register_refusal_audit(app)
     register_request_hooks(app)
+    register_security_headers(app, settings)
     register_blueprints(app)
     register_error_handlers(app)
     return app
@@ -70,6 +72,8 @@ def configure_app(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure_cookies,
         WTF_CSRF_TIME_LIMIT=3600,
+        # A request naming any other host is refused with 400 (None: every host is served).
+        TRUSTED_HOSTS=settings.trusted_host_list,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_KEY_PREFIX=settings.ratelimit_key_prefix,
         RATELIMIT_HEADERS_ENABLED=True,

@@ -1,7 +1,10 @@
-"""What `vault init` does besides migrating: the shipped roles, purposes and first admin.
-Each step reports what it changed, so a second run can say that nothing did."""
+"""What `vault init` does besides migrating: private modes on the instance folder and the
+database, the shipped roles, purposes and first admin. Each step reports what it changed, so a
+second run can say that nothing did."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -12,11 +15,25 @@ from vault.auth.service import create_user, find_user_by_email
 from vault.config import Settings
 from vault.crypto.keys import FileKeyProvider
 from vault.customers.catalogue import seed_catalogue
-from vault.db import create_db_engine, utcnow
+from vault.db import create_db_engine, sqlite_database_path, utcnow
 from vault.governance.models import Purpose
 from vault.governance.retention_rules import seed_rules
 from vault.migrate import upgrade
 from vault.policies.service import seed_policies
+from vault.private_files import PRIVATE_FILE, PRIVATE_FOLDER, restrict_mode
+
+
+def restrict_instance(settings: Settings) -> list[str]:
+    """Tighten the instance folder to 0700 and an SQLite database with its ``-wal`` and
+    ``-shm`` files to 0600 where they belong to this user and allow more. Raises
+    ``OSError`` when a mode cannot be changed."""
+    paths = [(settings.instance_path, PRIVATE_FOLDER)]
+    database = sqlite_database_path(settings.database_url)
+    if database is not None:
+        paths += [(Path(f"{database}{suffix}"), PRIVATE_FILE) for suffix in ("", "-wal", "-shm")]
+    return [
+        f"restricted {path} to mode {mode:04o}" for path, mode in paths if restrict_mode(path, mode)
+    ]
 
 
 def ensure_master_key(settings: Settings) -> list[str]:

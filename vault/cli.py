@@ -23,7 +23,13 @@ from vault.audit.sealing import AuditLogDamaged
 from vault.audit.service import SYSTEM, AuditContext
 from vault.auth.models import ApiClient
 from vault.auth.service import create_api_client, create_user, find_user_by_email
-from vault.bootstrap import admin_exists, ensure_admin, ensure_master_key, seed_defaults
+from vault.bootstrap import (
+    admin_exists,
+    ensure_admin,
+    ensure_master_key,
+    restrict_instance,
+    seed_defaults,
+)
 from vault.cli_accounts import tokens_group, users_group
 from vault.config import Settings, ensure_secret_key_file
 from vault.crypto.rotation import key_status, rotate_master_key
@@ -105,6 +111,7 @@ def init_command(admin_email: str | None, admin_password: str | None) -> None:
     settings = _settings()
     changes: list[str] = []
     settings.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    changes += restrict_instance(settings)
     if ensure_secret_key_file(settings):
         changes.append(f"wrote a new secret key to {settings.secret_key_file}")
     changes += ensure_master_key(settings)

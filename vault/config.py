@@ -11,12 +11,14 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from vault.errors import ConfigurationError
 
 ENVIRONMENTS = ("development", "production", "testing")
 SECRET_KEY_FILE = "secret_key"  # noqa: S105  (a file name, not a secret)
 MIN_SECRET_KEY_BYTES = 32
+PRODUCTION_HSTS_SECONDS = 365 * 86400
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +49,19 @@ class Settings:
     session_max_hours: int = 12
     session_idle_minutes: int = 30
     # How many reverse proxies stand in front of the vault: their X-Forwarded-For, -Proto and
-    # -Host are then trusted (client address for rate limits and audit, links in e-mails).
+    # -Host are then trusted (client address for rate limits and audit, links when there is
+    # no base_url).
     # 0: none, and those headers are ignored.
     proxy_count: int = 0
+    # The address customers and staff reach the vault at (e.g. https://vault.example.com):
+    # every link the vault mails or returns as an absolute URL starts with it, whatever Host a
+    # request named. Required in production; empty elsewhere means the request's own host.
+    base_url: str = ""
+    # Host names the vault answers to, comma-separated (".example.com" admits its
+    # subdomains); a request naming any other host is refused with 400. Empty: any host.
+    trusted_hosts: str = ""
+    # Strict-Transport-Security max-age; None means a year in production, off otherwise.
+    hsts_seconds: int | None = None
     password_min_length: int = 12
     audit_seal_seconds: int = 5  # how often `vault worker` (and `vault serve`) seal the audit log
     # Verification fails when an event has waited unsealed longer than this.
@@ -106,6 +118,18 @@ class Settings:
         return self.resolved_master_key_file.parent / "audit-anchor.log"
 
     @property
+    def resolved_hsts_seconds(self) -> int:
+        if self.hsts_seconds is None:
+            return PRODUCTION_HSTS_SECONDS if self.production else 0
+        return self.hsts_seconds
+
+    @property
+    def trusted_host_list(self) -> list[str] | None:
+        """Flask's ``TRUSTED_HOSTS``: None (any host) when none is configured."""
+        hosts = [h.strip() for h in self.trusted_hosts.split(",") if h.strip()]
+        return hosts or None
+
+    @property
     def region_set(self) -> frozenset[str]:
         return frozenset(r.strip() for r in self.regions.split(",") if r.strip())
 
@@ -129,6 +153,8 @@ def _coerce(name: str, raw: Any) -> Any:
     annotation = str(_FIELDS[name].type)
     if raw is None or isinstance(raw, bool):
         return raw
+    if "None" in annotation and isinstance(raw, str) and raw.strip() in {"", "auto"}:
+        return None
     try:
         if annotation.startswith("int"):
             return int(raw)
@@ -190,6 +216,8 @@ def load_settings(
     values["instance_path"] = instance
     if not values.get("database_url"):
         values["database_url"] = f"sqlite:///{instance / 'vault.db'}"
+    if values.get("base_url"):
+        values["base_url"] = _check_base_url(values["base_url"])
     settings = Settings(**values)
     if settings.relationship_backdate_days < 0:
         raise ConfigurationError("VAULT_RELATIONSHIP_BACKDATE_DAYS must be 0 or more days")
@@ -204,6 +232,24 @@ def _read_secret_key(settings: Settings) -> str:
         return settings.secret_key_file.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return ""
+
+
+def _check_base_url(url: str) -> str:
+    """The base URL without a trailing slash. Raises ``ConfigurationError`` unless it is an
+    http(s) address with a host and nothing a link could not be appended to (query,
+    fragment, user name)."""
+    parts = urlsplit(url.strip())
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+    ):
+        raise ConfigurationError(
+            "VAULT_BASE_URL must be an http(s) address such as https://vault.example.com"
+        )
+    return url.strip().rstrip("/")
 
 
 def _check_production(settings: Settings) -> None:
@@ -227,6 +273,12 @@ def _check_production(settings: Settings) -> None:
         )
     if settings.database_url.startswith("sqlite") and ":memory:" in settings.database_url:
         raise ConfigurationError("production mode cannot run on an in-memory database")
+    if not settings.base_url.startswith("https://"):
+        # Mailed links would otherwise name whatever Host a request sent.
+        raise ConfigurationError(
+            "production mode needs VAULT_BASE_URL, the https address customers reach the "
+            "vault at (e.g. https://vault.example.com)"
+        )
 
 
 def ensure_secret_key_file(settings: Settings) -> bool:

@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from vault.config import Settings
+from vault.private_files import create_private_file
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -68,16 +70,31 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_database_path(url: str) -> Path | None:
+    """The database file an SQLite URL names; None for an in-memory database, a URI
+    filename (``file:...``) or another engine."""
+    parsed = sa.engine.make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    name = parsed.database or ""
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
 def create_db_engine(
     url: str, *, busy_timeout_ms: int = 5000, echo: bool = False, read_only: bool = False
 ) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys, a busy timeout and real
     transactions (``BEGIN IMMEDIATE``, or a plain ``BEGIN`` for a ``read_only`` engine, whose
-    readers never wait for a writer); PostgreSQL through psycopg 3."""
+    readers never wait for a writer); PostgreSQL through psycopg 3. A new SQLite database file
+    is created mode 0600 (its folder 0700) before SQLite opens it, so its ``-wal`` and
+    ``-shm`` files, which SQLite gives the database's mode, are private too."""
     url = normalise_url(url)
     if not url.startswith("sqlite"):
         return sa.create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     memory = url in ("sqlite://", "sqlite:///:memory:")
+    database_file = sqlite_database_path(url)
     engine = sa.create_engine(
         url,
         echo=echo,
@@ -85,6 +102,13 @@ def create_db_engine(
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         poolclass=StaticPool if memory else None,
     )
+
+    @event.listens_for(engine, "do_connect")
+    def _before_connect(*_args: Any) -> None:
+        # Before every connection, not only the first: a file deleted meanwhile is made
+        # private again rather than recreated by SQLite with the umask's mode.
+        if database_file is not None:
+            create_private_file(database_file)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

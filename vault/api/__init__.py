@@ -1,10 +1,9 @@
 """The HTTP API at ``/api/v1`` (flask-smorest): OpenAPI at ``/api/v1/openapi.json``, browsable
-docs at ``/api/v1/docs`` served from a vendored Swagger UI (nothing fetched at run time)."""
+docs at ``/api/v1/docs`` served from a vendored Swagger UI (``vault.api.docs``)."""
 
 from __future__ import annotations
 
-import swagger_ui_bundle
-from flask import Flask, Response, send_from_directory
+from flask import Flask
 from flask_smorest import Api
 
 from vault.api import (
@@ -12,6 +11,7 @@ from vault.api import (
     audit,
     clients,
     customers,
+    docs,
     fields,
     health,
     legal_holds,
@@ -25,12 +25,6 @@ from vault.api import (
 )
 from vault.api.auth import authenticate_request
 
-SWAGGER_ASSETS = "/api/v1/docs/assets/"
-
-
-def _swagger_asset(filename: str) -> Response:
-    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
-
 
 def register_api(app: Flask) -> Api:
     app.config.update(
@@ -40,7 +34,7 @@ def register_api(app: Flask) -> Api:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL=SWAGGER_ASSETS,
+        OPENAPI_SWAGGER_UI_URL=docs.SWAGGER_ASSETS,
         API_SPEC_OPTIONS={
             "info": {"description": "Governed access to encrypted customer records."},
             "components": {
@@ -53,7 +47,7 @@ def register_api(app: Flask) -> Api:
     )
     api = Api(app)
     app.extensions["vault.api"] = api
-    app.add_url_rule(SWAGGER_ASSETS + "<path:filename>", "api_docs_assets", _swagger_asset)
+    docs.register_docs(app)
     app.register_blueprint(health.blueprint)
     api.register_blueprint(meta.blueprint)
     api.register_blueprint(fields.blueprint)

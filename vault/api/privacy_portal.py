@@ -26,7 +26,6 @@ from flask import (
     make_response,
     render_template,
     request,
-    url_for,
 )
 from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectChoice, StringField
@@ -35,6 +34,7 @@ from wtforms.validators import DataRequired, Length
 from vault import runtime
 from vault.api.audit_trail import request_context
 from vault.api.errors import flatten_messages
+from vault.api.public_urls import base_url, external_url
 from vault.crypto.envelope import KeyRing
 from vault.customers.service import CustomerStore
 from vault.db import db, purge_sqlite_wal
@@ -113,7 +113,7 @@ def _desk() -> PrivacyDesk:
     return PrivacyDesk(
         runtime.customer_store(),
         request_context(actor_kind="subject"),
-        base_url=request.host_url,
+        base_url=base_url(),
         per_address_limit=settings.privacy_requests_per_address,
     )
 
@@ -178,7 +178,7 @@ def _download_from_cookie(item: PrivacyRequest) -> str | None:
     expires = item.download_expires_at
     if expires is None or runtime.now() > expires:
         return None
-    return url_for("privacy.download", token=token, _external=True)
+    return external_url("privacy.download", token=token)
 
 
 def _answer(item: PrivacyRequest, status: int, *, download_url: str | None = None,
@@ -275,7 +275,7 @@ def verify(request_id: str) -> Response:
     url = None
     if result.download_url:
         token = result.download_url.rsplit("/", 1)[1]
-        url = url_for("privacy.download", token=token, _external=True)
+        url = external_url("privacy.download", token=token)
     response = _answer(item, 200, download_url=url)
     if url:
         response.set_cookie(

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import request
 from flask_smorest import Blueprint
 
 from vault import runtime
 from vault.api.audit_trail import audit, request_context
 from vault.api.auth import current_principal
 from vault.api.privacy_portal import deliver, finish_erasure
+from vault.api.public_urls import base_url
 from vault.db import db
 from vault.errors import Forbidden
 from vault.governance.models import (
@@ -95,7 +95,7 @@ def file_request(body: dict[str, Any]) -> dict[str, Any]:
     who they are (``identity_check``). It proceeds at once: an erasure is carried out (or
     refused under a legal hold); an export's one-time link goes to the address on file."""
     officer = _officer()
-    desk = PrivacyDesk(runtime.customer_store(), request_context(), base_url=request.host_url)
+    desk = PrivacyDesk(runtime.customer_store(), request_context(), base_url=base_url())
     item, outgoing = desk.file(
         body["type"], body["customer_id"], channel=body["channel"],
         identity_check=body["identity_check"], by=officer,

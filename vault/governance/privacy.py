@@ -65,6 +65,7 @@ OPEN_STATUSES = ("pending_verification", "verified", "processing")
 CODE_KEY_LABEL = "vault privacy codes v1"
 ADDRESS_KEY_LABEL = "vault privacy address limit v1"
 DOWNLOAD_PATH = "/privacy/downloads/"
+REQUEST_PATH = "/privacy/requests/"
 
 
 class InvalidCode(VaultError):
@@ -163,9 +164,9 @@ class PrivacyDesk:
         self.audit("privacy.request", request, reason=kind)
         if request.customer_id is None:
             return request, None
-        return request, Outgoing(
-            email.strip(), *code_message(kind, code, int(CODE_TTL.total_seconds() // 60))
-        )
+        page = self.base_url + REQUEST_PATH + request.id
+        minutes = int(CODE_TTL.total_seconds() // 60)
+        return request, Outgoing(email.strip(), *code_message(kind, code, minutes, page))
 
     def verify(self, request_id: str, code: str) -> Verification:
         """Check a code. A wrong or expired one counts against the request (five lock it);

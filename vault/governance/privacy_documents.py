@@ -50,14 +50,17 @@ def deletion_certificate(
     return json.dumps(certificate, sort_keys=True)
 
 
-def code_message(kind: str, code: str, valid_minutes: int) -> tuple[str, str]:
-    """The subject and body of the message with a one-time code (the code alone on a line)."""
+def code_message(kind: str, code: str, valid_minutes: int, page: str) -> tuple[str, str]:
+    """The subject and body of the message with a one-time code (the code alone on a line)
+    and the address of the request's page."""
     what = "a copy of your data" if kind == "export" else "the erasure of your data"
     body = (
         f"Someone, hopefully you, asked for {what}.\n"
-        "To confirm it is you, enter this code on the privacy page:\n"
+        "To confirm it is you, enter this code on the page of your request:\n"
         "\n"
         f"{code}\n"
+        "\n"
+        f"{page}\n"
         "\n"
         f"The code is valid for {valid_minutes} minutes.\n"
         "If you did not ask for this, ignore this message: nothing will happen.\n"
