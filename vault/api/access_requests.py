@@ -13,7 +13,8 @@ from flask_smorest import Blueprint
 from vault import runtime
 from vault.api.audit_trail import audit, refuse
 from vault.api.auth import GRANT_BLUEPRINT, current_principal, purpose_guard
-from vault.api.customers import CustomerPageSchema, Governed, require_audit_event
+from vault.api.customers import Governed, require_audit_event
+from vault.api.schemas import CustomerPageSchema
 from vault.db import db
 from vault.errors import Forbidden, NotFound, VaultError
 from vault.governance.access_requests import (

@@ -1,0 +1,83 @@
+"""The API's marshmallow schemas of customer records (bodies, views, pages) and the list query
+every list route shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from vault.customers.models import INTERACTION_KINDS
+
+
+class ConsentInSchema(ma.Schema):
+    purpose = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    granted = ma.fields.Boolean(required=True)
+    source = ma.fields.String(load_default="api", validate=ma.validate.Length(min=1, max=64))
+    notice_version = ma.fields.String(load_default="", validate=ma.validate.Length(max=32))
+
+
+class CreateSchema(ma.Schema):
+    # "values" in Python, "fields" on the wire: a schema's own ``fields`` must not be shadowed
+    values = ma.fields.Dict(keys=ma.fields.String(), required=True, data_key="fields")
+    region = ma.fields.String(required=True)
+    consents = ma.fields.List(ma.fields.Nested(ConsentInSchema), load_default=list)
+
+
+class PatchSchema(ma.Schema):
+    values = ma.fields.Dict(keys=ma.fields.String(), load_default=dict, data_key="fields")
+    relationship_ended_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When the customer relationship ended (null: it goes on)."},
+    )
+
+    @ma.validates_schema
+    def _something(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if not data.get("values") and "relationship_ended_at" not in data:
+            raise ma.ValidationError("give fields or relationship_ended_at to change", "fields")
+
+
+class SearchSchema(ma.Schema):
+    email = ma.fields.String()
+    phone = ma.fields.String()
+
+    @ma.validates_schema
+    def _exactly_one(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if len(data) != 1:
+            raise ma.ValidationError("give exactly one of email or phone", "_schema")
+
+
+class ListQuerySchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+    cursor = ma.fields.String(validate=ma.validate.Length(max=200))
+
+
+class InteractionInSchema(ma.Schema):
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(INTERACTION_KINDS))
+    occurred_at = ma.fields.AwareDateTime(load_default=None)
+    channel = ma.fields.String(load_default="", validate=ma.validate.Length(max=32))
+    amount = ma.fields.Decimal(load_default=None, as_string=True)
+    currency = ma.fields.String(load_default=None, validate=ma.validate.Length(equal=3))
+    text = ma.fields.String(load_default=None, validate=ma.validate.Length(max=20_000))
+
+
+class FieldValueSchema(ma.Schema):
+    value = ma.fields.Raw()
+    transform = ma.fields.String(
+        metadata={"description": "none, mask, redact, year, pseudonym, last4"}
+    )
+
+
+class CustomerViewSchema(ma.Schema):
+    id = ma.fields.String()
+    region = ma.fields.String()
+    values = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Nested(FieldValueSchema), data_key="fields"
+    )
+    withheld = ma.fields.List(ma.fields.String())
+    relationship_ended_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class CustomerPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CustomerViewSchema))
+    next_cursor = ma.fields.String(allow_none=True)
