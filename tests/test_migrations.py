@@ -100,3 +100,30 @@ def test_packing_values_keeps_every_value_readable(fresh_database_url: str, tmp_
         assert read() == expected
     finally:
         engine.dispose()
+
+
+def test_the_event_mac_migration_keeps_the_audit_trails_customer_links(
+    fresh_database_url: str,
+) -> None:
+    """0010 adds and drops a column of audit_events in place: rebuilding the table would
+    cascade-delete its customer links on SQLite."""
+    engine = create_db_engine(fresh_database_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO audit_events (id, occurred_at, actor_kind, actor_id, purpose, action,"
+                " customer_ids, field_names, outcome, reason, request_id, client_address)"
+                " VALUES (1, '2026-01-01 00:00:00', 'system', 'vault', '', 'customer.read',"
+                " 'cus_1', '', 'allowed', '', '', '')"
+            ))  # fmt: skip
+            connection.execute(sa.text(
+                "INSERT INTO audit_event_customers (event_id, customer_id) VALUES (1, 'cus_1')"
+            ))  # fmt: skip
+        for step in (lambda: downgrade(engine, "0009"), lambda: upgrade(engine)):
+            step()
+            with engine.connect() as connection:
+                links = connection.execute(sa.text("SELECT count(*) FROM audit_event_customers"))
+                assert links.scalar() == 1
+    finally:
+        engine.dispose()

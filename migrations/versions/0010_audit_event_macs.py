@@ -19,11 +19,11 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTERs, not a batch: rebuilding audit_events on SQLite would drop the table, and with
+# it (ON DELETE CASCADE) every customer link of the audit trail.
 def upgrade() -> None:
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('mac', sa.LargeBinary(length=48), nullable=True))
+    op.add_column('audit_events', sa.Column('mac', sa.LargeBinary(length=48), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.drop_column('mac')
+    op.drop_column('audit_events', 'mac')
