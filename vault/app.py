@@ -130,7 +130,7 @@ def _load_user(user_id: str) -> User | None:
 def _unauthorized() -> ResponseReturnValue:
     if request.path.startswith("/admin"):
         return redirect(f"/admin/login?next={request.path}")
-    return problem(401, "unauthorized", "Unauthorized", "authentication required")
+    return problem(401, "unauthorized", "authentication required")
 
 
 def register_blueprints(app: Flask) -> None:

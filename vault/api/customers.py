@@ -71,7 +71,7 @@ def require_audit_event(response: Response) -> Response:
     """Fail closed: a customer-data answer that recorded no audit event is not sent."""
     if response.status_code < 400 and not g.get("_vault_audit_events"):
         log.error("audit.missing", endpoint=g.get("request_endpoint"))
-        return problem(500, "audit_missing", "Internal Server Error", "the access was not audited")
+        return problem(500, "audit_missing", "the access was not audited")
     return response
 
 
