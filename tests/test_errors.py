@@ -3,8 +3,12 @@ echoes no submitted value, and leaves the database unchanged."""
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -12,6 +16,10 @@ from flask.testing import FlaskClient
 
 from tests import probe
 from tests.conftest import bearer
+from tests.served import served_vault
+from vault import runtime
+from vault.auth.service import create_api_client
+from vault.db import db
 from vault.errors import QUOTE_LIMIT, quoted, quoted_list
 from vault.text import UNSAFE
 
@@ -230,3 +238,54 @@ def test_the_names_an_error_shows_are_cut_short(client: FlaskClient, token: str)
     body = assert_problem(response, 422, "validation_failed")
     assert "n" * (QUOTE_LIMIT + 1) not in response.get_data(as_text=True)
     assert "n" * QUOTE_LIMIT + "\u2026" in body["errors"]
+
+
+def chunked(client: FlaskClient, path: str, body: bytes, **headers: str):  # type: ignore[no-untyped-def]
+    """POST ``body`` without a Content-Length, as a server hands on a chunked body."""
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked", **headers},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_a_chunked_body_over_the_limit_is_413(make_app: Callable[..., Flask]) -> None:
+    app = make_app(max_content_length=1024)
+    probe.install(app)
+    payload = json.dumps({"name": "x" * 4096, "count": 1}).encode()
+    for path in ("/api/v1/probe/items", "/privacy/requests"):
+        response = chunked(app.test_client(), path, payload, Authorization="Bearer x")
+        assert_problem(response, 413, "payload_too_large")
+
+
+def test_a_chunked_body_within_the_limit_is_read(make_app: Callable[..., Flask]) -> None:
+    app = make_app(max_content_length=1024)
+    probe.install(app)
+    with app.app_context(), db.transaction() as session:
+        _client, token = create_api_client(
+            session, name="chunks", role="sales", purposes=[], expires_days=None, regions=[],
+            now=runtime.now(),
+        )  # fmt: skip
+    payload = json.dumps({"name": "ok", "count": 1}).encode()
+    response = chunked(app.test_client(), "/api/v1/probe/items", payload, **bearer(token))
+    assert response.status_code == 201, response.get_json()
+
+
+@pytest.mark.slow
+def test_a_served_vault_answers_413_to_a_chunked_body_over_the_limit(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    app = make_app()
+    with served_vault(app, tmp_path / "served.log", VAULT_MAX_CONTENT_LENGTH="1024") as url:
+        connection = http.client.HTTPConnection(urlsplit(url).netloc, timeout=10)
+        chunks = (b'{"email": "' + b"a" * 512, b"b" * 512, b"c" * 512 + b'", "type": "export"}')
+        connection.request(
+            "POST", "/privacy/requests", body=iter(chunks), encode_chunked=True,
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        )  # fmt: skip
+        response = connection.getresponse()
+        body = json.loads(response.read())
+        connection.close()
+    assert response.status == 413
+    assert body["code"] == "payload_too_large"

@@ -29,14 +29,35 @@ def _bind_request_id() -> None:
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
 
 
+def _check_body_size() -> None:
+    """A body over ``MAX_CONTENT_LENGTH`` is 413, whether its length was announced or not.
+
+    Without a Content-Length (a chunked body) werkzeug reads no further than the limit and
+    hands on what it read, which would then be refused as malformed: the body is read here
+    instead, and one that fills the limit is taken as over it (there is no telling whether
+    more was coming without reading past the limit)."""
+    if request.method not in _BODY_METHODS:
+        return
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit is None:
+        return
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise RequestEntityTooLarge()
+        return
+    if _is_chunked() and len(request.get_data(cache=True)) >= limit:
+        raise RequestEntityTooLarge()
+
+
+def _is_chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
 def _check_api_body() -> None:
     if not request.path.startswith("/api/") or request.method not in _BODY_METHODS:
         return
-    length = request.content_length
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if length is not None and limit is not None and length > limit:
-        raise RequestEntityTooLarge()
-    has_body = bool(length) or request.headers.get("Transfer-Encoding") == "chunked"
+    has_body = bool(request.content_length) or _is_chunked()
     if has_body and not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
 
@@ -65,5 +86,6 @@ def _finish(response: Response) -> Response:
 
 def register_request_hooks(app: Flask) -> None:
     app.before_request(_bind_request_id)
+    app.before_request(_check_body_size)
     app.before_request(_check_api_body)
     app.after_request(_finish)
