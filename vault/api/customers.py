@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, g, request
+from flask import Response, g
 from flask_smorest import Blueprint
 
 from vault import runtime
@@ -54,11 +54,12 @@ blueprint = Blueprint(
 log = get_logger("vault.customers")
 
 
-@blueprint.before_request
-def aim_at_the_path_customer() -> None:
-    """A refusal of any request about one customer names that customer (registered before
-    the purpose check, so a missing purpose names it too)."""
-    customer_id = (request.view_args or {}).get("customer_id")
+@blueprint.url_value_preprocessor
+def aim_at_the_path_customer(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A refusal of any request about one customer names that customer: the path is read
+    before every check (the input boundary's and the purpose's among them), so that a
+    refusal by any of them names it too."""
+    customer_id = (values or {}).get("customer_id")
     if customer_id:
         aim([customer_id])
 
