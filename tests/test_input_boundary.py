@@ -40,15 +40,6 @@ REFUSED_CHARACTERS = {
 
 
 @pytest.fixture
-def customer_id(client: FlaskClient, sales: dict[str, str]) -> str:
-    created = client.post(
-        "/api/v1/customers", json={"fields": SAMPLE_FIELDS, "region": "EU"}, headers=sales
-    )
-    assert created.status_code == 201
-    return str(created.get_json()["id"])
-
-
-@pytest.fixture
 def callers(make_token: Callable[..., str], sales: dict[str, str]) -> dict[str, dict[str, str]]:
     return {
         "sales": sales,

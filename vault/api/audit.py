@@ -16,6 +16,7 @@ from flask_smorest import Blueprint
 from vault import runtime
 from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
+from vault.api.times import AwareTime
 from vault.audit.models import OUTCOMES
 from vault.audit.query import AuditFilter, event_dict, iter_events, page_of_events
 from vault.db import db
@@ -41,8 +42,8 @@ class FilterSchema(ma.Schema):
     action = ma.fields.String(validate=ma.validate.Length(max=64))
     purpose = ma.fields.String(validate=ma.validate.Length(max=64))
     outcome = ma.fields.String(validate=ma.validate.OneOf(OUTCOMES))
-    since = ma.fields.AwareDateTime(default_timezone=None)
-    until = ma.fields.AwareDateTime(default_timezone=None)
+    since = AwareTime()
+    until = AwareTime()
 
 
 class EventQuerySchema(FilterSchema):
