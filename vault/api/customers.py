@@ -21,6 +21,7 @@ from vault import runtime
 from vault.api.audit_trail import aim, audit, refuse
 from vault.api.auth import current_principal, purpose_guard
 from vault.api.errors import problem
+from vault.api.request_context import answered_options
 from vault.api.schemas import (
     ConsentInSchema,
     CreateSchema,
@@ -69,7 +70,10 @@ blueprint.before_request(purpose_guard)
 
 @blueprint.after_request
 def require_audit_event(response: Response) -> Response:
-    """Fail closed: a customer-data answer that recorded no audit event is not sent."""
+    """Fail closed: a customer-data answer that recorded no audit event is not sent (an
+    answer to OPTIONS excepted: no route ran, nothing was read)."""
+    if answered_options():
+        return response
     if response.status_code < 400 and not g.get("_vault_audit_events"):
         log.error("audit.missing", endpoint=g.get("request_endpoint"))
         return problem(500, "audit_missing", "the access was not audited")

@@ -1,5 +1,5 @@
-"""Per-request plumbing: the request id, an access log line, and the checks on request bodies
-that every API route shares (content type, size)."""
+"""Per-request plumbing: the request id, an access log line, the checks on request bodies
+that every API route shares (content type, size), and the answer to OPTIONS."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 
 import structlog
 from flask import Flask, Response, current_app, g, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from vault.logs import get_logger
@@ -62,6 +63,22 @@ def _check_api_body() -> None:
         raise UnsupportedMediaType("send the body as application/json")
 
 
+def _answer_options() -> ResponseReturnValue | None:
+    """An OPTIONS request (a browser's CORS preflight, or a client asking what a route
+    allows) is answered with the route's methods before anything else runs: it carries no
+    credentials and no purpose, reads nothing, and records no audit event."""
+    rule = request.url_rule
+    if request.method != "OPTIONS" or not getattr(rule, "provide_automatic_options", False):
+        return None
+    g._vault_options_answered = True
+    return current_app.make_default_options_response()
+
+
+def answered_options() -> bool:
+    """Whether this request is an OPTIONS answered before any route ran (``_answer_options``)."""
+    return bool(g.get("_vault_options_answered"))
+
+
 def _finish(response: Response) -> Response:
     request_id = g.get("request_id")
     if request_id:
@@ -88,4 +105,6 @@ def register_request_hooks(app: Flask) -> None:
     app.before_request(_bind_request_id)
     app.before_request(_check_body_size)
     app.before_request(_check_api_body)
+    # before authentication (vault.api.auth): a preflight never carries credentials
+    app.before_request(_answer_options)
     app.after_request(_finish)
