@@ -178,6 +178,13 @@ def test_prose_may_hold_tabs_and_line_breaks_and_nothing_else(
             path, json={**ticket, "text": bad("Kiln", character)}, headers=callers["support"]
         )
         assert assert_problem(refused, 422, "validation_failed")["errors"] == {"text": [REFUSED]}
+    for character in ("\x00", "\ud800", "\x0b", "\u2066"):
+        refused = client.post(
+            "/api/v1/legal-holds",
+            json={"customer_id": customer_id, "reason": bad("Court", character)},
+            headers=callers["officer"],
+        )
+        assert assert_problem(refused, 422, "validation_failed")["errors"] == {"reason": [REFUSED]}
     hold = {"customer_id": customer_id, "reason": "Court order 2026/114:\npreserve all records"}
     placed = client.post("/api/v1/legal-holds", json=hold, headers=callers["officer"])
     assert placed.status_code == 201, placed.get_json()
