@@ -77,7 +77,9 @@ def privacy_requests() -> ResponseReturnValue:
     principal = require_principal("compliance_officer")
     now = runtime.now()
     overdue = {"yes": True, "no": False}.get(request.args.get("overdue", ""))
-    page = queue_page(db.session, now=now, overdue=overdue, limit=500)
+    page = queue_page(
+        db.session, now=now, cursors=runtime.cursor_signer(), overdue=overdue, limit=500
+    )
     items = [request_dict(item, now) for item in page.items]
     audit("privacy_request.read", principal=principal,
           customer_ids=[i["customer_id"] for i in items if i["customer_id"]])  # fmt: skip

@@ -218,6 +218,16 @@ def sales(make_token: Callable[..., str]) -> dict[str, str]:
 
 
 @pytest.fixture
+def customer_id(client: FlaskClient, sales: dict[str, str]) -> str:
+    """A customer the sales system created (SAMPLE_FIELDS, region EU)."""
+    created = client.post(
+        "/api/v1/customers", json={"fields": SAMPLE_FIELDS, "region": "EU"}, headers=sales
+    )
+    assert created.status_code == 201
+    return str(created.get_json()["id"])
+
+
+@pytest.fixture
 def officer(make_token: Callable[..., str]) -> dict[str, str]:
     """The headers of a compliance officer's client."""
     return bearer(make_token(role="compliance_officer", name="legal"))

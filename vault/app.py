@@ -15,6 +15,7 @@ from vault import runtime
 from vault.api import register_api
 from vault.api.audit_trail import register_refusal_audit
 from vault.api.errors import problem, register_error_handlers
+from vault.api.input_boundary import register_input_boundary
 from vault.api.request_context import register_request_hooks
 from vault.api.security_headers import register_security_headers
 from vault.audit.service import bind_audit_key
@@ -45,6 +46,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     register_request_hooks(app)
     register_security_headers(app, settings)
     register_blueprints(app)
+    register_input_boundary(app)
     register_error_handlers(app)
     return app
 
@@ -130,7 +132,7 @@ def _load_user(user_id: str) -> User | None:
 def _unauthorized() -> ResponseReturnValue:
     if request.path.startswith("/admin"):
         return redirect(f"/admin/login?next={request.path}")
-    return problem(401, "unauthorized", "Unauthorized", "authentication required")
+    return problem(401, "unauthorized", "authentication required")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -62,6 +62,9 @@ class Settings:
     trusted_hosts: str = ""
     # Strict-Transport-Security max-age; None means a year in production, off otherwise.
     hsts_seconds: int | None = None
+    # Origins (scheme://host[:port], comma-separated) whose web pages may call the API from a
+    # browser (CORS, for /api/ only). Empty: none, and no CORS header is ever sent.
+    cors_origins: str = ""
     password_min_length: int = 12
     audit_seal_seconds: int = 5  # how often `vault worker` (and `vault serve`) seal the audit log
     # Verification fails when an event has waited unsealed longer than this.
@@ -128,6 +131,10 @@ class Settings:
         """Flask's ``TRUSTED_HOSTS``: None (any host) when none is configured."""
         hosts = [h.strip() for h in self.trusted_hosts.split(",") if h.strip()]
         return hosts or None
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def region_set(self) -> frozenset[str]:

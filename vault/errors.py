@@ -2,6 +2,8 @@
 machine-readable ``code``; ``vault.api.errors`` maps them to ``application/problem+json``.
 
 Messages (``detail``) must never contain a customer's value: name fields, never echo them.
+What a message does quote of a client's input (a purpose code, a role name) goes through
+``quoted``: a short prefix, with nothing in it that could act on a terminal, a log or a page.
 """
 
 from __future__ import annotations
@@ -9,9 +11,38 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from vault.text import UNSAFE
+
+# How much of a client's input a message may quote.
+QUOTE_LIMIT = 64
+
+
+def shown(text: str) -> str:
+    """``text`` as a message may show a name a client chose: at most ``QUOTE_LIMIT``
+    characters (then an ellipsis), each character that is not plain text (``vault.text``)
+    replaced by U+FFFD."""
+    cut = text[:QUOTE_LIMIT] + ("\u2026" if len(text) > QUOTE_LIMIT else "")
+    return UNSAFE.sub("\ufffd", cut)
+
+
+def quoted(value: object) -> str:
+    """``value`` in quotes, as a message may quote a client's input (see ``shown``)."""
+    return f"'{shown(str(value))}'"
+
+
+def quoted_list(values: Sequence[object], limit: int = 10) -> str:
+    """The first ``limit`` of ``values``, each ``quoted``, comma-separated (then an
+    ellipsis)."""
+    text = ", ".join(quoted(v) for v in values[:limit])
+    return text + (", \u2026" if len(values) > limit else "")
+
 
 class VaultError(Exception):
-    """Base of every error the vault raises on purpose."""
+    """Base of every error the vault raises on purpose.
+
+    ``title`` is the default ``detail``; the problem's own title is the one of its status
+    (``vault.api.errors``), the same for every error of that status.
+    """
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"

@@ -13,6 +13,7 @@ from vault.audit.integrity import AuditLog
 from vault.audit.service import AUDIT_KEY_LABEL
 from vault.clock import Clock
 from vault.config import Settings
+from vault.crypto.cursors import CURSOR_KEY_LABEL, CursorSigner
 from vault.crypto.envelope import KeyRing
 from vault.crypto.keys import KeyProvider, provider_from_settings
 from vault.crypto.notes import NOTES_KEY_LABEL, NoteCipher
@@ -72,6 +73,11 @@ def mailer() -> Mailer:
 def note_cipher() -> NoteCipher:
     """The cipher of staff's free-text notes (``vault.crypto.notes``)."""
     return NoteCipher(key_provider().derived_key(NOTES_KEY_LABEL))
+
+
+def cursor_signer() -> CursorSigner:
+    """The signer of list cursors (``vault.crypto.cursors``)."""
+    return CursorSigner(key_provider().derived_key(CURSOR_KEY_LABEL))
 
 
 def keyring() -> KeyRing:

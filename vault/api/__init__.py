@@ -24,6 +24,7 @@ from vault.api import (
     users,
 )
 from vault.api.auth import authenticate_request
+from vault.api.cross_origin import register_cross_origin
 
 
 def register_api(app: Flask) -> Api:
@@ -66,4 +67,5 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(clients.blueprint)
     app.register_blueprint(privacy_portal.blueprint)
     app.before_request(authenticate_request)
+    register_cross_origin(app, app.config["VAULT_SETTINGS"])
     return api

@@ -16,6 +16,7 @@ from flask_smorest import Blueprint
 from vault import runtime
 from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
+from vault.api.times import AwareTime
 from vault.audit.models import OUTCOMES
 from vault.audit.query import AuditFilter, event_dict, iter_events, page_of_events
 from vault.db import db
@@ -24,6 +25,7 @@ from vault.spreadsheet import spreadsheet_safe
 
 blueprint = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit trail")
 AUDIT_ROLES = ("compliance_officer", "admin")
+MAX_EVENT_ID = 2**63 - 1  # the largest BIGINT
 EXPORT_COLUMNS = [
     "id", "occurred_at", "actor_kind", "actor_id", "purpose", "action", "customer_ids",
     "field_names", "outcome", "reason", "request_id", "client_address", "sealed",
@@ -41,13 +43,16 @@ class FilterSchema(ma.Schema):
     action = ma.fields.String(validate=ma.validate.Length(max=64))
     purpose = ma.fields.String(validate=ma.validate.Length(max=64))
     outcome = ma.fields.String(validate=ma.validate.OneOf(OUTCOMES))
-    since = ma.fields.AwareDateTime(default_timezone=None)
-    until = ma.fields.AwareDateTime(default_timezone=None)
+    since = AwareTime()
+    until = AwareTime()
 
 
 class EventQuerySchema(FilterSchema):
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
-    cursor = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    # A position in the log (the id of the last event of the previous page). Unsigned: an
+    # auditor may read every event anyway, so a made-up position shows nothing new; it only
+    # has to be a number the database can compare.
+    cursor = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_EVENT_ID))
 
 
 class ExportQuerySchema(FilterSchema):

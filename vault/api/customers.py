@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, g, request
+from flask import Response, g
 from flask_smorest import Blueprint
 
 from vault import runtime
 from vault.api.audit_trail import aim, audit, refuse
 from vault.api.auth import current_principal, purpose_guard
 from vault.api.errors import problem
+from vault.api.request_context import answered_options
 from vault.api.schemas import (
     ConsentInSchema,
     CreateSchema,
@@ -54,11 +55,12 @@ blueprint = Blueprint(
 log = get_logger("vault.customers")
 
 
-@blueprint.before_request
-def aim_at_the_path_customer() -> None:
-    """A refusal of any request about one customer names that customer (registered before
-    the purpose check, so a missing purpose names it too)."""
-    customer_id = (request.view_args or {}).get("customer_id")
+@blueprint.url_value_preprocessor
+def aim_at_the_path_customer(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A refusal of any request about one customer names that customer: the path is read
+    before every check (the input boundary's and the purpose's among them), so that a
+    refusal by any of them names it too."""
+    customer_id = (values or {}).get("customer_id")
     if customer_id:
         aim([customer_id])
 
@@ -68,10 +70,13 @@ blueprint.before_request(purpose_guard)
 
 @blueprint.after_request
 def require_audit_event(response: Response) -> Response:
-    """Fail closed: a customer-data answer that recorded no audit event is not sent."""
+    """Fail closed: a customer-data answer that recorded no audit event is not sent (an
+    answer to OPTIONS excepted: no route ran, nothing was read)."""
+    if answered_options():
+        return response
     if response.status_code < 400 and not g.get("_vault_audit_events"):
         log.error("audit.missing", endpoint=g.get("request_endpoint"))
-        return problem(500, "audit_missing", "Internal Server Error", "the access was not audited")
+        return problem(500, "audit_missing", "the access was not audited")
     return response
 
 

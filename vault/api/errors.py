@@ -9,49 +9,74 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
-from vault.errors import VaultError
+from vault.errors import VaultError, shown
 from vault.logs import get_logger
 
 log = get_logger("vault.errors")
 
 PROBLEM_TYPE_BASE = "https://vault.invalid/problems/"
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_failed",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "unavailable",
+# Every status the vault answers with: its default code and its one title (RFC 9110's reason
+# phrase), used for werkzeug's errors and the vault's alike, so that a status never comes
+# with two titles.
+STATUSES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "Bad Request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not Found"),
+    405: ("method_not_allowed", "Method Not Allowed"),
+    406: ("not_acceptable", "Not Acceptable"),
+    409: ("conflict", "Conflict"),
+    410: ("gone", "Gone"),
+    411: ("length_required", "Length Required"),
+    412: ("precondition_failed", "Precondition Failed"),
+    413: ("payload_too_large", "Content Too Large"),
+    414: ("uri_too_long", "URI Too Long"),
+    415: ("unsupported_media_type", "Unsupported Media Type"),
+    422: ("validation_failed", "Unprocessable Content"),
+    428: ("precondition_required", "Precondition Required"),
+    429: ("rate_limited", "Too Many Requests"),
+    431: ("headers_too_large", "Request Header Fields Too Large"),
+    500: ("internal_error", "Internal Server Error"),
+    501: ("not_implemented", "Not Implemented"),
+    502: ("bad_gateway", "Bad Gateway"),
+    503: ("unavailable", "Service Unavailable"),
+    504: ("gateway_timeout", "Gateway Timeout"),
 }
+
+
+def status_title(status: int) -> str:
+    """The one title of ``status`` (werkzeug's name for a status the table lacks)."""
+    known = STATUSES.get(status)
+    return known[1] if known else HTTP_STATUS_CODES.get(status, "Error")
 
 
 def problem(
     status: int,
     code: str,
-    title: str,
     detail: str,
     *,
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    """An ``application/problem+json`` answer with the title of ``status``. The names in
+    ``errors`` are shown as ``vault.errors.shown`` shows a client's name (cut short, never
+    a control character)."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
-        "title": title,
+        "title": status_title(status),
         "status": status,
         "detail": detail,
         "code": code,
         "request_id": g.get("request_id"),
     }
     if errors:
-        body["errors"] = errors
+        shown_errors: dict[str, Any] = {}
+        for name, messages in errors.items():
+            shown_errors.setdefault(shown(str(name)), []).extend(messages)
+        body["errors"] = shown_errors
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
@@ -70,8 +95,10 @@ def _wants_html() -> bool:
     return best == "text/html"
 
 
-def _html(status: int, title: str, detail: str) -> Response:
-    body = render_template("admin/error.html", status=status, title=title, detail=detail)
+def _html(status: int, detail: str) -> Response:
+    body = render_template(
+        "admin/error.html", status=status, title=status_title(status), detail=detail
+    )
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -106,10 +133,10 @@ def handle_vault_error(exc: VaultError) -> Response:
     if exc.status >= 500:
         log.error("request.failed", code=exc.code, error_type=type(exc).__name__)
     if _wants_html():
-        return _html(exc.status, exc.title, exc.detail)
+        return _html(exc.status, exc.detail)
     headers = {"WWW-Authenticate": 'Bearer realm="vault"'} if exc.status == 401 else None
     errors = {k: list(v) for k, v in exc.errors.items()} if exc.errors else None
-    response = problem(exc.status, exc.code, exc.title, exc.detail, errors=errors, headers=headers)
+    response = problem(exc.status, exc.code, exc.detail, errors=errors, headers=headers)
     body = response.get_json()
     if exc.extra:
         body.update(exc.extra)
@@ -119,11 +146,10 @@ def handle_vault_error(exc: VaultError) -> Response:
 
 def handle_http_exception(exc: HTTPException) -> Response:
     status = exc.code or 500
-    code = _HTTP_CODES.get(status, "http_error")
-    title = exc.name
+    code = STATUSES.get(status, ("http_error", ""))[0]
     errors = None
     data = getattr(exc, "data", None)
-    detail = exc.description or title
+    detail = exc.description or status_title(status)
     if status == 400 and data is None and "JSON" in (exc.description or ""):
         code, detail = "malformed_json", "the request body is not valid JSON"
     if isinstance(data, dict) and "messages" in data:
@@ -146,7 +172,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
     if status >= 500:
         detail = "an internal error occurred; quote the request id when reporting it"
     if _wants_html():
-        return _html(status, title, detail)
+        return _html(status, detail)
     headers: dict[str, str] = {}
     valid_methods = getattr(exc, "valid_methods", None)
     if status == 405 and valid_methods:
@@ -155,7 +181,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
         retry = getattr(exc, "retry_after", None)
         if retry:
             headers["Retry-After"] = str(retry)
-    return problem(status, code, title, detail, errors=errors, headers=headers)
+    return problem(status, code, detail, errors=errors, headers=headers)
 
 
 def handle_unexpected(exc: Exception) -> Response:

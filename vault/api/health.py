@@ -27,5 +27,5 @@ def readyz() -> Response:
         db.session.execute(sa.text("SELECT 1"))
     except SQLAlchemyError as exc:
         log.warning("readiness.failed", error_type=type(exc).__name__)
-        return problem(503, "unavailable", "Service Unavailable", "the database is not reachable")
+        return problem(503, "unavailable", "the database is not reachable")
     return jsonify(status="ready")

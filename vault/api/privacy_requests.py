@@ -71,8 +71,9 @@ def list_requests(args: dict[str, Any]) -> dict[str, Any]:
     _officer()
     now = runtime.now()
     page = queue_page(
-        db.session, now=now, status=args.get("status"), kind=args.get("type"),
-        overdue=args.get("overdue"), limit=args["limit"], cursor=args.get("cursor"),
+        db.session, now=now, cursors=runtime.cursor_signer(), status=args.get("status"),
+        kind=args.get("type"), overdue=args.get("overdue"), limit=args["limit"],
+        cursor=args.get("cursor"),
     )  # fmt: skip
     audit("privacy_request.read", customer_ids=[r.customer_id for r in page.items if r.customer_id])
     return {"items": [request_dict(r, now) for r in page.items], "next_cursor": page.next_cursor}

@@ -1,5 +1,5 @@
-"""Per-request plumbing: the request id, an access log line, and the checks on request bodies
-that every API route shares (content type, size)."""
+"""Per-request plumbing: the request id, an access log line, the checks on request bodies
+that every API route shares (content type, size), and the answer to OPTIONS."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 
 import structlog
 from flask import Flask, Response, current_app, g, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from vault.logs import get_logger
@@ -29,16 +30,53 @@ def _bind_request_id() -> None:
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
 
 
+def _check_body_size() -> None:
+    """A body over ``MAX_CONTENT_LENGTH`` is 413, whether its length was announced or not.
+
+    Without a Content-Length (a chunked body) werkzeug reads no further than the limit and
+    hands on what it read, which would then be refused as malformed: the body is read here
+    instead, and one that fills the limit is taken as over it (there is no telling whether
+    more was coming without reading past the limit)."""
+    if request.method not in _BODY_METHODS:
+        return
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit is None:
+        return
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise RequestEntityTooLarge()
+        return
+    if _is_chunked() and len(request.get_data(cache=True)) >= limit:
+        raise RequestEntityTooLarge()
+
+
+def _is_chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
 def _check_api_body() -> None:
     if not request.path.startswith("/api/") or request.method not in _BODY_METHODS:
         return
-    length = request.content_length
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if length is not None and limit is not None and length > limit:
-        raise RequestEntityTooLarge()
-    has_body = bool(length) or request.headers.get("Transfer-Encoding") == "chunked"
+    has_body = bool(request.content_length) or _is_chunked()
     if has_body and not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
+
+
+def _answer_options() -> ResponseReturnValue | None:
+    """An OPTIONS request (a browser's CORS preflight, or a client asking what a route
+    allows) is answered with the route's methods before anything else runs: it carries no
+    credentials and no purpose, reads nothing, and records no audit event."""
+    rule = request.url_rule
+    if request.method != "OPTIONS" or not getattr(rule, "provide_automatic_options", False):
+        return None
+    g._vault_options_answered = True
+    return current_app.make_default_options_response()
+
+
+def answered_options() -> bool:
+    """Whether this request is an OPTIONS answered before any route ran (``_answer_options``)."""
+    return bool(g.get("_vault_options_answered"))
 
 
 def _finish(response: Response) -> Response:
@@ -65,5 +103,8 @@ def _finish(response: Response) -> Response:
 
 def register_request_hooks(app: Flask) -> None:
     app.before_request(_bind_request_id)
+    app.before_request(_check_body_size)
     app.before_request(_check_api_body)
+    # before authentication (vault.api.auth): a preflight never carries credentials
+    app.before_request(_answer_options)
     app.after_request(_finish)

@@ -7,6 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from vault.api.times import AwareTime
 from vault.customers.models import INTERACTION_KINDS
 
 
@@ -26,7 +27,7 @@ class CreateSchema(ma.Schema):
 
 class PatchSchema(ma.Schema):
     values = ma.fields.Dict(keys=ma.fields.String(), load_default=dict, data_key="fields")
-    relationship_ended_at = ma.fields.AwareDateTime(
+    relationship_ended_at = AwareTime(
         allow_none=True,
         metadata={"description": "When the customer relationship ended (null: it goes on)."},
     )
@@ -54,7 +55,7 @@ class ListQuerySchema(ma.Schema):
 
 class InteractionInSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(INTERACTION_KINDS))
-    occurred_at = ma.fields.AwareDateTime(load_default=None)
+    occurred_at = AwareTime(load_default=None)
     channel = ma.fields.String(load_default="", validate=ma.validate.Length(max=32))
     amount = ma.fields.Decimal(load_default=None, as_string=True)
     currency = ma.fields.String(load_default=None, validate=ma.validate.Length(equal=3))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from vault.errors import PurposeNotAllowed, PurposeRequired
+from vault.errors import PurposeNotAllowed, PurposeRequired, quoted
 
 PrincipalKind = Literal["user", "client"]
 
@@ -30,5 +30,5 @@ class Principal:
         if not purpose:
             raise PurposeRequired("this request reads or changes customer data: send X-Purpose")
         if purpose not in self.purposes:
-            raise PurposeNotAllowed(f"the purpose {purpose!r} is not allowed for this caller")
+            raise PurposeNotAllowed(f"the purpose {quoted(purpose)} is not allowed for this caller")
         return purpose

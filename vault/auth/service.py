@@ -16,7 +16,7 @@ from vault.auth.models import ApiClient, Role, User
 from vault.auth.passwords import hash_password, needs_rehash, verify_password
 from vault.auth.principal import Principal
 from vault.auth.tokens import issue_token, parse_token, secret_matches
-from vault.errors import Conflict, Unauthorized, ValidationFailed
+from vault.errors import Conflict, Unauthorized, ValidationFailed, quoted, quoted_list
 from vault.governance.models import Purpose
 
 # A token's last use is recorded at most this often, so that reads do not all become writes.
@@ -64,7 +64,7 @@ def _load_roles(session: Session, names: Iterable[str]) -> list[Role]:
     roles = list(session.scalars(sa.select(Role).where(Role.name.in_(wanted))))
     missing = sorted(set(wanted) - {r.name for r in roles})
     if missing:
-        raise ValidationFailed(errors={"role": [f"unknown role: {', '.join(missing)}"]})
+        raise ValidationFailed(errors={"role": [f"unknown role: {quoted_list(missing)}"]})
     return roles
 
 
@@ -186,11 +186,11 @@ def create_api_client(
     known = {p.code: p for p in session.scalars(sa.select(Purpose).where(Purpose.code.in_(wanted)))}
     unknown = [p for p in wanted if p not in known]
     if unknown:
-        raise ValidationFailed(errors={"purpose": [f"unknown purpose: {', '.join(unknown)}"]})
+        raise ValidationFailed(errors={"purpose": [f"unknown purpose: {quoted_list(unknown)}"]})
     refused = [p for p in wanted if p not in allowed]
     if refused:
         raise ValidationFailed(
-            errors={"purpose": [f"role {role!r} may not use: {', '.join(refused)}"]}
+            errors={"purpose": [f"role {quoted(role)} may not use: {quoted_list(refused)}"]}
         )
     if session.scalar(sa.select(ApiClient.id).where(ApiClient.name == name)) is not None:
         raise Conflict("an API client with this name already exists", code="client_exists")

@@ -6,8 +6,6 @@ A ``CustomerStore`` serves one request or command: it flushes, the caller commit
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import datetime as dt
 import json
@@ -20,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vault.crypto.blind_index import BLIND_INDEX_LABEL, BlindIndex
+from vault.crypto.cursors import CURSOR_KEY_LABEL, CursorSigner
 from vault.crypto.envelope import DecryptionFailed, FieldCipher, KeyRing, WrappedKey
 from vault.customers import packing
 from vault.customers.catalogue import Catalogue, Normalised, normalise_search_input
@@ -29,6 +28,7 @@ from vault.errors import Conflict, NotFound, ValidationFailed
 
 DEFAULT_REGIONS = frozenset({"EU", "UK", "US", "APAC"})
 MAX_PAGE = 500
+LISTING = "customers"  # what the list's cursors are bound to
 
 
 class DuplicateCustomer(Conflict):
@@ -64,20 +64,6 @@ class Page:
 
 def new_customer_id() -> str:
     return "cus_" + secrets.token_hex(16)
-
-
-def encode_cursor(created_at: dt.datetime, customer_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), customer_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, customer_id = json.loads(raw)
-        return dt.datetime.fromisoformat(created), str(customer_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise ValidationFailed(errors={"cursor": ["is not a cursor this API returned"]}) from None
 
 
 _TIMES = {"created_at", "updated_at", "last_activity_at"}
@@ -133,6 +119,7 @@ class CustomerStore:
         self.now = now
         self.regions = frozenset(regions)
         self.index = BlindIndex(keyring.derived_key(BLIND_INDEX_LABEL))
+        self.cursors = CursorSigner(keyring.derived_key(CURSOR_KEY_LABEL))
 
     # --- writing -------------------------------------------------------------------------
 
@@ -451,7 +438,8 @@ class CustomerStore:
         only: sa.ColumnElement[bool] | None = None,
     ) -> Page:
         """Active customer ids, oldest first, ``limit`` at a time; ``only`` is an extra row
-        filter (consent, grants) from the access plan."""
+        filter (consent, grants) from the access plan. Raises ``ValidationFailed`` for a
+        ``limit`` out of range or a ``cursor`` this store's signer did not give out."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed(errors={"limit": [f"must be between 1 and {MAX_PAGE}"]})
         # created_at comes raw: only the last row's is needed (for the cursor), so the other
@@ -462,7 +450,7 @@ class CustomerStore:
         if only is not None:
             query = query.where(only)
         if cursor:
-            created, last_id = decode_cursor(cursor)
+            created, last_id = self.cursors.decode(LISTING, cursor)
             query = query.where(
                 sa.or_(
                     Customer.created_at > created,
@@ -476,7 +464,7 @@ class CustomerStore:
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = encode_cursor(_utc(rows[-1][1]), rows[-1][0]) if more else None
+        next_cursor = self.cursors.encode(LISTING, _utc(rows[-1][1]), rows[-1][0]) if more else None
         return Page([r[0] for r in rows], next_cursor)
 
     def search(self, field: str, value: Any) -> list[str]:

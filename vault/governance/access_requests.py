@@ -17,7 +17,7 @@ from vault.auth.models import User
 from vault.auth.principal import Principal
 from vault.crypto.notes import NoteCipher
 from vault.customers.catalogue import Catalogue
-from vault.errors import Forbidden, NotFound, ValidationFailed
+from vault.errors import Forbidden, NotFound, ValidationFailed, quoted_list
 from vault.governance.models import AccessRequest, CategoryOwner, Purpose
 from vault.governance.notes import justification_place
 
@@ -79,7 +79,7 @@ def create_request(
         errors["purpose"] = ["unknown purpose"]
     unknown = catalogue.unknown(fields)
     if unknown:
-        errors["fields"] = [f"unknown field: {', '.join(unknown)}"]
+        errors["fields"] = [f"unknown field: {quoted_list(unknown)}"]
     known_categories = {spec.category for spec in catalogue.fields.values()}
     if set(categories) - known_categories:
         errors["categories"] = ["unknown category"]

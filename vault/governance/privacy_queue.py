@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from vault.customers.service import decode_cursor, encode_cursor
+from vault.crypto.cursors import CursorSigner
 from vault.errors import NotFound
 from vault.governance.models import PrivacyRequest
 from vault.governance.privacy import (
@@ -28,12 +28,17 @@ class QueuePage:
     next_cursor: str | None
 
 
+LISTING = "privacy_requests"  # what the queue's cursors are bound to
+
+
 def queue_page(
-    session: Session, *, now: dt.datetime, status: str | None = None, kind: str | None = None,
-    overdue: bool | None = None, limit: int = 50, cursor: str | None = None,
+    session: Session, *, now: dt.datetime, cursors: CursorSigner, status: str | None = None,
+    kind: str | None = None, overdue: bool | None = None, limit: int = 50,
+    cursor: str | None = None,
 ) -> QueuePage:  # fmt: skip
     """Requests by due date (soonest first), filtered; ``overdue`` selects open requests
-    past their due date (or, false, the others)."""
+    past their due date (or, false, the others). Raises ``ValidationFailed`` for a
+    ``cursor`` that ``cursors`` did not give out."""
     query = sa.select(PrivacyRequest)
     if status:
         query = query.where(PrivacyRequest.status == status)
@@ -45,7 +50,7 @@ def queue_page(
     elif overdue is False:
         query = query.where(sa.not_(late))
     if cursor:
-        due, last_id = decode_cursor(cursor)
+        due, last_id = cursors.decode(LISTING, cursor)
         query = query.where(
             sa.or_(
                 PrivacyRequest.due_at > due,
@@ -57,7 +62,8 @@ def queue_page(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return QueuePage(rows, encode_cursor(rows[-1].due_at, rows[-1].id) if more else None)
+    next_cursor = cursors.encode(LISTING, rows[-1].due_at, rows[-1].id) if more else None
+    return QueuePage(rows, next_cursor)
 
 
 def get_request(session: Session, request_id: str) -> PrivacyRequest:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from vault.auth.models import Role
 from vault.customers.catalogue import RELATIONSHIP, Catalogue
 from vault.customers.models import INTERACTION_KINDS
-from vault.errors import Conflict, NotFound, ValidationFailed
+from vault.errors import Conflict, NotFound, ValidationFailed, quoted_list
 from vault.governance import versions
 from vault.governance.models import ChangeCounter, Purpose
 from vault.policies.defaults import ADDED_RULES, SHIPPED_RULES, SHIPPED_VERSION
@@ -280,11 +280,11 @@ def create_role(
     known_purposes = {p.code: p for p in session.scalars(sa.select(Purpose))}
     unknown = sorted(set(purposes) - set(known_purposes))
     if unknown:
-        errors["purposes"] = [f"unknown purpose: {', '.join(unknown)}"]
+        errors["purposes"] = [f"unknown purpose: {quoted_list(unknown)}"]
     known_roles = set(session.scalars(sa.select(Role.name)))
     missing = sorted(set(inherits) - known_roles)
     if missing:
-        errors["inherits"] = [f"unknown role: {', '.join(missing)}"]
+        errors["inherits"] = [f"unknown role: {quoted_list(missing)}"]
     if errors:
         raise ValidationFailed("the role is invalid", errors=errors)
     if name in known_roles:
