@@ -200,6 +200,7 @@ def create_api_client(
         name=name,
         role=role_row,
         token_hash=token.secret_hash,
+        created_at=now,  # the moment its expiry counts from
         expires_at=now + dt.timedelta(days=expires_days) if expires_days else None,
         purpose_limit=[known[p] for p in wanted],
         regions=",".join(sorted(set(regions))),
