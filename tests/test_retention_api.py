@@ -231,13 +231,14 @@ def test_the_sweep_on_demand_reports_and_erases_what_is_due(
     assert by_rule["ret_national_id_after_relationship"]["erased"] == 1
     assert "national_id" in stored(app, customer_id)  # a dry run changes nothing
 
-    assert client.post("/api/v1/retention/run", json={}, headers=officer).status_code == 403
-    assert client.post("/api/v1/retention/run", json={}, headers=sales).status_code == 403
-    done = client.post("/api/v1/retention/run", json={}, headers=admin).get_json()
+    real = {"dry_run": False}
+    assert client.post("/api/v1/retention/run", json=real, headers=officer).status_code == 403
+    assert client.post("/api/v1/retention/run", json=real, headers=sales).status_code == 403
+    done = client.post("/api/v1/retention/run", json=real, headers=admin).get_json()
     assert (done["dry_run"], done["erased"]) == (False, 1)
     assert stored(app, customer_id) == set(SAMPLE_FIELDS) - {"national_id"}
     assert stored(app, staying) == set(SAMPLE_FIELDS)
-    again = client.post("/api/v1/retention/run", json={}, headers=admin).get_json()
+    again = client.post("/api/v1/retention/run", json=real, headers=admin).get_json()
     assert again["erased"] == 0  # idempotent
 
     with app.app_context():
@@ -253,10 +254,35 @@ def test_the_sweep_on_demand_reports_and_erases_what_is_due(
         ("retention.post", "", "", "forbidden", "client"),
         ("retention.erase_field", customer_id, "national_id",
          "ret_national_id_after_relationship", "client"),
-        ("retention.run", "", "", "", "client"),
-        ("retention.run", "", "", "", "client"),
+        ("retention.run", "", "", "applied", "client"),
+        ("retention.run", "", "", "applied", "client"),
     ]  # fmt: skip
     assert staying not in " ".join(e.customer_ids for e in events)
+
+
+@pytest.mark.parametrize("body", [None, {}, {"batch_size": 100}])
+def test_a_sweep_request_without_an_explicit_false_only_reports(
+    client: FlaskClient,
+    app: Flask,
+    admin: dict[str, str],
+    sales: dict[str, str],
+    clock: FixedClock,
+    body: dict[str, object] | None,
+) -> None:
+    customer_id = new_customer(client, sales, "leaving@example.org")
+    ended = {"relationship_ended_at": clock.now().isoformat()}
+    client.patch(f"/api/v1/customers/{customer_id}", json=ended, headers=sales)
+    clock.advance(days=100)
+
+    answer = client.post("/api/v1/retention/run", json=body, headers=admin)
+    assert answer.status_code == 200
+    assert (answer.get_json()["dry_run"], answer.get_json()["erased"]) == (True, 1)
+    assert stored(app, customer_id) == set(SAMPLE_FIELDS)  # nothing erased
+    with app.app_context():
+        reasons = db.session.scalars(
+            sa.select(AuditEvent.reason).where(AuditEvent.action == "retention.run")
+        ).all()
+    assert reasons == ["dry_run"]
 
 
 @pytest.mark.parametrize("body", [{"batch_size": 0}, {"batch_size": 10_001},

@@ -63,7 +63,8 @@ class RetentionRulePatchSchema(ma.Schema):
 
 
 class RetentionRunSchema(ma.Schema):
-    dry_run = ma.fields.Boolean(load_default=False)
+    # A sweep erases: without an explicit ``"dry_run": false`` a request only reports.
+    dry_run = ma.fields.Boolean(load_default=True)
     batch_size = ma.fields.Integer(
         load_default=DEFAULT_BATCH, validate=ma.validate.Range(min=1, max=MAX_BATCH)
     )
@@ -131,8 +132,8 @@ def remove_rule(rule_id: str) -> None:
 @blueprint.post("/run")
 @blueprint.arguments(RetentionRunSchema)
 def run(body: dict[str, Any]) -> dict[str, Any]:
-    """Apply the rules now and report per rule what was due, erased and held back by legal
-    holds; with ``{"dry_run": true}`` only report. 409 while another sweep runs."""
+    """Report per rule what is due, would be erased and is held back by legal holds; only
+    ``{"dry_run": false}`` applies the rules (admins). 409 while another sweep runs."""
     if body["dry_run"]:
         _require("admin", "compliance_officer", what="dry runs are for admins and officers")
     else:

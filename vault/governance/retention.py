@@ -152,7 +152,7 @@ class Sweep:
             outcomes.append(outcome)
         # The run itself (its erasures have their own events, batch by batch).
         record_event(self.session, self.context, action="retention.run", outcome="allowed",
-                     reason="dry_run" if dry_run else "", now=self.now)  # fmt: skip
+                     reason="dry_run" if dry_run else "applied", now=self.now)  # fmt: skip
         self.commit()
         return SweepReport(dry_run, self.now, outcomes)
 
