@@ -17,6 +17,7 @@ from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.cli import main
 from vault.customers.models import Customer
+from vault.customers.service import CustomerStore
 from vault.db import db
 
 HEADER = ["given_name", "family_name", "email", "phone", "interests", "region"]
@@ -146,3 +147,21 @@ def test_a_region_option_and_a_bad_header(vault: Flask, tmp_path: Path) -> None:
     assert refused.exit_code == 2
     assert "shoe_size" in refused.output
     assert len(customers(vault)) == 1
+
+
+def test_a_batch_that_clashes_at_the_unique_index_leaves_no_customer_behind(
+    vault: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = run_import(vault, str(write_csv(tmp_path / "a.csv", [["A", "B", "a@example.org",
+                                                                   "", "", "EU"]])))  # fmt: skip
+    assert first.exit_code == 0, first.output
+    # As if another writer took the address after the batch was checked: only the unique
+    # index sees the clash, and the batch falls back to one customer at a time.
+    monkeypatch.setattr(CustomerStore, "taken", lambda *_a, **_k: {})
+    monkeypatch.setattr(CustomerStore, "_check_unique_many", lambda *_a, **_k: None)
+    rows = [["A", "B", "a@example.org", "", "", "EU"], ["C", "D", "c@example.org", "", "", "EU"]]
+    second = run_import(vault, str(write_csv(tmp_path / "b.csv", rows)))
+    assert "Imported 1 of 2 rows." in second.output, second.output
+    assert sorted(customers(vault)) == ["a@example.org", "c@example.org"]
+    with vault.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 2

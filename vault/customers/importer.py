@@ -157,7 +157,8 @@ class CustomerImport:
         if not fresh:
             return
         try:
-            ids = self.store.create_many([(fields, region) for _line, fields, region in fresh])
+            with self.store.session.begin_nested():  # none of the batch stays if one clashes
+                ids = self.store.create_many([(f, region) for _line, f, region in fresh])
         except DuplicateCustomer:
             # Taken meanwhile by another writer: one row at a time, each in a savepoint.
             ids = []

@@ -287,12 +287,33 @@ class CustomerStore:
         if not rows:
             return
         try:
-            self.session.connection().execute(sa.insert(_INDEX), rows)
+            # In a savepoint: after a clash the transaction can still say whose value it is.
+            with self.session.begin_nested():
+                self.session.connection().execute(sa.insert(_INDEX), rows)
         except IntegrityError:
-            # Another transaction took a unique value between our check and our insert; the
-            # request fails as a conflict and rolls back.
-            field = next(str(r["field_name"]) for r in rows if r["unique_digest"])
-            raise DuplicateCustomer(field, None) from None
+            # Another transaction took a unique value between our check and our insert (and
+            # has committed it: the insert waited for it); the request fails as a conflict.
+            field, holder = self._holder(rows)
+            raise DuplicateCustomer(field, holder) from None
+
+    def _holder(self, rows: list[dict[str, Any]]) -> tuple[str, str | None]:
+        """The first unique field of ``rows`` whose value another customer holds, and that
+        customer (``None`` if none is found: the clash was inside ``rows``)."""
+        ours = {str(r["customer_id"]) for r in rows}
+        unique = [r for r in rows if r["unique_digest"] is not None]
+        for row in unique:
+            holder = self.session.scalar(
+                sa.select(_INDEX.c.customer_id)
+                .where(
+                    _INDEX.c.field_name == row["field_name"],
+                    _INDEX.c.unique_digest == row["unique_digest"],
+                    _INDEX.c.customer_id.not_in(sorted(ours)),
+                )
+                .limit(1)
+            )
+            if holder is not None:
+                return str(row["field_name"]), holder
+        return str(unique[0]["field_name"]) if unique else "value", None
 
     def _check_unique_many(
         self, batch: Sequence[Mapping[str, bytes]], *, exclude: str | None
