@@ -51,6 +51,7 @@ from vault.governance.privacy_queue import record_deadlines
 from vault.governance.retention import DEFAULT_BATCH, MAX_BATCH, Sweep, SweepReport
 from vault.governance.retention_rules import rules
 from vault.migrate import current_revision, downgrade, schema_differences, upgrade
+from vault.serving import VaultServer
 from vault.worker import Job, Worker, exclusive, job_lock
 
 
@@ -164,26 +165,50 @@ def init_command(admin_email: str | None, admin_password: str | None) -> None:
     "--no-jobs", is_flag=True,
     help="Run no scheduled job here, not even audit sealing (a `vault worker` runs them).",
 )  # fmt: skip
-def serve_command(host: str, port: int, with_worker: bool, no_jobs: bool) -> None:
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Serve through gunicorn with this many worker processes (the production server); "
+    "without it, one development process.",
+)  # fmt: skip
+@click.option(
+    "--threads", type=click.IntRange(min=1, max=64), default=1, show_default=True,
+    help="Threads per gunicorn worker (with --workers).",
+)  # fmt: skip
+def serve_command(
+    *, host: str, port: int, with_worker: bool, no_jobs: bool, workers: int | None, threads: int
+) -> None:
     """Serve the API, the privacy portal and the admin UI, sealing the audit log every
-    VAULT_AUDIT_SEAL_SECONDS unless --no-jobs (for production use gunicorn:
-    gunicorn 'vault.app:create_app()', and `vault worker` beside it)."""
+    VAULT_AUDIT_SEAL_SECONDS unless --no-jobs. With --workers N, gunicorn serves with N
+    worker processes and the jobs run once, in its master; its control socket is
+    gunicorn.ctl in the instance folder."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if with_worker and no_jobs:
         raise click.UsageError("give --worker or --no-jobs, not both")
+    if workers is None and threads != 1:
+        raise click.UsageError("--threads is for gunicorn's workers: give --workers too")
     if not _settings().secret_key:
+        if workers is not None:
+            raise click.ClickException(
+                "no secret key is kept yet: run `vault init` (every worker must sign"
+                " log-ins with the same key)"
+            )
         click.echo(
             "No secret key is kept yet (run `vault init`): log-ins last until restart.", err=True
         )
-    stop = threading.Event()
+    jobs = None
     if not no_jobs:
-        worker = _scheduled_jobs(app, only=None if with_worker else {"audit.seal"})
-        threading.Thread(target=worker.run_until, args=(stop,), name="vault-worker",
-                         daemon=True).start()  # fmt: skip
+        jobs = _scheduled_jobs(app, only=None if with_worker else {"audit.seal"}).run_until
         summary = _schedule_summary(_settings()) if with_worker else (
             f"audit sealing every {_settings().audit_seal_seconds} s")  # fmt: skip
-        click.echo(f"Scheduled jobs in this process: {summary}.")
+        where = "the server's master process" if workers else "this process"
+        click.echo(f"Scheduled jobs in {where}: {summary}.")
     click.echo(f"Vault on http://{host}:{port}  (admin UI: /admin, API docs: /api/v1/docs)")
+    if workers is not None:
+        VaultServer(app, bind=f"{host}:{port}", workers=workers, threads=threads, jobs=jobs).run()
+        return
+    stop = threading.Event()
+    if jobs is not None:
+        threading.Thread(target=jobs, args=(stop,), name="vault-worker", daemon=True).start()
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
