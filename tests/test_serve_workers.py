@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,9 @@ def test_two_vaults_on_one_host_each_have_their_own_control_socket(
                     assert answer.status == 200
         for instance in (first, second):
             socket_file = instance / "gunicorn.ctl"
+            deadline = time.monotonic() + 10  # the master opens it beside its workers' boot
+            while not socket_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
             mode = socket_file.stat().st_mode
             assert stat.S_ISSOCK(mode)
             assert stat.S_IMODE(mode) == 0o600
