@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from vault.db import normalise_url
 from vault.models import Base
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
