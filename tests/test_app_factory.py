@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from tests.conftest import TEST_SECRET_KEY, app_settings
 from vault.app import create_app
+from vault.cli import main
 from vault.config import Settings, load_settings
 from vault.errors import ConfigurationError
 
@@ -120,3 +122,37 @@ def test_the_secret_key_kept_under_instance_is_used(tmp_path: Path) -> None:
     (tmp_path / "secret_key").write_text("kept-secret-" + "y" * 40)
     app = create_app({"instance_path": str(tmp_path)})
     assert app.config["SECRET_KEY"] == "kept-secret-" + "y" * 40
+
+
+def test_vault_init_starts_a_production_vault_on_a_fresh_instance(tmp_path: Path) -> None:
+    """`vault init` is what writes the secret key and master key files, so it alone may run
+    without them; every other command still refuses to."""
+    env = {"VAULT_ENV": "production", "VAULT_INSTANCE_PATH": str(tmp_path / "instance"),
+           "VAULT_BASE_URL": "https://vault.example.com", "VAULT_SECRET_KEY": "",
+           "VAULT_DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'vault.db'}"}  # fmt: skip
+    runner = CliRunner(env=env)
+    refused = runner.invoke(main, ["db", "current"])
+    assert refused.exit_code != 0
+    assert "VAULT_SECRET_KEY" in str(refused.exception) + refused.output
+    done = runner.invoke(main, ["init"])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "instance" / "master.key").exists()
+    after = runner.invoke(main, ["db", "current"])
+    assert after.exit_code == 0, after.output
+    short = CliRunner(env={**env, "VAULT_SECRET_KEY": "short"}).invoke(main, ["init"])
+    assert short.exit_code != 0  # a configured key that is too short is never accepted
+    assert "at least 32 bytes" in str(short.exception) + short.output
+
+
+def test_the_settings_repr_shows_no_secret() -> None:
+    secrets = {"database_url": "postgresql://vault:db-password-1@db/vault",
+               "secret_key": "secret-key-" + "s" * 32, "master_keys": '{"1": "bWFzdGVy"}',
+               "ratelimit_storage_uri": "redis://:redis-password-2@cache:6379",
+               "audit_anchor": "postgresql://anchor:anchor-password-3@db/anchor",
+               "smtp_password": "smtp-password-4"}  # fmt: skip
+    shown = repr(Settings(**secrets)) + str(Settings(**secrets))
+    for value in secrets.values():
+        assert value not in shown
+    for secret in ("db-password-1", "redis-password-2", "anchor-password-3", "bWFzdGVy"):
+        assert secret not in shown
+    assert "env='development'" in shown  # the rest still shows

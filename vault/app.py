@@ -30,14 +30,19 @@ from vault.extensions import limiter, login_manager
 from vault.logs import configure_logging
 
 
-def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+def create_app(
+    config: Settings | Mapping[str, Any] | None = None, *, initialising: bool = False
+) -> Flask:
     """Build the vault's Flask app from defaults, the optional config file, ``VAULT_*``
     variables and ``config`` (a ``Settings`` or a mapping of setting names).
 
     Raises ``ConfigurationError`` when the settings are unusable (e.g. production without
-    its secrets).
+    its secrets, unless ``initialising``: the app of `vault init`, which creates them).
     """
-    settings = config if isinstance(config, Settings) else load_settings(config)
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = load_settings(config, initialising=initialising)
     configure_logging(settings.resolved_log_format, settings.log_level)
     app = Flask("vault", instance_path=str(settings.instance_path))
     configure_app(app, settings)

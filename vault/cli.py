@@ -82,9 +82,16 @@ class VaultGroup(FlaskGroup):
                 db.state(app).engine.dispose()
 
 
+def _command_app() -> Flask:
+    """The app of a command: `vault init` may start a production vault that has no secret
+    key or master key file yet (it writes them); every other command refuses to."""
+    context = click.get_current_context(silent=True)
+    return create_app(initialising=context is not None and context.info_name == "init")
+
+
 @click.group(
     cls=VaultGroup,
-    create_app=create_app,
+    create_app=_command_app,
     add_default_commands=False,
     load_dotenv=False,
     set_debug_flag=False,

@@ -27,11 +27,13 @@ class Settings:
 
     env: str = "development"
     instance_path: Path = Path("instance")
-    database_url: str = ""
-    secret_key: str = ""
+    # Secrets (and addresses that may carry a password) are kept out of repr, so that a
+    # Settings object printed in a traceback, a log or a shell shows none of them.
+    database_url: str = dataclasses.field(default="", repr=False)
+    secret_key: str = dataclasses.field(default="", repr=False)
     master_key_file: Path | None = None
     key_provider: str = "file"  # "file" (master_key_file) or "env" (master_keys)
-    master_keys: str = ""  # a key document, for key_provider = "env"
+    master_keys: str = dataclasses.field(default="", repr=False)  # for key_provider = "env"
     regions: str = "EU,UK,US,APAC"
     max_content_length: int = 10 * 1024 * 1024
     log_format: str = ""  # "json" or "console"; empty means json in production, console otherwise
@@ -40,7 +42,8 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_seconds: int = 900
     login_rate_limit: str = "10 per minute"
-    ratelimit_storage_uri: str = "memory://"  # redis://host:6379 with several workers
+    # redis://host:6379 with several workers
+    ratelimit_storage_uri: str = dataclasses.field(default="memory://", repr=False)
     ratelimit_key_prefix: str = ""  # several vaults sharing one Redis tell their keys apart
     # Refused bearer tokens per client address; past it, the address's bearer requests get 429.
     token_failure_limit: str = "20 per minute"  # noqa: S105  (a rate limit, not a secret)
@@ -71,14 +74,12 @@ class Settings:
     audit_unsealed_limit_seconds: int = 300
     # Where every new audit head is written outside the database: file:<path> or a database
     # URL; empty: the file audit-anchor.log beside the master key file.
-    audit_anchor: str = ""
+    audit_anchor: str = dataclasses.field(default="", repr=False)
     retention_sweep_seconds: int = 3600  # how often `vault worker` applies retention rules
     grant_expiry_seconds: int = 60  # how often `vault worker` records expired access grants
     smtp_host: str = ""  # empty: mail goes to instance_path/outbox as .eml files
     smtp_port: int = 25
     smtp_username: str = ""  # empty: no SMTP AUTH
-    # Kept out of repr so that a Settings object printed in a traceback or a shell does not
-    # show the relay's password.
     smtp_password: str = dataclasses.field(default="", repr=False)
     smtp_starttls: bool = False  # upgrade a plain connection with STARTTLS
     smtp_ssl: bool = False  # connect with implicit TLS (usually port 465)
@@ -196,12 +197,16 @@ def _from_file(path: Path) -> dict[str, Any]:
 
 
 def load_settings(
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    initialising: bool = False,
 ) -> Settings:
     """Build the settings. ``overrides`` keys are field names (case-insensitive).
 
     Raises ``ConfigurationError`` for an unknown setting, a bad value, or a production
-    configuration that lacks its secrets.
+    configuration that lacks its secrets (``initialising``: for `vault init`, which writes
+    the secret key and master key files, their absence is no error).
     """
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -230,7 +235,7 @@ def load_settings(
         raise ConfigurationError("VAULT_RELATIONSHIP_BACKDATE_DAYS must be 0 or more days")
     if not settings.secret_key:
         settings = dataclasses.replace(settings, secret_key=_read_secret_key(settings))
-    _check_production(settings)
+    _check_production(settings, initialising=initialising)
     return settings
 
 
@@ -259,10 +264,12 @@ def _check_base_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def _check_production(settings: Settings) -> None:
+def _check_production(settings: Settings, *, initialising: bool = False) -> None:
     if not settings.production:
         return
-    if len(settings.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+    if settings.secret_key and len(settings.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigurationError("VAULT_SECRET_KEY must be at least 32 bytes in production mode")
+    if not settings.secret_key and not initialising:
         raise ConfigurationError(
             "production mode needs VAULT_SECRET_KEY (at least 32 bytes) or a secret key file "
             "written by `vault init`"
@@ -273,7 +280,11 @@ def _check_production(settings: Settings) -> None:
         raise ConfigurationError(
             "production mode with VAULT_KEY_PROVIDER=env needs VAULT_MASTER_KEYS"
         )
-    if settings.key_provider == "file" and not settings.resolved_master_key_file.exists():
+    if (
+        settings.key_provider == "file"
+        and not settings.resolved_master_key_file.exists()
+        and not initialising
+    ):
         raise ConfigurationError(
             "production mode needs the master key file "
             f"({settings.resolved_master_key_file}); run `vault init` or set VAULT_MASTER_KEY_FILE"
