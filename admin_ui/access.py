@@ -17,7 +17,6 @@ from admin_ui.governance import require_principal, short_time, table_page
 from admin_ui.views import blueprint
 from vault import runtime
 from vault.api.audit_trail import audit, refuse
-from vault.auth.models import Role
 from vault.db import db
 from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import (
@@ -28,8 +27,8 @@ from vault.governance.access_requests import (
     status_of,
     visible_requests,
 )
-from vault.governance.models import Purpose
 from vault.governance.notes import justification_of
+from vault.policies.models import Purpose, Role
 from vault.policies.service import effect_of, list_rules, role_parents
 
 

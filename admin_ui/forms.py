@@ -15,15 +15,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from vault.auth.models import Role
 from vault.customers.models import FIELD_TYPES, SENSITIVITIES
-from vault.governance.models import (
-    IDENTITY_CHECKS,
-    LEGAL_BASES,
-    PRIVACY_CHANNELS,
-    PRIVACY_REQUEST_TYPES,
-    Purpose,
-)
+from vault.governance.models import IDENTITY_CHECKS, PRIVACY_CHANNELS, PRIVACY_REQUEST_TYPES
+from vault.policies.models import LEGAL_BASES, Purpose, Role
 
 
 class LoginForm(FlaskForm):

@@ -25,7 +25,7 @@ from vault.api import customers as customers_api
 from vault.auth.principal import Principal
 from vault.customers.catalogue import load_catalogue
 from vault.db import db
-from vault.governance import versions
+from vault.policies import versions
 from vault.policies.plan import Rule, compile_plan
 from vault.policies.service import COUNTER, load_enforcer, plans
 

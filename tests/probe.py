@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from vault.api.auth import current_principal, purpose_guard
 from vault.db import db
 from vault.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from vault.governance.models import Purpose
+from vault.policies.models import Purpose
 
 blueprint = Blueprint("probe", __name__, url_prefix="/api/v1/probe")
 customer_like = Blueprint("probe_customers", __name__, url_prefix="/api/v1/probe-customers")

@@ -10,15 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from vault import defaults
-from vault.auth.models import Role, User
+from vault.auth.models import User
 from vault.auth.service import create_user, find_user_by_email
 from vault.config import Settings
 from vault.crypto.keys import FileKeyProvider
 from vault.customers.catalogue import seed_catalogue
 from vault.db import create_db_engine, sqlite_database_path, utcnow
-from vault.governance.models import Purpose
 from vault.governance.retention_rules import seed_rules
 from vault.migrate import upgrade
+from vault.policies.models import Purpose, Role
 from vault.policies.service import seed_policies
 from vault.private_files import PRIVATE_FILE, PRIVATE_FOLDER, restrict_mode
 

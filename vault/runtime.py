@@ -21,8 +21,8 @@ from vault.customers.catalogue import COUNTER as CATALOGUE
 from vault.customers.catalogue import load_catalogue
 from vault.customers.service import CustomerStore
 from vault.db import db
-from vault.governance import versions
 from vault.mail import Mailer, mailer_from_settings
+from vault.policies import versions
 
 
 def settings() -> Settings:

@@ -13,10 +13,10 @@ from flask_smorest import Blueprint
 from vault import runtime
 from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
-from vault.auth.models import ApiClient, Role, User
+from vault.auth.models import ApiClient, User
 from vault.db import db
 from vault.errors import Forbidden, ValidationFailed
-from vault.governance.models import Purpose
+from vault.policies.models import Purpose, Role
 from vault.policies.plan import ACTIONS, Rule
 from vault.policies.service import (
     add_rules,

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vault.db import Base, UTCDateTime, utcnow
-from vault.governance.models import Purpose
+from vault.policies.models import Purpose, Role
 
 user_roles = sa.Table(
     "user_roles",
@@ -18,32 +18,12 @@ user_roles = sa.Table(
     sa.Column("role_name", sa.ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
 )
 
-role_purposes = sa.Table(
-    "role_purposes",
-    Base.metadata,
-    sa.Column("role_name", sa.ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
-    sa.Column("purpose_code", sa.ForeignKey("purposes.code", ondelete="CASCADE"), primary_key=True),
-)
-
 api_client_purposes = sa.Table(
     "api_client_purposes",
     Base.metadata,
     sa.Column("client_id", sa.ForeignKey("api_clients.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("purpose_code", sa.ForeignKey("purposes.code", ondelete="CASCADE"), primary_key=True),
 )
-
-
-class Role(Base):
-    """A role; ``role_purposes`` lists the purposes its members may state."""
-
-    __tablename__ = "roles"
-
-    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    description: Mapped[str] = mapped_column(sa.String(500), default="")
-    builtin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    purposes: Mapped[list[Purpose]] = relationship(secondary=role_purposes, lazy="selectin")
 
 
 class User(Base):

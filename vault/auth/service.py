@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
-from vault.auth.models import ApiClient, Role, User
+from vault.auth.models import ApiClient, User
 from vault.auth.passwords import hash_password, needs_rehash, verify_password
 from vault.auth.principal import Principal
 from vault.auth.tokens import issue_token, parse_token, secret_matches
 from vault.errors import Conflict, Unauthorized, ValidationFailed, quoted, quoted_list
-from vault.governance.models import Purpose
+from vault.policies.models import Purpose, Role
 
 # A token's last use is recorded at most this often, so that reads do not all become writes.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)

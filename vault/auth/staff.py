@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from vault.audit.service import AuditContext, record_event
-from vault.auth.models import Role, User
+from vault.auth.models import User
 from vault.auth.service import create_user, find_user_by_email
 from vault.auth.sessions import SessionPolicy, end_user_sessions, open_session_counts
 from vault.errors import Conflict, NotFound
+from vault.policies.models import Role
 
 
 @dataclasses.dataclass(frozen=True)

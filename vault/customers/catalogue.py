@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
-from vault.customers.models import FIELD_TYPES, SENSITIVITIES, FieldDefinition
+from vault.customers.models import FIELD_TYPES, INTERACTION_KINDS, SENSITIVITIES, FieldDefinition
 from vault.errors import Conflict, ValidationFailed
-from vault.governance import versions
 from vault.logs import register_personal_keys
+from vault.policies import versions
+from vault.policies.catalogue import RELATIONSHIP
 
 COUNTER = "catalogue"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
@@ -30,7 +31,6 @@ _CATEGORY = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
 MAX_LIST_ITEMS = 50
 # Not a field: the end of the customer relationship (a retention trigger) is a policy object of
 # its own (vault.policies.plan), so no field may take its name.
-RELATIONSHIP = "relationship"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,6 +82,7 @@ class Catalogue:
     def __init__(self, specs: Iterable[FieldSpec], version: int = 0) -> None:
         self.fields: dict[str, FieldSpec] = {s.name: s for s in specs}
         self.version = version
+        self.interaction_kinds: tuple[str, ...] = INTERACTION_KINDS
 
     def __contains__(self, name: object) -> bool:
         return name in self.fields

@@ -18,8 +18,9 @@ from vault.auth.principal import Principal
 from vault.crypto.notes import NoteCipher
 from vault.customers.catalogue import Catalogue
 from vault.errors import Forbidden, NotFound, ValidationFailed, quoted_list
-from vault.governance.models import AccessRequest, CategoryOwner, Purpose
+from vault.governance.models import AccessRequest, CategoryOwner
 from vault.governance.notes import justification_place
+from vault.policies.models import Purpose
 
 MAX_DAYS = 90
 OWNER_ROLE = "data_owner"

@@ -16,7 +16,8 @@ from vault.codes import is_code
 from vault.customers.models import Customer
 from vault.customers.service import CustomerStore
 from vault.errors import Forbidden, ValidationFailed
-from vault.governance.models import ConsentEvent, ConsentState, Purpose
+from vault.governance.models import ConsentEvent, ConsentState
+from vault.policies.models import Purpose
 from vault.policies.plan import AccessPlan
 
 MAX_EVIDENCE = 4_000

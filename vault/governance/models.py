@@ -9,26 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from vault.db import Base, UTCDateTime, utcnow
 
-LEGAL_BASES = ("consent", "contract", "legitimate_interest", "legal_obligation")
 RETENTION_TRIGGERS = ("created", "last_activity", "consent_withdrawn", "relationship_ended")
 RETENTION_ACTIONS = ("erase_field", "anonymise", "erase_customer")
-
-
-class Purpose(Base):
-    """A purpose of use that every customer-data request states (``X-Purpose``)."""
-
-    __tablename__ = "purposes"
-    __table_args__ = (
-        sa.CheckConstraint(
-            "legal_basis IN ('consent', 'contract', 'legitimate_interest', 'legal_obligation')",
-            name="legal_basis",
-        ),
-    )
-
-    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    description: Mapped[str] = mapped_column(sa.String(500), default="")
-    legal_basis: Mapped[str] = mapped_column(sa.String(32))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ConsentEvent(Base):
@@ -79,16 +61,6 @@ class ConsentState(Base):
         sa.BigInteger().with_variant(sa.Integer, "sqlite"),
         sa.ForeignKey("consent_events.id", ondelete="CASCADE"),
     )
-
-
-class ChangeCounter(Base):
-    """A stamp per kind of governance data (catalogue, policies...). Every change replaces it
-    in the same transaction, so each worker process knows when its caches are stale."""
-
-    __tablename__ = "change_counters"
-
-    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
 class CategoryOwner(Base):

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from vault.customers.models import Customer
 from vault.errors import Conflict, ValidationFailed
-from vault.governance import versions
-from vault.governance.models import LEGAL_BASES, ConsentState, Purpose
+from vault.governance.models import ConsentState
+from vault.policies import versions
+from vault.policies.models import LEGAL_BASES, Purpose
 from vault.policies.service import COUNTER as POLICIES
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from vault.customers.catalogue import Catalogue
 from vault.errors import NotFound, ValidationFailed
-from vault.governance import versions
-from vault.governance.models import RETENTION_ACTIONS, RETENTION_TRIGGERS, Purpose, RetentionRule
+from vault.governance.models import RETENTION_ACTIONS, RETENTION_TRIGGERS, RetentionRule
+from vault.policies import versions
+from vault.policies.models import Purpose
 
 COUNTER = "retention"
 MAX_PERIOD_DAYS = 36_500

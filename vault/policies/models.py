@@ -1,4 +1,6 @@
-"""The policy rules, in pycasbin's own table layout (``casbin_rule``: ptype, v0..v5) so that
+"""The policies' vocabulary, on the lower floor that every other package may use: purposes,
+roles (with the purposes their members may state), the change stamps of governance data, and
+the policy rules, in pycasbin's own table layout (``casbin_rule``: ptype, v0..v5) so that
 ``casbin_sqlalchemy_adapter`` loads them; Alembic owns the table.
 
 ``p`` rules: (role, object, purpose, action, effect, transform), where object is a field name,
@@ -9,10 +11,62 @@ allow or deny, and transform is empty (plain) or a transform name.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+import datetime as dt
 
-from vault.db import Base
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from vault.db import Base, UTCDateTime, utcnow
+
+LEGAL_BASES = ("consent", "contract", "legitimate_interest", "legal_obligation")
+
+
+class Purpose(Base):
+    """A purpose of use that every customer-data request states (``X-Purpose``)."""
+
+    __tablename__ = "purposes"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "legal_basis IN ('consent', 'contract', 'legitimate_interest', 'legal_obligation')",
+            name="legal_basis",
+        ),
+    )
+
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(sa.String(500), default="")
+    legal_basis: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+role_purposes = sa.Table(
+    "role_purposes",
+    Base.metadata,
+    sa.Column("role_name", sa.ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("purpose_code", sa.ForeignKey("purposes.code", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Role(Base):
+    """A role; ``role_purposes`` lists the purposes its members may state."""
+
+    __tablename__ = "roles"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(sa.String(500), default="")
+    builtin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    purposes: Mapped[list[Purpose]] = relationship(secondary=role_purposes, lazy="selectin")
+
+
+class ChangeCounter(Base):
+    """A stamp per kind of governance data (catalogue, policies...). Every change replaces it
+    in the same transaction, so each worker process knows when its caches are stale."""
+
+    __tablename__ = "change_counters"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
 class PolicyRule(Base):

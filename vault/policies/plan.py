@@ -10,8 +10,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from vault.customers.catalogue import RELATIONSHIP, Catalogue
-from vault.customers.models import INTERACTION_KINDS
+from vault.policies.catalogue import RELATIONSHIP, FieldCatalogue
 from vault.policies.transforms import STRICTNESS
 
 ACTIONS = ("read", "write", "create")
@@ -62,7 +61,7 @@ def compile_plan(
     rules: Iterable[Rule],
     roles: frozenset[str],
     purpose: str,
-    catalogue: Catalogue,
+    catalogue: FieldCatalogue,
     *,
     consent_required: bool,
 ) -> AccessPlan:
@@ -81,7 +80,7 @@ def compile_plan(
     kinds = {
         action: frozenset(
             kind
-            for kind in INTERACTION_KINDS
+            for kind in catalogue.interaction_kinds
             if _decide(by_target[(f"interactions:{kind}", action)]) is not None
         )
         for action in ("read", "write")

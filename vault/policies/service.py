@@ -18,14 +18,11 @@ import sqlalchemy as sa
 from casbin_sqlalchemy_adapter import Adapter
 from sqlalchemy.orm import Session
 
-from vault.auth.models import Role
-from vault.customers.catalogue import RELATIONSHIP, Catalogue
-from vault.customers.models import INTERACTION_KINDS
 from vault.errors import Conflict, NotFound, ValidationFailed, quoted_list
-from vault.governance import versions
-from vault.governance.models import ChangeCounter, Purpose
+from vault.policies import versions
+from vault.policies.catalogue import RELATIONSHIP, FieldCatalogue
 from vault.policies.defaults import ADDED_RULES, SHIPPED_RULES, SHIPPED_VERSION
-from vault.policies.models import PolicyRule
+from vault.policies.models import ChangeCounter, PolicyRule, Purpose, Role
 from vault.policies.plan import ACTIONS, AccessPlan, Rule, compile_plan
 from vault.policies.transforms import TRANSFORMS
 
@@ -82,7 +79,7 @@ class PlanCache:
     def plan(
         self,
         session: Session,
-        catalogue: Catalogue,
+        catalogue: FieldCatalogue,
         roles: frozenset[str],
         purpose: str,
         *,
@@ -121,7 +118,7 @@ class PlanCache:
 plans = PlanCache()
 
 
-def validate_rule(session: Session, rule: Rule, catalogue: Catalogue) -> None:
+def validate_rule(session: Session, rule: Rule, catalogue: FieldCatalogue) -> None:
     """Raises ``ValidationFailed`` naming what is wrong: unknown role, field, category,
     interaction kind or purpose, or a malformed action, effect or transform (``relationship``
     takes only ``write``, without a mask)."""
@@ -143,7 +140,7 @@ def validate_rule(session: Session, rule: Rule, catalogue: Catalogue) -> None:
             errors["action"] = [f"{RELATIONSHIP} takes the action write, allowed or denied"]
     elif name and kind == "category" and name not in categories:
         errors["object"] = ["unknown category"]
-    elif name and kind == "interactions" and name not in INTERACTION_KINDS:
+    elif name and kind == "interactions" and name not in catalogue.interaction_kinds:
         errors["object"] = ["unknown interaction kind"]
     elif name and kind not in ("category", "interactions"):
         errors["object"] = [

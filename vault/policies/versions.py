@@ -12,7 +12,7 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from vault.governance.models import ChangeCounter
+from vault.policies.models import ChangeCounter
 
 
 def bump(session: Session, name: str) -> int:
