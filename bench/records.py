@@ -47,6 +47,7 @@ from vault.crypto.envelope import KeyRing
 from vault.crypto.keys import FileKeyProvider
 from vault.crypto.rotation import key_status, rotate_master_key
 from vault.customers.catalogue import DEFAULT_FIELDS, Catalogue, load_catalogue
+from vault.customers.data_keys import CustomerDataKeys
 from vault.customers.service import CustomerStore
 from vault.db import create_db_engine
 
@@ -427,10 +428,10 @@ def rotation(context: Context) -> list[Result]:
     with Session(vault.engine) as session:
         catalogue = load_catalogue(session)
         session.commit()
-        seconds, report = _timed(rotate_master_key, session, vault.provider)
+        seconds, report = _timed(rotate_master_key, CustomerDataKeys(session), vault.provider)
         # Trust nothing in memory: read the key file again, then the sample back.
         provider = FileKeyProvider(vault.provider.path)
-        status = key_status(session, provider)
+        status = key_status(CustomerDataKeys(session), provider)
         _check(report.rewrapped == len(vault.ids), "re-wrapped count")
         _check(status.pending == 0, "no data key left under the old master key")
         _check(status.current_version == report.version == 2, "master key version")

@@ -20,6 +20,7 @@ from vault.auth.service import create_user, principal_for_user
 from vault.bootstrap import prepare_database
 from vault.crypto.envelope import KeyRing
 from vault.crypto.rotation import key_status, rotate_master_key
+from vault.customers.data_keys import CustomerDataKeys
 from vault.customers.interactions import add_interaction
 from vault.customers.service import CustomerStore
 from vault.db import db
@@ -153,10 +154,10 @@ def test_rotation_rewraps_every_data_key_and_keeps_every_value(
     assert read_notes(committed_vault) == NOTES
     with committed_vault.app_context():
         provider = runtime.key_provider()
-        report = rotate_master_key(db.session, provider, batch_size=1)
+        report = rotate_master_key(CustomerDataKeys(db.session), provider, batch_size=1)
         assert report.started_new_version
         assert report.rewrapped == 2
-        status = key_status(db.session, provider)
+        status = key_status(CustomerDataKeys(db.session), provider)
         assert status.current_version == 2
         assert status.data_keys_by_version == {2: 2}
     assert read_everything(committed_vault) == before
@@ -183,15 +184,24 @@ def test_rotation_survives_a_crash_half_way_and_a_rerun(
     with app.app_context():
         provider = runtime.key_provider()
         with pytest.raises(Crash):
-            rotate_master_key(db.session, provider, batch_size=10, on_batch=crash_after_first_batch)
+            rotate_master_key(
+                CustomerDataKeys(db.session),
+                provider,
+                batch_size=10,
+                on_batch=crash_after_first_batch,
+            )
         db.session.rollback()
-        status = key_status(db.session, provider)
+        status = key_status(CustomerDataKeys(db.session), provider)
         assert status.data_keys_by_version == {1: 15, 2: 10}
     assert read_everything(app) == before  # both versions still open
 
     with app.app_context():
-        report = rotate_master_key(db.session, runtime.key_provider(), batch_size=10)
+        report = rotate_master_key(
+            CustomerDataKeys(db.session), runtime.key_provider(), batch_size=10
+        )
         assert not report.started_new_version
         assert report.rewrapped == 15
-        assert key_status(db.session, runtime.key_provider()).data_keys_by_version == {2: 25}
+        assert key_status(
+            CustomerDataKeys(db.session), runtime.key_provider()
+        ).data_keys_by_version == {2: 25}
     assert read_everything(app) == before

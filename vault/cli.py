@@ -33,7 +33,7 @@ from vault.bootstrap import (
 from vault.cli_accounts import tokens_group, users_group
 from vault.config import Settings, ensure_secret_key_file
 from vault.crypto.rotation import key_status, rotate_master_key
-from vault.customers.demo import DemoCustomers
+from vault.customers.data_keys import CustomerDataKeys
 from vault.customers.importer import (
     BadHeader,
     CustomerImport,
@@ -43,6 +43,7 @@ from vault.customers.importer import (
 )
 from vault.customers.models import Customer
 from vault.db import db, purge_sqlite_wal
+from vault.demo import DemoCustomers
 from vault.errors import VaultError, describe_errors
 from vault.governance.access_requests import record_expired_grants
 from vault.governance.notes import seal_legacy_notes
@@ -271,7 +272,7 @@ def keys_group() -> None:
 @keys_group.command("status")
 def keys_status() -> None:
     """Master-key versions and how many data keys each wraps."""
-    status = key_status(db.session, runtime.key_provider())
+    status = key_status(CustomerDataKeys(db.session), runtime.key_provider())
     click.echo(f"Current master-key version: {status.current_version}")
     click.echo(f"Versions held: {', '.join(map(str, status.versions))}")
     for version, count in sorted(status.data_keys_by_version.items()):
@@ -286,13 +287,13 @@ def keys_status() -> None:
 def keys_rotate(batch_size: int) -> None:
     """Start a new master-key version and re-wrap every data key under it (values are not
     touched). Safe to interrupt: a rerun finishes an unfinished rotation."""
-    session = db.session
+    keys = CustomerDataKeys(db.session)
     provider = runtime.key_provider()
-    pending = key_status(session, provider).pending
-    total = pending or sum(key_status(session, provider).data_keys_by_version.values())
-    session.commit()
+    status = key_status(keys, provider)
+    total = status.pending or sum(status.data_keys_by_version.values())
+    keys.commit()
     with click.progressbar(length=total, label="Re-wrapping data keys", file=sys.stderr) as bar:
-        report = rotate_master_key(session, provider, batch_size=batch_size, on_batch=bar.update)
+        report = rotate_master_key(keys, provider, batch_size=batch_size, on_batch=bar.update)
     if report.started_new_version:
         click.echo(f"Started master-key version {report.version}.")
     else:

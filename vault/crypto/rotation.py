@@ -8,16 +8,34 @@ so a rerun after a crash finishes the job instead of starting another rotation.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from vault.crypto.envelope import KeyRing, WrappedKey
 from vault.crypto.keys import KeyProvider, RotatableKeyProvider
-from vault.customers.models import Customer
 from vault.errors import ConfigurationError
+
+
+class WrappedKeyStore(Protocol):
+    """Where the wrapped data keys are kept (the customers package keeps them in its rows):
+    rotation reads and rewrites them through this, knowing no table."""
+
+    def count_by_version(self) -> tuple[dict[int, int], int]:
+        """Data keys per master-key version, and how many were destroyed (shredded)."""
+        ...
+
+    def not_under(
+        self, version: int, *, after: Any, limit: int
+    ) -> Sequence[tuple[str, WrappedKey, Any]]:
+        """Up to ``limit`` data keys not wrapped under ``version``, in a stable order, each
+        as (owner id, wrapped key, position); the next batch starts ``after`` a position."""
+        ...
+
+    def rewrite(self, version: int, rewrapped: Sequence[tuple[str, bytes]]) -> None:
+        """Store these (owner id, wrapped key) pairs as wrapped under ``version``."""
+        ...
+
+    def commit(self) -> None: ...
 
 
 @dataclasses.dataclass
@@ -40,25 +58,18 @@ class RotationReport:
     rewrapped: int
 
 
-def key_status(session: Session, provider: KeyProvider) -> KeyStatus:
-    counts = session.execute(
-        sa.select(Customer.kek_version, sa.func.count())
-        .where(Customer.wrapped_key.is_not(None))
-        .group_by(Customer.kek_version)
-    ).all()
-    destroyed = session.scalar(
-        sa.select(sa.func.count()).select_from(Customer).where(Customer.wrapped_key.is_(None))
-    )
+def key_status(keys: WrappedKeyStore, provider: KeyProvider) -> KeyStatus:
+    counts, destroyed = keys.count_by_version()
     return KeyStatus(
         current_version=provider.current_version(),
         versions=provider.versions(),
-        data_keys_by_version={int(v): int(n) for v, n in counts if v is not None},
-        destroyed=int(destroyed or 0),
+        data_keys_by_version=counts,
+        destroyed=destroyed,
     )
 
 
 def rotate_master_key(
-    session: Session,
+    keys: WrappedKeyStore,
     provider: KeyProvider,
     *,
     batch_size: int = 2000,
@@ -67,7 +78,7 @@ def rotate_master_key(
     """Re-wrap every data key under the current master key, after creating a new version
     unless an earlier rotation is unfinished. Commits after each batch; ``on_batch`` hears how
     many keys each batch re-wrapped (a progress bar)."""
-    status = key_status(session, provider)
+    status = key_status(keys, provider)
     started = False
     if status.pending == 0:
         if not hasattr(provider, "add_version"):
@@ -80,41 +91,17 @@ def rotate_master_key(
     target = provider.current_version()
     ring = KeyRing(provider)
     total = 0
-    # Walk in insertion order (the created_at, id index): each batch rewrites neighbouring
-    # pages, where random ids would scatter every batch across the whole table.
-    position: tuple[Any, str] | None = None
-    table = Customer.metadata.tables[Customer.__tablename__]
-    rewrite = (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("b_id"))
-        .values(wrapped_key=sa.bindparam("b_wrapped"), kek_version=target)
-    )
+    position: Any = None
     while True:
-        query = sa.select(
-            Customer.id, Customer.created_at, Customer.wrapped_key, Customer.kek_version
-        ).where(Customer.wrapped_key.is_not(None), Customer.kek_version != target)
-        if position is not None:
-            query = query.where(
-                sa.or_(
-                    Customer.created_at > position[0],
-                    sa.and_(Customer.created_at == position[0], Customer.id > position[1]),
-                )
-            )
-        batch = session.execute(
-            query.order_by(Customer.created_at, Customer.id).limit(batch_size)
-        ).all()
+        batch = keys.not_under(target, after=position, limit=batch_size)
         if not batch:
             break
-        updates = []
-        for customer_id, _created, wrapped, version in batch:
-            if wrapped is None or version is None:  # excluded by the query; keeps types exact
-                continue
-            rewrapped = ring.rewrap(customer_id, WrappedKey(wrapped, version), target)
-            updates.append({"b_id": customer_id, "b_wrapped": rewrapped.wrapped})
-        session.connection().execute(rewrite, updates)
-        session.commit()
-        total += len(updates)
-        position = (batch[-1].created_at, batch[-1].id)
+        rewrapped = [(owner, ring.rewrap(owner, wrapped, target).wrapped)
+                     for owner, wrapped, _position in batch]  # fmt: skip
+        keys.rewrite(target, rewrapped)
+        keys.commit()
+        total += len(rewrapped)
+        position = batch[-1][2]
         if on_batch is not None:
-            on_batch(len(updates))
+            on_batch(len(rewrapped))
     return RotationReport(version=target, started_new_version=started, rewrapped=total)
