@@ -1,0 +1,96 @@
+"""The scheduled jobs (retention, grant expiry, privacy-request deadlines, audit sealing),
+each under its lock, as `vault worker` and `vault serve` run them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from vault import runtime
+from vault.audit.service import SYSTEM
+from vault.config import Settings
+from vault.db import db, purge_sqlite_wal
+from vault.governance.access_requests import record_expired_grants
+from vault.governance.privacy import PrivacyDesk
+from vault.governance.privacy_queue import record_deadlines
+from vault.governance.retention import DEFAULT_BATCH, Sweep, SweepReport
+from vault.worker import Job, Worker, exclusive
+
+
+def run_sweep(*, dry_run: bool, batch_size: int = DEFAULT_BATCH, bar: Any = None) -> SweepReport:
+    """One retention sweep in this app context, a commit per batch."""
+    store = runtime.customer_store()
+    sweep = Sweep(db.session, store.keyring, store.catalogue, now=runtime.now(),
+                  batch_size=batch_size, commit=db.session.commit,
+                  forget_mail=runtime.mailer().forget)  # fmt: skip
+    if bar is None:
+        report = sweep.run(dry_run=dry_run)
+    else:
+        with bar(sweep.candidates()) as progress:
+            report = sweep.run(dry_run=dry_run, progress=progress.update)
+    if report.erased and not dry_run:
+        purge_sqlite_wal(db.engine)
+    return report
+
+
+def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
+    """The worker's jobs over ``app`` (those named in ``only``, or all), each under its lock
+    (one worker at a time per job)."""
+    settings = app.config["VAULT_SETTINGS"]
+
+    def seal() -> str:
+        with app.app_context():
+            report = runtime.audit_log().seal(db.session, now=runtime.now())
+            db.session.commit()
+            refused = f"; {len(report.refused)} events refused" if report.refused else ""
+            return f"sealed {report.events} events in {report.seals} seals{refused}"
+
+    def sweep() -> str:
+        with app.app_context():
+            report = run_sweep(dry_run=False)
+            done = {"erase_field": 0, "anonymise": 0, "erase_customer": 0}
+            for rule in report.rules:
+                done[rule.action] += rule.erased
+            return (
+                f"fields erased for {done['erase_field']} customers, {done['anonymise']}"
+                f" anonymised, {done['erase_customer']} erased; {report.held} held back"
+            )
+
+    def expire() -> str:
+        with app.app_context():
+            expired = record_expired_grants(db.session, SYSTEM, now=runtime.now())
+            db.session.commit()
+            return f"{len(expired)} grants expired"
+
+    def deadlines() -> str:
+        with app.app_context():
+            report = record_deadlines(PrivacyDesk(runtime.customer_store(), SYSTEM))
+            db.session.commit()
+            return (
+                f"{report['overdue']} privacy requests overdue,"
+                f" {report['lapsed']} unverified ones lapsed"
+            )
+
+    with app.app_context():
+        engine = db.engine
+    jobs = [
+            # in this order, so that one pass seals the events the others wrote
+            Job("retention.sweep", settings.retention_sweep_seconds,
+                exclusive(engine, "retention.sweep", sweep)),
+            Job("grants.expire", settings.grant_expiry_seconds,
+                exclusive(engine, "grants.expire", expire)),
+            Job("privacy.deadlines", settings.privacy_deadline_seconds,
+                exclusive(engine, "privacy.deadlines", deadlines)),
+            Job("audit.seal", settings.audit_seal_seconds, exclusive(engine, "audit.seal", seal)),
+    ]  # fmt: skip
+    return Worker([job for job in jobs if only is None or job.name in only])
+
+
+def schedule_summary(settings: Settings) -> str:
+    return (
+        f"audit sealing every {settings.audit_seal_seconds} s, retention every"
+        f" {settings.retention_sweep_seconds} s, grant expiry every"
+        f" {settings.grant_expiry_seconds} s, privacy-request deadlines every"
+        f" {settings.privacy_deadline_seconds} s"
+    )
