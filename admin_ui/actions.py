@@ -40,11 +40,11 @@ from vault.db import db
 from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import set_owner
 from vault.governance.legal_holds import lift_hold, place_hold
-from vault.governance.privacy import PrivacyDesk
 from vault.governance.purposes import create_purpose
 from vault.governance.retention_rules import update_rule
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
+from vault.privacy.desk import PrivacyDesk
 
 Change = Callable[[Any, Principal], str]
 

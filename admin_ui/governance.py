@@ -36,9 +36,9 @@ from vault.db import db
 from vault.errors import Forbidden
 from vault.governance.access_requests import owners
 from vault.governance.legal_holds import holds
-from vault.governance.privacy_queue import queue_page, request_dict
 from vault.governance.purposes import purposes_with_consent
 from vault.governance.retention_rules import rules
+from vault.privacy.queue import queue_page, request_dict
 
 AUDIT_PAGE = 100
 AUDIT_FILTERS = ("actor", "customer", "action", "purpose", "outcome")

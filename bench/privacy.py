@@ -22,8 +22,8 @@ from vault.audit.models import AuditEvent
 from vault.audit.service import SYSTEM
 from vault.customers.models import Interaction
 from vault.db import db
-from vault.governance.privacy import PrivacyDesk
-from vault.governance.privacy_export import Export
+from vault.privacy.desk import PrivacyDesk
+from vault.privacy.export import Export
 
 INTERACTIONS = 1_000
 EVENTS = 10_000

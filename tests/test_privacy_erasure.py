@@ -28,10 +28,10 @@ from vault.customers.models import BlindIndexEntry, Customer, Interaction
 from vault.customers.service import CustomerStore
 from vault.db import db
 from vault.governance.models import ConsentEvent, PrivacyRequest
-from vault.governance.privacy import PrivacyDesk
-from vault.governance.privacy_documents import signature_holds
-from vault.governance.privacy_queue import record_deadlines
 from vault.models import Base
+from vault.privacy.desk import PrivacyDesk
+from vault.privacy.documents import signature_holds
+from vault.privacy.queue import record_deadlines
 
 REQUESTS = "/privacy/requests"
 ROLES = ("sales", "support", "marketing", "admin", "compliance_officer", "data_owner", "staff")

@@ -12,9 +12,9 @@ from vault.audit.service import SYSTEM
 from vault.config import Settings
 from vault.db import db, purge_sqlite_wal
 from vault.governance.access_requests import record_expired_grants
-from vault.governance.privacy import PrivacyDesk
-from vault.governance.privacy_queue import record_deadlines
 from vault.governance.retention import DEFAULT_BATCH, Sweep, SweepReport
+from vault.privacy.desk import PrivacyDesk
+from vault.privacy.queue import record_deadlines
 from vault.worker import Job, Worker, exclusive
 
 

@@ -41,7 +41,9 @@ from vault.db import db, purge_sqlite_wal
 from vault.errors import NotFound, ValidationFailed
 from vault.extensions import limiter
 from vault.governance.models import PrivacyRequest
-from vault.governance.privacy import (
+from vault.logs import get_logger
+from vault.mail import MailNotSent, OutboxMailer
+from vault.privacy.desk import (
     MAX_CODE_ATTEMPTS,
     InvalidCode,
     LinkGone,
@@ -50,10 +52,8 @@ from vault.governance.privacy import (
     RequestLocked,
     digest_token,
 )
-from vault.governance.privacy_documents import signature_holds
-from vault.governance.privacy_export import Export
-from vault.logs import get_logger
-from vault.mail import MailNotSent, OutboxMailer
+from vault.privacy.documents import signature_holds
+from vault.privacy.export import Export
 
 blueprint = Blueprint("privacy", __name__, url_prefix="/privacy", template_folder="templates")
 log = get_logger("vault.privacy")

@@ -22,8 +22,8 @@ from vault.governance.models import (
     PRIVACY_REQUEST_STATUSES,
     PRIVACY_REQUEST_TYPES,
 )
-from vault.governance.privacy import PrivacyDesk
-from vault.governance.privacy_queue import get_request, queue_page, request_dict
+from vault.privacy.desk import PrivacyDesk
+from vault.privacy.queue import get_request, queue_page, request_dict
 
 blueprint = Blueprint(
     "privacy_requests",

@@ -5,7 +5,7 @@ address when it belongs to a customer, and nothing goes anywhere when it does no
 requests look and behave the same from outside (no account enumeration). The code is kept
 as a keyed hash, expires, and five wrong codes lock the request. Once verified, an export
 gets a one-time download link valid seven days (the ZIP is built as it streams, see
-``vault.governance.privacy_export``) and an erasure destroys the customer's data key and
+``vault.privacy.export``) and an erasure destroys the customer's data key and
 data, unless a legal hold forbids it, and ends with a signed deletion certificate.
 
 Staff (compliance officers) see the queue with due dates (received + 30 days, extendable
@@ -46,7 +46,7 @@ from vault.governance.models import (
     ConsentEvent,
     PrivacyRequest,
 )
-from vault.governance.privacy_documents import (
+from vault.privacy.documents import (
     code_message,
     deletion_certificate,
     download_message,

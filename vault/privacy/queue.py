@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from vault.crypto.cursors import CursorSigner
 from vault.errors import NotFound
 from vault.governance.models import PrivacyRequest
-from vault.governance.privacy import (
+from vault.privacy.desk import (
     ADDRESS_DIGEST_KEPT,
     OPEN_STATUSES,
     UNVERIFIED_KEPT,

@@ -29,7 +29,7 @@ from vault.auth.models import ApiClient
 from vault.customers.models import Interaction
 from vault.customers.service import CustomerStore
 from vault.governance.models import ConsentEvent, PrivacyRequest
-from vault.governance.privacy_documents import sign
+from vault.privacy.documents import sign
 from vault.spreadsheet import spreadsheet_safe
 
 CHUNK_ROWS = 500
