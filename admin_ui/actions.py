@@ -31,7 +31,7 @@ from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
 from vault import runtime
 from vault.api.audit_trail import aim, audit, refuse, request_context
-from vault.api.privacy_portal import deliver, finish_erasure
+from vault.api.privacy_delivery import deliver, finish_erasure
 from vault.api.public_urls import base_url
 from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email

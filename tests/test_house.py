@@ -20,6 +20,7 @@ FLOORS: list[set[str]] = [
     {"serving", "demo", "jobs"},
     {"app", "bootstrap"},
     {"admin_ui"},  # the admin UI's customer view still borrows the API's governed read
+    {"portal"},
     {"api"},
     {"runtime", "migrate"},
     {"models"},  # every model module, for Alembic and the schema check

@@ -52,9 +52,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_holds_the_templates_static_files_and_migrations(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {
-        "vault/api/templates/privacy/base.html",
-        "vault/api/templates/privacy/index.html",
-        "vault/api/templates/privacy/request.html",
+        "vault/portal/templates/privacy/base.html",
+        "vault/portal/templates/privacy/index.html",
+        "vault/portal/templates/privacy/request.html",
         "vault/templates/api/docs.html",
         "vault/static/privacy.css",
         "vault/static/api-docs.js",

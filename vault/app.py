@@ -28,6 +28,7 @@ from vault.db import db
 from vault.errors import ConfigurationError
 from vault.extensions import limiter, login_manager
 from vault.logs import configure_logging
+from vault.portal.views import blueprint as portal_blueprint
 
 
 def create_app(
@@ -142,4 +143,5 @@ def _unauthorized() -> ResponseReturnValue:
 
 def register_blueprints(app: Flask) -> None:
     register_api(app)
+    app.register_blueprint(portal_blueprint)
     app.register_blueprint(admin_blueprint)

@@ -17,7 +17,6 @@ from vault.api import (
     legal_holds,
     meta,
     policies,
-    privacy_portal,
     privacy_requests,
     purposes,
     retention,
@@ -65,7 +64,6 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(privacy_requests.blueprint)
     api.register_blueprint(users.blueprint)
     api.register_blueprint(clients.blueprint)
-    app.register_blueprint(privacy_portal.blueprint)
     app.before_request(authenticate_request)
     register_cross_origin(app, app.config["VAULT_SETTINGS"])
     return api

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from vault import runtime
 from vault.api.audit_trail import audit, request_context
 from vault.api.auth import current_principal
-from vault.api.privacy_portal import deliver, finish_erasure
+from vault.api.privacy_delivery import deliver, finish_erasure
 from vault.api.public_urls import base_url
 from vault.db import db
 from vault.errors import Forbidden

@@ -14,7 +14,6 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import marshmallow as ma
@@ -34,20 +33,19 @@ from wtforms.validators import DataRequired, Length
 from vault import runtime
 from vault.api.audit_trail import request_context
 from vault.api.errors import flatten_messages
+from vault.api.privacy_delivery import deliver, finish_erasure
 from vault.api.public_urls import base_url, external_url
 from vault.crypto.envelope import KeyRing
 from vault.customers.service import CustomerStore
-from vault.db import db, purge_sqlite_wal
+from vault.db import db
 from vault.errors import NotFound, ValidationFailed
 from vault.extensions import limiter
 from vault.governance.models import PrivacyRequest
 from vault.logs import get_logger
-from vault.mail import MailNotSent, OutboxMailer
 from vault.privacy.desk import (
     MAX_CODE_ATTEMPTS,
     InvalidCode,
     LinkGone,
-    Outgoing,
     PrivacyDesk,
     RequestLocked,
     digest_token,
@@ -58,7 +56,6 @@ from vault.privacy.export import Export
 blueprint = Blueprint("privacy", __name__, url_prefix="/privacy", template_folder="templates")
 log = get_logger("vault.privacy")
 DOWNLOAD_COOKIE = "vault_privacy_download"
-_background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vault-mail")
 
 
 class RequestForm(FlaskForm):
@@ -116,37 +113,6 @@ def _desk() -> PrivacyDesk:
         base_url=base_url(),
         per_address_limit=settings.privacy_requests_per_address,
     )
-
-
-def deliver(outgoing: Outgoing | None, request_id: str) -> None:
-    """Send after the commit, with the request's id as the message's reference (so that an
-    erasure finds it again). A failure is logged (by request id only) and not shown: the
-    answer must not depend on whether a message went out."""
-    if outgoing is None:
-        return
-    sender = runtime.mailer()
-
-    def send() -> None:
-        try:
-            sender.send(outgoing.to, outgoing.subject, outgoing.body, reference=request_id)
-        except MailNotSent:
-            log.error("privacy.mail_not_sent", privacy_request=request_id)
-
-    if isinstance(sender, OutboxMailer):
-        send()
-    else:
-        _background.submit(send)
-
-
-def finish_erasure(desk: PrivacyDesk) -> None:
-    """Once the transaction of ``desk``'s work has committed, an erasure's traces outside the
-    database go too: the erased rows' old pages in SQLite's WAL, and the messages kept about
-    the customer's privacy requests (the outbox's files: address and code). Nothing when the
-    desk erased nothing."""
-    if not desk.erased:
-        return
-    purge_sqlite_wal(db.engine)
-    runtime.mailer().forget(desk.erased_mail)
 
 
 def _view(item: PrivacyRequest, download_url: str | None = None) -> dict[str, Any]:
