@@ -13,9 +13,10 @@ from tests.conftest import SAMPLE_FIELDS
 from vault.crypto.envelope import DataKeyDestroyed, DecryptionFailed, FieldCipher, KeyRing
 from vault.customers import packing
 from vault.customers.catalogue import FieldSpec, add_field, load_catalogue
+from vault.customers.index_rows import DuplicateCustomer
 from vault.customers.interactions import add_interaction, list_interactions
 from vault.customers.models import Customer, Interaction
-from vault.customers.service import CustomerStore, DuplicateCustomer
+from vault.customers.service import CustomerStore
 from vault.errors import Conflict, NotFound, ValidationFailed
 from vault.governance.consent import consent_overview, consenting, record_consent
 

@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from tests.conftest import SAMPLE_FIELDS, bearer
 from vault import runtime
 from vault.auth.service import create_api_client
+from vault.customers.index_rows import IndexRows
 from vault.customers.models import Customer
-from vault.customers.service import CustomerStore
 from vault.db import db
 
 RACERS = 20
@@ -32,7 +32,7 @@ def test_a_clash_found_only_by_the_unique_index_names_the_holder(
                         headers=sales)  # fmt: skip
     assert first.status_code == 201
     # As if the check ran before the other transaction committed: only the index can tell.
-    monkeypatch.setattr(CustomerStore, "_check_unique_many", lambda *_a, **_k: None)
+    monkeypatch.setattr(IndexRows, "check", lambda *_a, **_k: None)
     loser = client.post("/api/v1/customers", json={"fields": SAMPLE_FIELDS, "region": "EU"},
                         headers=sales)  # fmt: skip
     assert loser.status_code == 409

@@ -16,8 +16,8 @@ from tests.conftest import SAMPLE_FIELDS
 from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.cli import main
+from vault.customers.index_rows import IndexRows
 from vault.customers.models import Customer
-from vault.customers.service import CustomerStore
 from vault.db import db
 
 HEADER = ["given_name", "family_name", "email", "phone", "interests", "region"]
@@ -157,8 +157,8 @@ def test_a_batch_that_clashes_at_the_unique_index_leaves_no_customer_behind(
     assert first.exit_code == 0, first.output
     # As if another writer took the address after the batch was checked: only the unique
     # index sees the clash, and the batch falls back to one customer at a time.
-    monkeypatch.setattr(CustomerStore, "taken", lambda *_a, **_k: {})
-    monkeypatch.setattr(CustomerStore, "_check_unique_many", lambda *_a, **_k: None)
+    monkeypatch.setattr(IndexRows, "taken", lambda *_a, **_k: {})
+    monkeypatch.setattr(IndexRows, "check", lambda *_a, **_k: None)
     rows = [["A", "B", "a@example.org", "", "", "EU"], ["C", "D", "c@example.org", "", "", "EU"]]
     second = run_import(vault, str(write_csv(tmp_path / "b.csv", rows)))
     assert "Imported 1 of 2 rows." in second.output, second.output

@@ -32,8 +32,9 @@ from vault.api.schemas import (
     PatchSchema,
     SearchSchema,
 )
+from vault.customers.index_rows import DuplicateCustomer
 from vault.customers.interactions import InteractionRecord, add_interaction, list_interactions
-from vault.customers.service import CustomerRecord, CustomerStore, DuplicateCustomer
+from vault.customers.service import CustomerRecord, CustomerStore
 from vault.db import db
 from vault.errors import Forbidden, NotFound, ValidationFailed
 from vault.governance.consent import (

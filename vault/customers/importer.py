@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from vault.audit.service import AuditContext, record_event
-from vault.customers.service import CustomerStore, DuplicateCustomer
+from vault.customers.index_rows import DuplicateCustomer
+from vault.customers.service import CustomerStore
 from vault.errors import ValidationFailed, describe_errors
 
 LIST_SEPARATOR = ";"

@@ -14,7 +14,6 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vault.crypto.blind_index import BLIND_INDEX_LABEL, BlindIndex
@@ -22,25 +21,14 @@ from vault.crypto.cursors import CURSOR_KEY_LABEL, CursorSigner
 from vault.crypto.envelope import DecryptionFailed, FieldCipher, KeyRing, WrappedKey
 from vault.customers import packing
 from vault.customers.catalogue import Catalogue, Normalised, normalise_search_input
-from vault.customers.models import BlindIndexEntry, Customer
+from vault.customers.index_rows import IndexRows
+from vault.customers.models import Customer
 from vault.db import UTCDateTime
-from vault.errors import Conflict, NotFound, ValidationFailed
+from vault.errors import NotFound, ValidationFailed
 
 DEFAULT_REGIONS = frozenset({"EU", "UK", "US", "APAC"})
 MAX_PAGE = 500
 LISTING = "customers"  # what the list's cursors are bound to
-
-
-class DuplicateCustomer(Conflict):
-    """A unique field's value belongs to another customer. ``existing_id`` is for the API
-    layer, which shows it only to a caller who may see that customer."""
-
-    code = "duplicate_customer"
-
-    def __init__(self, field: str, existing_id: str | None) -> None:
-        super().__init__(f"another customer already has this {field}")
-        self.field = field
-        self.existing_id = existing_id
 
 
 @dataclasses.dataclass(slots=True)
@@ -100,7 +88,6 @@ def _utc(value: Any) -> dt.datetime:
 
 
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
-_INDEX = BlindIndexEntry.metadata.tables[BlindIndexEntry.__tablename__]
 
 
 class CustomerStore:
@@ -119,9 +106,15 @@ class CustomerStore:
         self.now = now
         self.regions = frozenset(regions)
         self.index = BlindIndex(keyring.derived_key(BLIND_INDEX_LABEL))
+        self.unique = IndexRows(session, catalogue, self.index)
         self.cursors = CursorSigner(keyring.derived_key(CURSOR_KEY_LABEL))
 
     # --- writing -------------------------------------------------------------------------
+
+    def taken(self, field: str, digests: Collection[bytes]) -> dict[bytes, str]:
+        """Which of these digests of the unique ``field`` belong to a customer already:
+        digest -> customer id."""
+        return self.unique.taken(field, digests)
 
     def create(self, fields: Mapping[str, Any], *, region: str) -> str:
         """Create a customer; returns its id. Raises ``ValidationFailed`` (bad fields or
@@ -143,8 +136,8 @@ class CustomerStore:
                     exc.extra["index"] = position
                 raise
             prepared.append((checked_region, {n: v for n, v in values.items() if v is not None}))
-        digests = [self._digests(present) for _region, present in prepared]
-        self._check_unique_many(digests, exclude=None)
+        digests = [self.unique.digests(present) for _region, present in prepared]
+        self.unique.check(digests, exclude=None)
         ids: list[str] = []
         customer_rows: list[dict[str, Any]] = []
         index_rows: list[dict[str, Any]] = []
@@ -165,10 +158,10 @@ class CustomerStore:
                     "sealed_values": packing.pack(self._seal(cipher, present)) if present else None,
                 }
             )
-            index_rows += self._index_rows(customer_id, customer_digests)
+            index_rows += self.unique.rows(customer_id, customer_digests)
             ids.append(customer_id)
         self.session.connection().execute(sa.insert(_CUSTOMERS), customer_rows)
-        self._insert_index(index_rows)
+        self.unique.insert(index_rows)
         return ids
 
     def check(self, fields: Mapping[str, Any], region: Any) -> dict[str, bytes]:
@@ -187,19 +180,7 @@ class CustomerStore:
         if errors:
             raise ValidationFailed("the customer is invalid", errors=errors)
         present = {n: v for n, v in values.items() if v is not None}
-        return {n: d for n, d in self._digests(present).items() if self.catalogue[n].unique}
-
-    def taken(self, field: str, digests: Collection[bytes]) -> dict[bytes, str]:
-        """Which of these digests of the unique ``field`` belong to a customer already:
-        digest -> customer id."""
-        if not digests:
-            return {}
-        rows = self.session.connection().execute(
-            sa.select(_INDEX.c.unique_digest, _INDEX.c.customer_id).where(
-                _INDEX.c.field_name == field, _INDEX.c.unique_digest.in_(sorted(digests))
-            )
-        )
-        return {bytes(digest): customer_id for digest, customer_id in rows}
+        return {n: d for n, d in self.unique.digests(present).items() if self.catalogue[n].unique}
 
     def update(self, customer_id: str, fields: Mapping[str, Any]) -> list[str]:
         """Set or (with ``None``) remove fields; returns the names changed. Raises
@@ -209,19 +190,13 @@ class CustomerStore:
         values = self.catalogue.validate(fields, partial=True)
         row = self._active_row(customer_id)
         present = {name: v for name, v in values.items() if v is not None}
-        digests = self._digests(present)
-        self._check_unique_many([digests], exclude=customer_id)
+        digests = self.unique.digests(present)
+        self.unique.check([digests], exclude=customer_id)
         names = sorted(values)
         sealed = self._seal(self.cipher_for(customer_id, row), present)
         changes: dict[str, bytes | None] = {name: sealed.get(name) for name in names}
-        connection = self.session.connection()
-        connection.execute(
-            sa.delete(_INDEX).where(
-                _INDEX.c.customer_id == customer_id, _INDEX.c.field_name.in_(names)
-            )
-        )
-        self._insert_index(self._index_rows(customer_id, digests))
-        connection.execute(
+        self.unique.replace(customer_id, names, self.unique.rows(customer_id, digests))
+        self.session.connection().execute(
             sa.update(_CUSTOMERS)
             .where(_CUSTOMERS.c.id == customer_id)
             .values(
@@ -262,82 +237,6 @@ class CustomerStore:
     @staticmethod
     def _seal(cipher: FieldCipher, values: Mapping[str, Normalised]) -> dict[str, bytes]:
         return cipher.encrypt_many({name: v.stored.encode() for name, v in values.items()})
-
-    def _digests(self, values: Mapping[str, Normalised]) -> dict[str, bytes]:
-        """The blind-index digest of each searchable value."""
-        return {
-            name: self.index.digest(name, value.index_input)
-            for name, value in values.items()
-            if value.index_input is not None
-        }
-
-    def _index_rows(self, customer_id: str, digests: Mapping[str, bytes]) -> list[dict[str, Any]]:
-        fields = self.catalogue.fields
-        return [
-            {
-                "customer_id": customer_id,
-                "field_name": name,
-                "digest": digest,
-                "unique_digest": digest if fields[name].unique else None,
-            }
-            for name, digest in digests.items()
-        ]
-
-    def _insert_index(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        try:
-            # In a savepoint: after a clash the transaction can still say whose value it is.
-            with self.session.begin_nested():
-                self.session.connection().execute(sa.insert(_INDEX), rows)
-        except IntegrityError:
-            # Another transaction took a unique value between our check and our insert (and
-            # has committed it: the insert waited for it); the request fails as a conflict.
-            field, holder = self._holder(rows)
-            raise DuplicateCustomer(field, holder) from None
-
-    def _holder(self, rows: list[dict[str, Any]]) -> tuple[str, str | None]:
-        """The first unique field of ``rows`` whose value another customer holds, and that
-        customer (``None`` if none is found: the clash was inside ``rows``)."""
-        ours = {str(r["customer_id"]) for r in rows}
-        unique = [r for r in rows if r["unique_digest"] is not None]
-        for row in unique:
-            holder = self.session.scalar(
-                sa.select(_INDEX.c.customer_id)
-                .where(
-                    _INDEX.c.field_name == row["field_name"],
-                    _INDEX.c.unique_digest == row["unique_digest"],
-                    _INDEX.c.customer_id.not_in(sorted(ours)),
-                )
-                .limit(1)
-            )
-            if holder is not None:
-                return str(row["field_name"]), holder
-        return str(unique[0]["field_name"]) if unique else "value", None
-
-    def _check_unique_many(
-        self, batch: Sequence[Mapping[str, bytes]], *, exclude: str | None
-    ) -> None:
-        """One query per unique field for a whole batch of digests; duplicates inside the
-        batch count too."""
-        wanted: dict[str, set[bytes]] = {}
-        for customer_digests in batch:
-            for name, digest in customer_digests.items():
-                if not self.catalogue[name].unique:
-                    continue
-                digests = wanted.setdefault(name, set())
-                if digest in digests:
-                    raise DuplicateCustomer(name, None)
-                digests.add(digest)
-        for name, digests in wanted.items():
-            query = sa.select(_INDEX.c.customer_id).where(
-                _INDEX.c.field_name == name, _INDEX.c.unique_digest.in_(sorted(digests))
-            )
-            if exclude is not None:
-                query = query.where(_INDEX.c.customer_id != exclude)
-            existing = self.session.scalar(query.limit(1))
-            if existing is not None:
-                raise DuplicateCustomer(name, existing)
 
     def _check_region(self, region: Any) -> str:
         if not isinstance(region, str) or region not in self.regions:
@@ -495,14 +394,4 @@ class CustomerStore:
         if spec is None or not spec.searchable:
             raise ValidationFailed(errors={field: ["is not a searchable field"]})
         digest = self.index.digest(field, normalise_search_input(spec, value))
-        query = (
-            sa.select(BlindIndexEntry.customer_id)
-            .join(Customer, Customer.id == BlindIndexEntry.customer_id)
-            .where(
-                BlindIndexEntry.field_name == field,
-                BlindIndexEntry.digest == digest,
-                Customer.status == "active",
-            )
-            .order_by(BlindIndexEntry.customer_id)
-        )
-        return list(self.session.scalars(query))
+        return self.unique.active_holders(field, digest)
