@@ -27,7 +27,8 @@ def test_readyz_reports_an_unreachable_database(app: Flask, monkeypatch) -> None
         monkeypatch.setattr(type(db.session), "execute", broken)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["code"] == "unavailable"
+    assert response.get_json()["code"] == "database_unavailable"
+    assert response.headers["Retry-After"] == "5"
 
 
 def test_the_openapi_document_is_public(client: FlaskClient) -> None:

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, redirect, request, session
+from flask import Flask, Response, redirect, request, session
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -14,7 +14,7 @@ from admin_ui import blueprint as admin_blueprint
 from vault import runtime
 from vault.api import register_api
 from vault.api.audit_trail import register_refusal_audit
-from vault.api.errors import problem, register_error_handlers
+from vault.api.errors import database_unavailable, problem, register_error_handlers
 from vault.api.input_boundary import register_input_boundary
 from vault.api.request_context import register_request_hooks
 from vault.api.security_headers import register_security_headers
@@ -28,7 +28,20 @@ from vault.db import db
 from vault.errors import ConfigurationError
 from vault.extensions import limiter, login_manager
 from vault.logs import configure_logging
+from vault.outages import OutageLog, database_outage, watch_answers
 from vault.portal.views import blueprint as portal_blueprint
+
+
+class VaultFlask(Flask):
+    """Flask, with a database outage met after the view (the request's commit, in an
+    ``after_request`` hook, which error handlers do not see) answered 503 like one met in the
+    view, rather than logged with its stack trace and answered 500."""
+
+    def handle_exception(self, e: Exception) -> Response:
+        outage = database_outage(e)
+        if outage is None:
+            return super().handle_exception(e)
+        return self.finalize_request(database_unavailable(outage), from_error_handler=True)
 
 
 def create_app(
@@ -45,7 +58,7 @@ def create_app(
     else:
         settings = load_settings(config, initialising=initialising)
     configure_logging(settings.resolved_log_format, settings.log_level)
-    app = Flask("vault", instance_path=str(settings.instance_path))
+    app = VaultFlask("vault", instance_path=str(settings.instance_path))
     configure_app(app, settings)
     register_extensions(app, settings)
     register_refusal_audit(app)
@@ -104,6 +117,9 @@ def configure_app(app: Flask, settings: Settings) -> None:
 
 def register_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app, settings)
+    outages = OutageLog(report_seconds=settings.database_outage_log_seconds)
+    app.extensions["vault.outages"] = outages
+    watch_answers(db.state(app).engine, outages)
     # Every event written through one of the app's sessions carries a MAC under the audit
     # key, which is derived only when the first event is written (`vault init` creates the
     # master key after the app exists).

@@ -39,6 +39,22 @@ class Settings:
     log_format: str = ""  # "json" or "console"; empty means json in production, console otherwise
     log_level: str = "INFO"
     sqlite_busy_timeout_ms: int = 5000
+    # PostgreSQL (vault.db_timeouts): how long a request may wait for the database before it is
+    # answered 503 with Retry-After (0 turns a statement or idle timeout off).
+    database_connect_timeout_seconds: int = 5  # libpq counts whole seconds, at least 2
+    database_statement_timeout_ms: int = 15000
+    database_idle_in_transaction_timeout_ms: int = 30000
+    database_keepalives: bool = True
+    database_keepalives_idle_seconds: int = 30
+    database_keepalives_interval_seconds: int = 10
+    database_keepalives_count: int = 3
+    database_pool_timeout_seconds: int = 5  # waiting for a free connection of the pool
+    database_pool_pre_ping: bool = True
+    # The Retry-After of a 503 answered while the database is unavailable, and how often a
+    # lasting outage is logged (one line when it starts, one when it ends, one every N s).
+    database_retry_after_seconds: int = 5
+    database_outage_log_seconds: int = 60
+    readiness_timeout_ms: int = 2000  # /readyz answers within this, database frozen or not
     login_max_failures: int = 5
     login_lockout_seconds: int = 900
     login_rate_limit: str = "10 per minute"
@@ -233,10 +249,24 @@ def load_settings(
     settings = Settings(**values)
     if settings.relationship_backdate_days < 0:
         raise ConfigurationError("VAULT_RELATIONSHIP_BACKDATE_DAYS must be 0 or more days")
+    _check_database_timeouts(settings)
     if not settings.secret_key:
         settings = dataclasses.replace(settings, secret_key=_read_secret_key(settings))
     _check_production(settings, initialising=initialising)
     return settings
+
+
+def _check_database_timeouts(settings: Settings) -> None:
+    """Raises ``ConfigurationError`` for a negative timeout, or a Retry-After, log interval
+    or readiness timeout under 1."""
+    for name in _FIELDS:
+        value = getattr(settings, name)
+        if name.startswith("database_") and isinstance(value, int) and value < 0:
+            raise ConfigurationError(f"VAULT_{name.upper()} must be 0 or more")
+    for name in ("database_retry_after_seconds", "database_outage_log_seconds",
+                 "readiness_timeout_ms"):  # fmt: skip
+        if getattr(settings, name) < 1:
+            raise ConfigurationError(f"VAULT_{name.upper()} must be 1 or more")
 
 
 def _read_secret_key(settings: Settings) -> str:

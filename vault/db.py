@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from vault.config import Settings
+from vault.db_timeouts import PostgresTimeouts, bound_waits
 from vault.private_files import create_private_file
 
 NAMING_CONVENTION = {
@@ -83,16 +84,27 @@ def sqlite_database_path(url: str) -> Path | None:
 
 
 def create_db_engine(
-    url: str, *, busy_timeout_ms: int = 5000, echo: bool = False, read_only: bool = False
+    url: str,
+    *,
+    busy_timeout_ms: int = 5000,
+    echo: bool = False,
+    read_only: bool = False,
+    timeouts: PostgresTimeouts | None = None,
 ) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys, a busy timeout and real
     transactions (``BEGIN IMMEDIATE``, or a plain ``BEGIN`` for a ``read_only`` engine, whose
-    readers never wait for a writer); PostgreSQL through psycopg 3. A new SQLite database file
-    is created mode 0600 (its folder 0700) before SQLite opens it, so its ``-wal`` and
-    ``-shm`` files, which SQLite gives the database's mode, are private too."""
+    readers never wait for a writer); PostgreSQL through psycopg 3, with ``timeouts``
+    (default: connect timeout and keepalives only, no statement timeout). A new SQLite
+    database file is created mode 0600 (its folder 0700) before SQLite opens it, so its
+    ``-wal`` and ``-shm`` files, which SQLite gives the database's mode, are private too."""
     url = normalise_url(url)
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+        if not url.startswith("postgresql"):
+            return sa.create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+        timeouts = timeouts or PostgresTimeouts()
+        engine = sa.create_engine(url, echo=echo, hide_parameters=True, **timeouts.engine_args())
+        bound_waits(engine, timeouts)
+        return engine
     memory = url in ("sqlite://", "sqlite:///:memory:")
     database_file = sqlite_database_path(url)
     engine = sa.create_engine(
@@ -162,7 +174,9 @@ class Database:
 
     def init_app(self, app: Flask, settings: Settings) -> None:
         engine = create_db_engine(
-            settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+            settings.database_url,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            timeouts=PostgresTimeouts.from_settings(settings),
         )
         app.extensions["vault.db"] = _AppDatabase(engine, settings)
         app.after_request(_finish_request)
@@ -248,6 +262,7 @@ class _AppDatabase:
                 self.settings.database_url,
                 busy_timeout_ms=self.settings.sqlite_busy_timeout_ms,
                 read_only=True,
+                timeouts=PostgresTimeouts.from_settings(self.settings).for_streaming(),
             )
             self._readers = sessionmaker(bind=engine, expire_on_commit=False)
         return self._readers()

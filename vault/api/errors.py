@@ -7,12 +7,13 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from vault.errors import VaultError, shown
 from vault.logs import get_logger
+from vault.outages import OutageLog, database_outage
 
 log = get_logger("vault.errors")
 
@@ -184,7 +185,38 @@ def handle_http_exception(exc: HTTPException) -> Response:
     return problem(status, code, detail, errors=errors, headers=headers)
 
 
+DATABASE_UNAVAILABLE = "the database is unavailable at the moment; retry later"
+
+
+def outage_log(app: Flask | None = None) -> OutageLog:
+    """The app's count of requests refused for a database outage (``vault.outages``)."""
+    found: OutageLog = (app or current_app).extensions["vault.outages"]
+    return found
+
+
+def database_unavailable(error: BaseException) -> Response:
+    """503 with ``Retry-After`` for a request refused because the database cannot be reached
+    or did not answer in time (``error``, whose message is neither shown nor logged: it may
+    quote SQL or a connection string). One log line per outage, not one per request."""
+    outage_log().refused(error)
+    settings = current_app.config["VAULT_SETTINGS"]
+    headers = {"Retry-After": str(settings.database_retry_after_seconds)}
+    if _wants_html():
+        # Not admin/error.html: its layout asks the database for the signed-in user.
+        body = render_template(
+            "admin/unavailable.html",
+            status=503,
+            title=status_title(503),
+            detail=DATABASE_UNAVAILABLE,
+        )
+        return Response(body, status=503, mimetype="text/html", headers=headers)
+    return problem(503, "database_unavailable", DATABASE_UNAVAILABLE, headers=headers)
+
+
 def handle_unexpected(exc: Exception) -> Response:
+    outage = database_outage(exc)
+    if outage is not None:
+        return database_unavailable(outage)
     # The exception's message may quote SQL or input: log its type and where it happened,
     # never its message.
     stack = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
