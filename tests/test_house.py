@@ -28,7 +28,8 @@ FLOORS: list[set[str]] = [
     {"governance"},
     {"customers", "auth"},
     {"audit", "policies", "crypto", "mail"},  # policies: roles, purposes, change stamps
-    {"db"},
+    {"db", "readiness", "outages"},
+    {"db_timeouts"},
     {"config", "worker"},
     {"errors"},
     {"logs", "clock", "codes", "text", "spreadsheet", "private_files", "defaults", "extensions"},
