@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import argon2
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from flask.testing import FlaskClient
 from tests.smtp import CollectingHandler, start_smtp_server
 from vault import runtime
 from vault.app import create_app
+from vault.auth import passwords
 from vault.auth.service import create_api_client, create_user
 from vault.bootstrap import prepare_database
 from vault.clock import FixedClock
@@ -31,6 +33,10 @@ from vault.db import db
 from vault.logs import configure_logging
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, create_role
+
+# argon2's cheapest profile for the passwords this process hashes (the suite makes thousands);
+# the vault's own profile is held by tests/test_auth.py, and served vaults keep it.
+passwords.use_profile(argon2.profiles.CHEAPEST)
 
 DATABASE_KIND = os.environ.get("VAULT_TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -170,3 +172,12 @@ def test_roles_without_purposes_get_none(
     for role in ("admin", "compliance_officer", "staff"):
         body = client.get("/api/v1/me", headers=bearer(make_token(role=role))).get_json()
         assert body["purposes"] == [], role
+
+
+def test_the_vault_hashes_passwords_with_the_rfc_9106_low_memory_profile() -> None:
+    """The suite hashes with a cheap profile (tests/conftest.py); the vault itself, in a
+    process of its own, uses argon2id with t=3, m=64 MiB, p=4."""
+    code = "from vault.auth.passwords import hash_password; print(hash_password('a password'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)  # fmt: skip
+    assert done.stdout.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
