@@ -31,7 +31,7 @@ from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
 from vault import runtime
 from vault.api.audit_trail import aim, audit, refuse, request_context
-from vault.api.privacy_delivery import deliver, finish_erasure
+from vault.api.privacy_delivery import follow_up
 from vault.api.public_urls import base_url
 from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email
@@ -185,7 +185,5 @@ def file_privacy_request(form: FileRequestForm, principal: Principal) -> str:
         channel=form.channel.data or "", identity_check=form.identity_check.data or "",
         by=principal.id,
     )  # fmt: skip
-    db.session.commit()
-    finish_erasure(desk)
-    deliver(outgoing, item.id)
+    follow_up(desk, outgoing, item.id)
     return f"Request {item.id} filed: {item.status.replace('_', ' ')} {item.reason}".strip()

@@ -17,12 +17,15 @@ import sqlalchemy as sa
 from flask import Flask, Response, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from vault.config import Settings
 from vault.db_timeouts import PostgresTimeouts, bound_waits
+from vault.logs import get_logger
 from vault.private_files import create_private_file
+
+_log = get_logger("vault.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -202,6 +205,12 @@ class Database:
             g._vault_session = session
         return session
 
+    def after_commit(self, hook: Callable[[], None], session: Session | None = None) -> None:
+        """Run ``hook`` once the current transaction of ``session`` (the request's or the
+        command's by default) has committed; never if it rolls back. For what must follow the
+        commit and cannot be undone: mail, the purge of an erasure's traces."""
+        (session or self.session).info.setdefault(_AFTER_COMMIT, []).append(hook)
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """One transaction for a CLI command or a job: commit on success, roll back on error."""
@@ -266,6 +275,27 @@ class _AppDatabase:
             )
             self._readers = sessionmaker(bind=engine, expire_on_commit=False)
         return self._readers()
+
+
+_AFTER_COMMIT = "vault.after_commit"
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the work is not committed yet
+        return
+    for hook in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            hook()
+        except Exception as exc:  # the work is committed: a failing hook is told, not raised
+            _log.error("db.after_commit_failed", hook=getattr(hook, "__name__", "hook"),
+                       error=type(exc).__name__)  # fmt: skip
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_after_commit(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction ended without a commit
+        session.info.pop(_AFTER_COMMIT, None)
 
 
 def at_request_end(write: Callable[[Session], None]) -> None:

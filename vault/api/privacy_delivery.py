@@ -1,6 +1,7 @@
 """What follows the commit of a privacy desk's work, for every door that uses the desk (the
 portal, the privacy-request API, the admin UI): the mailed message, and an erasure's traces
-outside the database.
+outside the database. ``follow_up`` hands both to the unit of work, which runs them once the
+request's work has committed (and never if it rolls back).
 
 Mail over SMTP is handed to a background thread so that its latency cannot tell a known
 address from an unknown one; the outbox folder is written at once."""
@@ -49,3 +50,9 @@ def finish_erasure(desk: PrivacyDesk) -> None:
         return
     purge_sqlite_wal(db.engine)
     runtime.mailer().forget(desk.erased_mail)
+
+
+def follow_up(desk: PrivacyDesk, outgoing: Outgoing | None, request_id: str) -> None:
+    """After the commit: an erasure's traces go, then the message goes out."""
+    db.after_commit(lambda: finish_erasure(desk))
+    db.after_commit(lambda: deliver(outgoing, request_id))

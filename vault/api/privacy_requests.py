@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from vault import runtime
 from vault.api.audit_trail import audit, request_context
 from vault.api.auth import current_principal
-from vault.api.privacy_delivery import deliver, finish_erasure
+from vault.api.privacy_delivery import follow_up
 from vault.api.public_urls import base_url
 from vault.db import db
 from vault.errors import Forbidden
@@ -101,11 +101,8 @@ def file_request(body: dict[str, Any]) -> dict[str, Any]:
         body["type"], body["customer_id"], channel=body["channel"],
         identity_check=body["identity_check"], by=officer,
     )  # fmt: skip
-    view = request_dict(item, runtime.now())
-    db.session.commit()
-    finish_erasure(desk)
-    deliver(outgoing, item.id)
-    return view
+    follow_up(desk, outgoing, item.id)
+    return request_dict(item, runtime.now())
 
 
 @blueprint.post("/<request_id>/extend")
