@@ -181,3 +181,15 @@ def test_the_vault_hashes_passwords_with_the_rfc_9106_low_memory_profile() -> No
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)  # fmt: skip
     assert done.stdout.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+def test_require_role_returns_the_id_or_refuses_with_the_reason() -> None:
+    from vault.auth.principal import Principal
+    from vault.errors import Forbidden
+
+    officer = Principal("user", "usr_1", "o@example.com", frozenset({"compliance_officer"}),
+                        frozenset())  # fmt: skip
+    assert officer.require_role("admin", "compliance_officer", because="x") == "usr_1"
+    with pytest.raises(Forbidden) as refused:
+        officer.require_role("admin", because="roles are managed by admins")
+    assert refused.value.detail == "roles are managed by admins"

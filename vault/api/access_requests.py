@@ -16,7 +16,7 @@ from vault.api.auth import GRANT_BLUEPRINT, current_principal, purpose_guard
 from vault.api.customers import Governed, require_audit_event
 from vault.api.schemas import CustomerPageSchema
 from vault.db import db
-from vault.errors import Forbidden, NotFound, VaultError
+from vault.errors import NotFound, VaultError
 from vault.governance.access_requests import (
     active_grant,
     create_request,
@@ -65,8 +65,10 @@ class RequestInSchema(ma.Schema):
 @ownership_blueprint.get("")
 def get_owners() -> dict[str, Any]:
     """The data owner (a user id) of each category that has one."""
-    if not current_principal().has_role("admin", "compliance_officer", "data_owner"):
-        raise Forbidden("ownership is for admins, compliance officers and data owners")
+    current_principal().require_role(
+        "admin", "compliance_officer", "data_owner",
+        because="ownership is for admins, compliance officers and data owners",
+    )  # fmt: skip
     audit("ownership.read")
     return {"owners": owners(db.session)}
 
@@ -75,8 +77,7 @@ def get_owners() -> dict[str, Any]:
 @ownership_blueprint.arguments(OwnerInSchema)
 def put_owner(body: dict[str, Any], category: str) -> dict[str, Any]:
     """Make a data owner the owner of a category (admins)."""
-    if not current_principal().has_role("admin"):
-        raise Forbidden("admins assign data owners")
+    current_principal().require_role("admin", because="admins assign data owners")
     set_owner(
         db.session, runtime.customer_store().catalogue, category, body["user_id"], now=runtime.now()
     )

@@ -20,7 +20,6 @@ from vault.api.times import AwareTime
 from vault.audit.models import OUTCOMES
 from vault.audit.query import AuditFilter, event_dict, iter_events, page_of_events
 from vault.db import db
-from vault.errors import Forbidden
 from vault.spreadsheet import spreadsheet_safe
 
 blueprint = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit trail")
@@ -33,8 +32,9 @@ EXPORT_COLUMNS = [
 
 
 def _require_auditor() -> None:
-    if not current_principal().has_role(*AUDIT_ROLES):
-        raise Forbidden("the audit trail is for compliance officers and admins")
+    current_principal().require_role(
+        *AUDIT_ROLES, because="the audit trail is for compliance officers and admins"
+    )
 
 
 class FilterSchema(ma.Schema):

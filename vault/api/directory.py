@@ -9,15 +9,13 @@ from typing import TypeVar
 from flask import Response
 
 from vault.api.auth import current_principal
-from vault.errors import Forbidden
 
 Row = TypeVar("Row")
 
 
 def require_admin(detail: str) -> None:
     """Raises ``Forbidden`` (with ``detail``) unless the caller is an admin."""
-    if not current_principal().has_role("admin"):
-        raise Forbidden(detail)
+    current_principal().require_role("admin", because=detail)
 
 
 def not_cached(response: Response) -> Response:

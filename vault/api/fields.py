@@ -15,7 +15,6 @@ from vault.api.auth import current_principal
 from vault.customers.catalogue import FieldSpec, add_field, load_catalogue
 from vault.customers.models import FIELD_TYPES, SENSITIVITIES
 from vault.db import db
-from vault.errors import Forbidden
 from vault.governance.access_requests import owners
 
 blueprint = Blueprint(
@@ -60,8 +59,7 @@ class Fields(MethodView):
     @blueprint.response(201, FieldSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Add a field (admins). 409 when the name exists, 422 for a bad definition."""
-        if not current_principal().has_role("admin"):
-            raise Forbidden("only admins change the field catalogue")
+        current_principal().require_role("admin", because="only admins change the field catalogue")
         row = add_field(db.session, FieldSpec(**body))
         audit("catalogue.change", field_names=[row.name])
         owner = owners(db.session).get(row.category)

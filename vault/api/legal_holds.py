@@ -12,7 +12,6 @@ from vault import runtime
 from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
 from vault.db import db
-from vault.errors import Forbidden
 from vault.governance.legal_holds import holds, lift_hold, place_hold
 from vault.governance.models import LegalHold
 from vault.governance.notes import reasons_of
@@ -36,10 +35,9 @@ class HoldQuerySchema(ma.Schema):
 
 
 def _officer() -> str:
-    principal = current_principal()
-    if not principal.has_role("compliance_officer"):
-        raise Forbidden("legal holds are placed and lifted by compliance officers")
-    return principal.id
+    return current_principal().require_role(
+        "compliance_officer", because="legal holds are placed and lifted by compliance officers"
+    )
 
 
 def _hold_dict(hold: LegalHold) -> dict[str, Any]:
@@ -62,8 +60,9 @@ def _hold_dict(hold: LegalHold) -> dict[str, Any]:
 @blueprint.arguments(HoldQuerySchema, location="query")
 def list_holds(args: dict[str, Any]) -> dict[str, Any]:
     """Holds, newest first (``active=false`` includes lifted ones)."""
-    if not current_principal().has_role("compliance_officer", "admin"):
-        raise Forbidden("legal holds are for compliance officers and admins")
+    current_principal().require_role(
+        "compliance_officer", "admin", because="legal holds are for compliance officers and admins"
+    )
     items = [_hold_dict(h) for h in holds(db.session, active_only=args["active"])]
     audit("legal_hold.read")
     return {"items": items, "next_cursor": None}

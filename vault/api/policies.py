@@ -15,7 +15,7 @@ from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
 from vault.auth.models import ApiClient, User
 from vault.db import db
-from vault.errors import Forbidden, ValidationFailed
+from vault.errors import ValidationFailed
 from vault.policies.models import Purpose, Role
 from vault.policies.plan import ACTIONS, Rule
 from vault.policies.service import (
@@ -37,8 +37,7 @@ policies_blueprint = Blueprint(
 
 
 def _require_admin() -> None:
-    if not current_principal().has_role("admin"):
-        raise Forbidden("roles and policies are managed by admins")
+    current_principal().require_role("admin", because="roles and policies are managed by admins")
 
 
 class RoleInSchema(ma.Schema):

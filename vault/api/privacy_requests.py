@@ -15,7 +15,6 @@ from vault.api.auth import current_principal
 from vault.api.privacy_delivery import follow_up
 from vault.api.public_urls import base_url
 from vault.db import db
-from vault.errors import Forbidden
 from vault.governance.models import (
     IDENTITY_CHECKS,
     PRIVACY_CHANNELS,
@@ -58,10 +57,9 @@ class ExtendSchema(ma.Schema):
 
 
 def _officer() -> str:
-    principal = current_principal()
-    if not principal.has_role("compliance_officer"):
-        raise Forbidden("the privacy-request queue is for compliance officers")
-    return principal.id
+    return current_principal().require_role(
+        "compliance_officer", because="the privacy-request queue is for compliance officers"
+    )
 
 
 @blueprint.get("")

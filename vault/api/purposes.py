@@ -11,7 +11,6 @@ from flask_smorest import Blueprint
 from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
 from vault.db import db
-from vault.errors import Forbidden
 from vault.governance.purposes import create_purpose, purposes_with_consent
 
 blueprint = Blueprint("purposes", __name__, url_prefix="/api/v1/purposes", description="Purposes")
@@ -36,8 +35,7 @@ def list_purposes() -> dict[str, Any]:
 @blueprint.response(201)
 def add_purpose(body: dict[str, Any]) -> dict[str, Any]:
     """Add a purpose (admins); 409 when the code exists, 422 for an unknown legal basis."""
-    if not current_principal().has_role("admin"):
-        raise Forbidden("purposes are managed by admins")
+    current_principal().require_role("admin", because="purposes are managed by admins")
     purpose = create_purpose(db.session, **body)
     audit("purpose.change", reason=f"created {purpose.code}")
     return {

@@ -14,7 +14,7 @@ from vault import runtime
 from vault.api.audit_trail import audit, request_context
 from vault.api.auth import current_principal
 from vault.db import db, purge_sqlite_wal
-from vault.errors import Conflict, Forbidden
+from vault.errors import Conflict
 from vault.governance.models import RETENTION_ACTIONS, RETENTION_TRIGGERS
 from vault.governance.retention import DEFAULT_BATCH, MAX_BATCH, Sweep
 from vault.governance.retention_rules import (
@@ -71,10 +71,7 @@ class RetentionRunSchema(ma.Schema):
 
 
 def _require(*roles: str, what: str) -> str:
-    principal = current_principal()
-    if not principal.has_role(*roles):
-        raise Forbidden(what)
-    return principal.id
+    return current_principal().require_role(*roles, because=what)
 
 
 def _admin() -> str:
