@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.conftest import PASSWORD
 from vault.audit.models import AuditEvent
@@ -26,7 +27,7 @@ def csrf_token(client: FlaskClient, path: str = "/admin/login") -> str:
     return match.group(1)
 
 
-def log_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+def log_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD) -> TestResponse:
     return client.post(
         "/admin/login",
         data={"email": email, "password": password, "csrf_token": csrf_token(client)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from click.testing import CliRunner
@@ -78,7 +79,7 @@ def test_overrides_beat_environment_which_beats_the_file(tmp_path: Path) -> None
     ],
 )
 def test_bad_settings_are_refused(
-    overrides: dict, environ: dict, message: str, tmp_path: Path
+    overrides: dict[str, object], environ: dict[str, str], message: str, tmp_path: Path
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         load_settings({"instance_path": str(tmp_path), **overrides}, environ=environ)
@@ -144,14 +145,26 @@ def test_vault_init_starts_a_production_vault_on_a_fresh_instance(tmp_path: Path
     assert "at least 32 bytes" in str(short.exception) + short.output
 
 
+class Secrets(TypedDict):
+    """The settings that hold a secret, or an address that may carry a password."""
+
+    database_url: str
+    secret_key: str
+    master_keys: str
+    ratelimit_storage_uri: str
+    audit_anchor: str
+    smtp_password: str
+
+
 def test_the_settings_repr_shows_no_secret() -> None:
-    secrets = {"database_url": "postgresql://vault:db-password-1@db/vault",
-               "secret_key": "secret-key-" + "s" * 32, "master_keys": '{"1": "bWFzdGVy"}',
-               "ratelimit_storage_uri": "redis://:redis-password-2@cache:6379",
-               "audit_anchor": "postgresql://anchor:anchor-password-3@db/anchor",
-               "smtp_password": "smtp-password-4"}  # fmt: skip
+    secrets: Secrets = {"database_url": "postgresql://vault:db-password-1@db/vault",
+                        "secret_key": "secret-key-" + "s" * 32, "master_keys": '{"1": "bWFzdGVy"}',
+                        "ratelimit_storage_uri": "redis://:redis-password-2@cache:6379",
+                        "audit_anchor": "postgresql://anchor:anchor-password-3@db/anchor",
+                        "smtp_password": "smtp-password-4"}  # fmt: skip
     shown = repr(Settings(**secrets)) + str(Settings(**secrets))
     for value in secrets.values():
+        assert isinstance(value, str)  # a TypedDict's values() are typed object
         assert value not in shown
     for secret in ("db-password-1", "redis-password-2", "anchor-password-3", "bWFzdGVy"):
         assert secret not in shown

@@ -265,7 +265,7 @@ def test_an_edited_or_forged_unsealed_event_fails_and_is_never_sealed(
     report = log.seal(session, now=clock.now())
     assert report.events == 1
     assert report.refused == [(target.id, "fails its MAC: it was altered or forged")]
-    assert session.get(AuditEvent, target.id, populate_existing=True).seal_id is None  # type: ignore[union-attr]
+    assert session.get_one(AuditEvent, target.id, populate_existing=True).seal_id is None
     after = log.verify(session, now=clock.now())
     assert after.problem == (
         f"event {target.id} is not sealed and fails its MAC: it was altered or forged"

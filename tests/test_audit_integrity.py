@@ -81,7 +81,7 @@ def event_ids(session: Session) -> list[int]:
     )
 
 
-def tampered(session: Session, log: AuditLog, tamper: Callable[[], None]) -> str | None:
+def tampered(session: Session, log: AuditLog, tamper: Callable[[], object]) -> str | None:
     """Apply ``tamper`` inside a savepoint, verify, undo; returns the problem reported."""
     nested = session.begin_nested()
     tamper()

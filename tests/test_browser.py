@@ -59,7 +59,9 @@ def newest_code(app: Flask) -> str:
     assert isinstance(message, email.message.EmailMessage)
     body = message.get_body(("plain",))
     assert body is not None
-    return next(line for line in body.get_content().splitlines() if re.fullmatch(r"\d{8}", line))
+    content = body.get_content()
+    assert isinstance(content, str)
+    return next(line for line in content.splitlines() if re.fullmatch(r"\d{8}", line))
 
 
 def test_a_customer_downloads_their_data_and_an_officer_sees_the_request(

@@ -29,7 +29,7 @@ def audit_rows(env: dict[str, str], action: str) -> list[tuple[str, str, str]]:
             )
         ).all()
     engine.dispose()
-    return [tuple(r) for r in rows]
+    return [(kind, actor, reason) for kind, actor, reason in rows]
 
 
 def test_users_list_disable_and_enable(env: dict[str, str], make_app: Callable[..., Flask]) -> None:

@@ -63,7 +63,10 @@ def test_a_cursor_round_trips_only_with_its_key_and_list() -> None:
 def test_a_signed_cursor_with_a_naive_time_is_refused_all_the_same() -> None:
     signer = CursorSigner(b"k" * 32)
     payload = json.dumps(["2026-01-01T12:00:00", "cus_1"]).encode()
-    encode = lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")  # noqa: E731
+
+    def encode(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
     cursor = f"{encode(payload)}.{encode(signer._mac('customers', payload))}"
     with pytest.raises(ValidationFailed) as refused:
         signer.decode("customers", cursor)

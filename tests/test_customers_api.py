@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.conftest import SAMPLE_FIELDS, bearer
 from vault.audit.models import AuditEvent
@@ -31,7 +32,9 @@ def tokens(make_token: Callable[..., str]) -> Tokens:
     }
 
 
-def call(client: FlaskClient, method: str, path: str, token: str, purpose: str, body: Any = None):  # type: ignore[no-untyped-def]
+def call(
+    client: FlaskClient, method: str, path: str, token: str, purpose: str, body: Any = None
+) -> TestResponse:
     headers = bearer(token, **{"X-Purpose": purpose})
     return client.open(f"/api/v1/customers{path}", method=method, json=body, headers=headers)
 
@@ -233,7 +236,10 @@ def test_an_invisible_customer_is_indistinguishable_from_an_unknown_one(
     erased = call(client, "GET", f"/{customer_id}", tokens["sales"], "sales")
     unknown = call(client, "GET", "/cus_" + "0" * 32, tokens["sales"], "sales")
     assert erased.status_code == unknown.status_code == 404
-    strip = lambda r: {k: v for k, v in r.get_json().items() if k != "request_id"}  # noqa: E731
+
+    def strip(r: TestResponse) -> dict[str, Any]:
+        return {k: v for k, v in r.get_json().items() if k != "request_id"}
+
     assert strip(erased) == strip(unknown)
     assert [e.reason for e in events(app, outcome="denied")] == ["not_found", "not_found"]
 

@@ -8,11 +8,13 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests import probe
 from tests.conftest import bearer
@@ -37,10 +39,11 @@ def token(make_token: Callable[..., str]) -> str:
     return make_token(role="sales")
 
 
-def assert_problem(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
+def assert_problem(response: TestResponse, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
+    assert isinstance(body, dict)
     assert set(body) >= PROBLEM_KEYS
     assert body["status"] == status
     assert body["code"] == code
@@ -240,7 +243,7 @@ def test_the_names_an_error_shows_are_cut_short(client: FlaskClient, token: str)
     assert "n" * QUOTE_LIMIT + "\u2026" in body["errors"]
 
 
-def chunked(client: FlaskClient, path: str, body: bytes, **headers: str):  # type: ignore[no-untyped-def]
+def chunked(client: FlaskClient, path: str, body: bytes, **headers: str) -> TestResponse:
     """POST ``body`` without a Content-Length, as a server hands on a chunked body."""
     return client.post(
         path,

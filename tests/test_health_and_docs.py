@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
@@ -19,7 +20,9 @@ def test_readyz_checks_the_database(client: FlaskClient) -> None:
     assert client.get("/readyz").get_json() == {"status": "ready"}
 
 
-def test_readyz_reports_an_unreachable_database(app: Flask, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_reports_an_unreachable_database(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("SELECT 1", {}, Exception("down"))
 

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.conftest import SAMPLE_FIELDS
 from tests.test_errors import assert_problem
@@ -19,7 +20,9 @@ from vault.db import db
 from vault.errors import ValidationFailed
 
 
-def post_raw(client: FlaskClient, path: str, body: str | bytes, headers: dict[str, str]):  # type: ignore[no-untyped-def]
+def post_raw(
+    client: FlaskClient, path: str, body: str | bytes, headers: dict[str, str]
+) -> TestResponse:
     return client.post(path, data=body, headers={**headers, "Content-Type": "application/json"})
 
 

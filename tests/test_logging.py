@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from flask.testing import FlaskClient
@@ -14,7 +15,7 @@ from tests.test_admin_login import log_in
 from vault.logs import REDACTED, redact_personal_values
 
 
-def lines(stream: io.StringIO) -> list[dict]:
+def lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import sqlalchemy as sa
 
 from vault.db import create_db_engine
@@ -44,7 +47,7 @@ def test_the_naming_convention_names_constraints(migrated_database_url: str) -> 
         engine.dispose()
 
 
-def test_packing_values_keeps_every_value_readable(fresh_database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_packing_values_keeps_every_value_readable(fresh_database_url: str, tmp_path: Path) -> None:
     """0004 moves values from one row per value into the packed column, and back down."""
     import datetime as dt
 
@@ -120,7 +123,11 @@ def test_the_event_mac_migration_keeps_the_audit_trails_customer_links(
             connection.execute(sa.text(
                 "INSERT INTO audit_event_customers (event_id, customer_id) VALUES (1, 'cus_1')"
             ))  # fmt: skip
-        for step in (lambda: downgrade(engine, "0009"), lambda: upgrade(engine)):
+        steps: list[Callable[[], object]] = [
+            lambda: downgrade(engine, "0009"),
+            lambda: upgrade(engine),
+        ]
+        for step in steps:
             step()
             with engine.connect() as connection:
                 links = connection.execute(sa.text("SELECT count(*) FROM audit_event_customers"))

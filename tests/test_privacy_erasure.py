@@ -280,8 +280,8 @@ def test_the_worker_records_deadlines_once(app: Flask, clock: FixedClock) -> Non
         clock.advance(days=8)
         report = record_deadlines(desk_now(store, clock))
         assert report == {"lapsed": 2, "overdue": 0}
-        assert db.session.get(PrivacyRequest, request.id).reason == "not_verified"  # type: ignore[union-attr]
-        assert db.session.get(PrivacyRequest, unknown.id).address_digest is None  # type: ignore[union-attr]
+        assert db.session.get_one(PrivacyRequest, request.id).reason == "not_verified"
+        assert db.session.get_one(PrivacyRequest, unknown.id).address_digest is None
         filed, _ = desk_now(store, clock).file(
             "erasure", customer_id, channel="letter", identity_check="signed_letter", by="usr_1"
         )
@@ -319,8 +319,8 @@ def test_a_download_leaves_no_transaction_open(vault: Flask, clock: FixedClock) 
         finally:
             other.close()
         return
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as other:
-        left_open = other.execute(
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        left_open = connection.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
             " AND state LIKE 'idle in transaction%'"
         ).fetchone()

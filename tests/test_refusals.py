@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
 from tests.test_admin_login import csrf_token, log_in
@@ -30,7 +31,7 @@ def tokens(make_token: Callable[..., str]) -> Tokens:
 
 
 def call(client: FlaskClient, method: str, path: str, token: str, purpose: str | None,
-         body: Any = None):  # type: ignore[no-untyped-def]  # fmt: skip
+         body: Any = None) -> TestResponse:  # fmt: skip
     headers = bearer(token, **({"X-Purpose": purpose} if purpose else {}))
     return client.open(f"/api/v1/customers{path}", method=method, json=body, headers=headers)
 
@@ -51,7 +52,7 @@ def denials(app: Flask) -> list[tuple[str, str, str, str]]:
                       AuditEvent.actor_id)
             .where(AuditEvent.outcome == "denied").order_by(AuditEvent.id)
         )  # fmt: skip
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [(action, ids, reason, actor) for action, ids, reason, actor in rows]
 
 
 def test_a_404_403_and_422_on_a_customer_name_the_customer(

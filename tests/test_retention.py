@@ -4,7 +4,7 @@ stop them; the sweep is idempotent and resumable, audited, and leaves a log that
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from vault.governance.erasure import erase_customers, lock_erasable
 from vault.governance.legal_holds import lift_hold, place_hold
 from vault.governance.models import ConsentEvent, ConsentState, RetentionRule
 from vault.governance.notes import reasons_of
-from vault.governance.retention import Sweep
+from vault.governance.retention import Sweep, SweepReport
 from vault.governance.retention_rules import SHIPPED_RULES, create_rule, rules
 
 DAY = dt.timedelta(days=1)
@@ -41,7 +41,9 @@ def only_rule(store: CustomerStore, **rule: Any) -> RetentionRule:
     return create_rule(store.session, store.catalogue, by="test", now=store.now, **rule)
 
 
-def sweep(store: CustomerStore, clock: FixedClock, *, dry_run: bool = False, **options: Any) -> Any:
+def sweep(
+    store: CustomerStore, clock: FixedClock, *, dry_run: bool = False, **options: Any
+) -> SweepReport:
     runner = Sweep(store.session, store.keyring, store.catalogue, now=clock.now(), **options)
     return runner.run(dry_run=dry_run)
 
@@ -62,7 +64,7 @@ def retention_events(store: CustomerStore) -> list[tuple[str, str, str, str, str
         .where(AuditEvent.action.like("retention.%"), AuditEvent.action != "retention.run")
         .order_by(AuditEvent.id)
     )
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [(action, outcome, reason, ids, names) for action, outcome, reason, ids, names in rows]
 
 
 def test_vault_init_ships_the_documented_rules(store: CustomerStore) -> None:
@@ -281,9 +283,10 @@ def test_erasing_a_customer_leaves_only_a_tombstone(
 
 
 def test_rules_are_validated_and_nothing_is_written_for_a_bad_one(store: CustomerStore) -> None:
-    def refused(**rule: Any) -> dict[str, list[str]]:
+    def refused(**rule: Any) -> dict[str, Sequence[str]]:
         with pytest.raises(ValidationFailed) as caught:
             create_rule(store.session, store.catalogue, by="test", now=store.now, **rule)
+        assert caught.value.errors is not None
         return caught.value.errors
 
     base = {"trigger": "created", "period_days": 30}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
+from werkzeug.wrappers import Response
 
 from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
 from tests.test_admin_login import log_in
@@ -35,7 +35,7 @@ STATIC = ["/admin/static/admin.css", "/static/privacy.css", "/static/api-docs.js
           "/api/v1/docs/assets/swagger-ui.css"]  # fmt: skip
 
 
-def policy(response: TestResponse) -> dict[str, list[str]]:
+def policy(response: Response) -> dict[str, list[str]]:
     directives: dict[str, list[str]] = {}
     for part in response.headers["Content-Security-Policy"].split(";"):
         name, *sources = part.split()
@@ -44,7 +44,7 @@ def policy(response: TestResponse) -> dict[str, list[str]]:
     return directives
 
 
-def assert_security_headers(response: TestResponse) -> None:
+def assert_security_headers(response: Response) -> None:
     assert policy(response) == EXPECTED_CSP
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD
@@ -87,7 +88,11 @@ def test_only_a_hash_of_the_session_token_is_kept(
     app: Flask, client: FlaskClient, admin: str
 ) -> None:
     log_in(client)
-    data = app.session_interface.get_signing_serializer(app).loads(cookie(client))  # type: ignore[attr-defined]
+    interface = app.session_interface
+    assert isinstance(interface, SecureCookieSessionInterface)
+    serializer = interface.get_signing_serializer(app)
+    assert serializer is not None
+    data = serializer.loads(cookie(client))
     token = data["_vault_session"]
     assert len(token) >= 43  # 256 random bits
     (row,) = sessions_of(app, admin)

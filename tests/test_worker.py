@@ -29,8 +29,12 @@ def test_jobs_run_on_their_schedule_and_failures_are_contained() -> None:
         runs.append("broken")
         raise RuntimeError("boom")
 
+    def fast() -> str:
+        runs.append("fast")
+        return "ok"
+
     worker = Worker(
-        [Job("fast", 1, lambda: runs.append("fast") or "ok"), Job("slow", 10, broken)],
+        [Job("fast", 1, fast), Job("slow", 10, broken)],
         monotonic=lambda: clock[0],
     )
     assert worker.run_due() == [("fast", "ok"), ("slow", "failed: RuntimeError")]
