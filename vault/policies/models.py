@@ -14,6 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from vault.db import Base
 
+MAX_RULE_ID = 2**31 - 1  # the largest id the INTEGER column holds (PostgreSQL's, 32 bits)
+
 
 class PolicyRule(Base):
     __tablename__ = "casbin_rule"
