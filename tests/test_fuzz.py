@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from bench import corpus
 from bench.fuzzing import Tally, World, fuzz_operation, openapi_document, operations, seed
 from vault.app import create_app
 
@@ -49,3 +50,14 @@ def test_every_operation_as_every_role(app: Flask, world: World, tag: str) -> No
         fuzz_operation(app, world, operation, max_examples=EXAMPLES, tally=tally)
     assert tally.requests >= len(TAGS[tag]) * len(world.callers)
     assert not tally.findings, tally.summary()
+
+
+@pytest.mark.parametrize("kinds", [("text",), ("numbers", "verbs"), ("structure",)])
+def test_the_bad_input_corpus_on_every_operation(
+    app: Flask, world: World, kinds: tuple[str, ...]
+) -> None:
+    """bench.corpus: the same bad input across every route, each refused as it should be."""
+    tally = Tally()
+    corpus.send(app, world, kinds, tally)
+    assert tally.requests > len(TAGS)
+    assert not tally.findings, tally.summary(limit=60)
