@@ -10,7 +10,7 @@ DEMO_CUSTOMERS ?= 200
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-postgresql lint typecheck fmt bench install clean browser
+.PHONY: run test test-sqlite test-postgresql lint typecheck fmt bench fuzz install clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## The longer fuzz (bench/fuzz.py) on SQLite and on PostgreSQL ($(PG_URL)): a table, and
+## bench/results.json's `fuzz`; fails on any server error or error that is no problem.
+fuzz: $(STAMP)
+	BENCH_POSTGRES_URL=$(PG_URL) $(BIN)/python -m bench.fuzz
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

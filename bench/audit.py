@@ -10,14 +10,12 @@ import functools
 import os
 import threading
 import time
-import uuid
 from typing import Any
 
-import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bench.harness import Context, Result, benchmark
+from bench.harness import Context, Result, benchmark, postgres_database
 from vault.audit.anchor import FileAnchor
 from vault.audit.canonical import content_text, event_mac
 from vault.audit.integrity import seal_pending_events, verify_audit_log
@@ -126,20 +124,10 @@ def _writes_per_second(url: str, writers: int, per_writer: int) -> float:
 
 @benchmark("audit.concurrency")
 def concurrency(_context: Context) -> list[Result]:
-    name = f"vault_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        raise SystemExit(f"audit.concurrency needs PostgreSQL at {POSTGRES_URL}: {exc}") from exc
-    url = POSTGRES_URL.rpartition("/")[0] + "/" + name
-    try:
+    with postgres_database(POSTGRES_URL, "audit.concurrency") as url:
         prepare_database(url)
         one = _writes_per_second(url, 1, 800)
         eight = _writes_per_second(url, 8, 200)
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     ratio = eight / one
     result = functools.partial(Result, "audit.concurrency")
     return [

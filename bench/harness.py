@@ -8,11 +8,13 @@ import platform
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from flask import Flask
 
 from vault import runtime
@@ -61,17 +63,40 @@ class Context:
         prepare_database(url)
         yield url
 
-    def vault_app(self, name: str, **extra: Any) -> Flask:
-        """The vault's Flask app over a fresh SQLite vault with its own master key; ``extra``
+    def vault_app(self, name: str, database_url: str | None = None, **extra: Any) -> Flask:
+        """The vault's Flask app over a fresh SQLite vault (or the empty database at
+        ``database_url``, migrated and seeded here) with its own master key; ``extra``
         settings override the defaults."""
         instance = self.workdir / name
         FileKeyProvider.create(instance / "master.key")
-        with self.sqlite_vault(name) as url:
-            settings = {"env": "testing", "database_url": url, "instance_path": str(instance)}
-            app = create_app({**settings, "secret_key": "b" * 40, **extra})
+        if database_url is None:
+            with self.sqlite_vault(name) as url:
+                database_url = url
+        else:
+            prepare_database(database_url)
+        settings = {"env": "testing", "database_url": database_url, "instance_path": str(instance)}
+        app = create_app({**settings, "secret_key": "b" * 40, **extra})
         with app.app_context():  # what `vault init` does to the audit log
             runtime.audit_log().initialise(db.session, now=runtime.now())
         return app
+
+
+@contextmanager
+def postgres_database(server_url: str, purpose: str) -> Iterator[str]:
+    """An empty database of its own on the PostgreSQL server of ``server_url`` (any database
+    URL there), dropped afterwards; yields its URL. ``purpose`` names what needs it, for the
+    message when the server cannot be reached."""
+    name = f"vault_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        raise SystemExit(f"{purpose} needs PostgreSQL at {server_url}: {exc}") from exc
+    try:
+        yield server_url.rpartition("/")[0] + "/" + name
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def timed(fn: Callable[[], Any], *, repeat: int) -> list[float]:
@@ -118,6 +143,7 @@ def write(results: list[Result], path: Path = RESULTS_FILE) -> None:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     ran = {r.benchmark for r in results}
     kept: list[dict[str, Any]] = []
+    previous: dict[str, Any] = {}
     if path.exists():
         previous = json.loads(path.read_text(encoding="utf-8"))
         for row in previous.get("results", []):
@@ -127,8 +153,17 @@ def write(results: list[Result], path: Path = RESULTS_FILE) -> None:
     order = {name: i for i, name in enumerate(BENCHMARKS)}
     rows.sort(key=lambda row: order.get(row["benchmark"], len(order)))  # stable within one
     payload = {
+        **previous,  # the sections of other runs (``fuzz``) stay
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "measured_at": now,
         "results": rows,
     }
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def write_section(name: str, section: dict[str, Any], path: Path = RESULTS_FILE) -> None:
+    """Record ``section`` under the key ``name`` of ``path``, measured now, keeping the rest."""
+    payload = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    payload[name] = {"measured_at": now, **section}
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import SAMPLE_FIELDS, bearer
+from tests.test_errors import assert_problem
 from vault.audit.models import AuditEvent
 from vault.db import db
 from vault.policies.defaults import SHIPPED_RULES
@@ -67,6 +68,19 @@ def test_a_new_rule_applies_on_the_next_request_and_can_be_removed(
             f"added {added.get_json()['id']}",
             f"removed {added.get_json()['id']}",
         ]
+
+
+@pytest.mark.parametrize("rule_id", [0, 2**31, 2**63, 10**30])
+def test_deleting_a_rule_no_rule_can_have_is_404(
+    client: FlaskClient, admin: dict[str, str], rule_id: int
+) -> None:
+    """An id beyond what the rules' INTEGER column holds (PostgreSQL's is 32 bits, SQLite's
+    64) is a rule that does not exist, not a 500 from the database."""
+    response = client.delete(f"/api/v1/policies/{rule_id}", headers=admin)
+    assert_problem(response, 404, "not_found")
+    assert len(client.get("/api/v1/policies", headers=admin).get_json()["items"]) == len(
+        SHIPPED_RULES
+    )
 
 
 @pytest.mark.parametrize(

@@ -69,6 +69,9 @@ class ChangeCounter(Base):
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
+MAX_RULE_ID = 2**31 - 1  # the largest id the INTEGER column holds (PostgreSQL's, 32 bits)
+
+
 class PolicyRule(Base):
     __tablename__ = "casbin_rule"
     __table_args__ = (sa.Index("ix_casbin_rule_ptype_v0", "ptype", "v0"),)

@@ -22,7 +22,7 @@ from vault.errors import Conflict, NotFound, ValidationFailed, quoted_list
 from vault.policies import versions
 from vault.policies.catalogue import RELATIONSHIP, FieldCatalogue
 from vault.policies.defaults import ADDED_RULES, SHIPPED_RULES, SHIPPED_VERSION
-from vault.policies.models import ChangeCounter, PolicyRule, Purpose, Role
+from vault.policies.models import MAX_RULE_ID, ChangeCounter, PolicyRule, Purpose, Role
 from vault.policies.plan import ACTIONS, AccessPlan, Rule, compile_plan
 from vault.policies.transforms import TRANSFORMS
 
@@ -248,7 +248,10 @@ def list_rules(session: Session) -> list[tuple[int, Rule]]:
 
 
 def remove_rule(session: Session, rule_id: int) -> Rule:
-    """Delete a ``p`` rule; raises ``NotFound``."""
+    """Delete a ``p`` rule; raises ``NotFound`` (for an id no rule can have too: beyond what
+    the id column holds, which the database would refuse with an error of its own)."""
+    if not 0 < rule_id <= MAX_RULE_ID:
+        raise NotFound("no such policy rule")
     row = session.get(PolicyRule, rule_id)
     if row is None or row.ptype != "p":
         raise NotFound("no such policy rule")
