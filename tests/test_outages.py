@@ -250,3 +250,26 @@ def test_a_negative_timeout_is_refused() -> None:
         load_settings(environ={"VAULT_DATABASE_STATEMENT_TIMEOUT_MS": "-1"})
     with pytest.raises(ConfigurationError, match="VAULT_DATABASE_RETRY_AFTER_SECONDS"):
         load_settings(environ={"VAULT_DATABASE_RETRY_AFTER_SECONDS": "0"})
+
+
+@pytest.mark.parametrize("cause", ["outage", "none"])
+def test_a_vault_error_caused_by_an_outage_is_a_503(
+    app: Flask, cause: str, log_stream: io.StringIO
+) -> None:
+    """The audit trail cannot be written because the database went away: that is the
+    outage's 503, not the audit's 500 (which stays for an audit failure of its own)."""
+    from vault.audit.service import AuditWriteFailed
+
+    @app.get("/_audit_lost")
+    def audit_lost() -> str:
+        if cause == "outage":
+            lost = OperationalError("INSERT", {}, Exception(SECRET_IN_ERROR))
+            raise AuditWriteFailed("the audit trail cannot be written") from lost
+        raise AuditWriteFailed("the audit key is not available")
+
+    response = app.test_client().get("/_audit_lost")
+    if cause == "outage":
+        assert_unavailable(response)
+    else:
+        assert_problem(response, 500, "audit_unavailable")
+    assert "hunter2" not in response.get_data(as_text=True) + log_stream.getvalue()

@@ -131,6 +131,9 @@ def flatten_messages(messages: Any) -> dict[str, list[str]]:
 
 
 def handle_vault_error(exc: VaultError) -> Response:
+    outage = database_outage(exc) if exc.status >= 500 else None
+    if outage is not None:  # e.g. the audit event could not be written: the database is away
+        return database_unavailable(outage)
     if exc.status >= 500:
         log.error("request.failed", code=exc.code, error_type=type(exc).__name__)
     if _wants_html():
