@@ -136,7 +136,10 @@ def cluster() -> Iterator[PrivatePostgres]:
 
 
 def test_the_vault_survives_a_stopped_and_a_frozen_database(
-    cluster: PrivatePostgres, make_app: Callable[..., Flask], tmp_path: Path
+    cluster: PrivatePostgres,
+    make_app: Callable[..., Flask],
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
 ) -> None:
     url = cluster.create_database("vault")
     prepare_database(url)
@@ -203,7 +206,7 @@ def test_the_vault_survives_a_stopped_and_a_frozen_database(
         "readiness_seconds": [round(s, 2) for s, _ in readiness],
         "recovery_seconds": [round(recovery_a, 2), round(recovery_b, 2)],
     }
-    print("fault test:", json.dumps(summary))  # the measurements, for whoever runs it with -s
+    record_property("faults", json.dumps(summary))  # the measurements, in the test's report
     assert {a.status for a in answers} <= {201, 503}, [a for a in answers if a.status != 201]
     assert all(a.retry_after == RETRY_AFTER and a.code == "database_unavailable" for a in refused)
     assert stopped_503 > 0
@@ -219,7 +222,7 @@ def test_the_vault_survives_a_stopped_and_a_frozen_database(
     # A create refused with 503 may have committed all the same (its COMMIT reached the
     # server, the answer did not reach the vault): a retry with its Idempotency-Key finds it.
     after = {"lost_writes": len(lost), "committed_but_refused": stored - len(acknowledged)}
-    print("fault test:", json.dumps(after))
+    record_property("after_faults", json.dumps(after))
     assert lost == []
     verified = audit_verify(app)
     assert verified.returncode == 0, verified.stderr
