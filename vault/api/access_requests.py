@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from vault import runtime
 from vault.api.audit_trail import audit, refuse
 from vault.api.auth import GRANT_BLUEPRINT, current_principal, purpose_guard
-from vault.api.customers import Governed, require_audit_event
+from vault.api.customers import governed, require_audit_event
 from vault.api.schemas import CustomerPageSchema
 from vault.db import db
 from vault.errors import NotFound, VaultError
@@ -164,7 +164,7 @@ def revoke_request(request_id: str) -> dict[str, Any]:
 def grant_customers(request_id: str) -> dict[str, Any]:
     """The grant's customers, with the granted fields in clear besides the role's own view;
     only for the requester, for the grant's purpose, while it is active."""
-    ctx = Governed()
+    ctx = governed()
     grant = active_grant(db.session, request_id, ctx.principal.id, runtime.now())
     if grant.purpose != ctx.purpose:
         raise NotFound("no such active grant for this purpose")

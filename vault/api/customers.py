@@ -8,16 +8,14 @@ see for this purpose is a 404, indistinguishable from an unknown id.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response, g
 from flask_smorest import Blueprint
 
 from vault import runtime
+from vault.access.governed import GovernedAccess
 from vault.api.audit_trail import aim, audit, refuse
 from vault.api.auth import current_principal, purpose_guard
 from vault.api.errors import problem
@@ -34,11 +32,9 @@ from vault.api.schemas import (
 )
 from vault.customers.index_rows import DuplicateCustomer
 from vault.customers.interactions import InteractionRecord, add_interaction, list_interactions
-from vault.customers.service import CustomerRecord, CustomerStore
 from vault.db import db
-from vault.errors import Forbidden, NotFound, ValidationFailed
+from vault.errors import Forbidden, ValidationFailed
 from vault.governance.consent import (
-    consenting,
     consents_dict,
     record_consent,
     require_grant_access,
@@ -48,7 +44,6 @@ from vault.logs import get_logger
 from vault.policies.plan import AccessPlan
 from vault.policies.service import COUNTER as POLICIES
 from vault.policies.service import plans
-from vault.policies.transforms import PSEUDONYM_LABEL, make_transform
 
 blueprint = Blueprint(
     "customers", __name__, url_prefix="/api/v1/customers", description="Governed customer records"
@@ -84,95 +79,18 @@ def require_audit_event(response: Response) -> Response:
 # --- the governed context of one request -----------------------------------------------------
 
 
-class Governed:
-    """The principal, purpose, store and plan of this request."""
+def governed() -> GovernedAccess:
+    """The governed access of this request: its principal, the purpose it stated, and the
+    plans of the principal's roles at the current policy stamp."""
+    principal = current_principal()
+    store = runtime.customer_store()
 
-    def __init__(self) -> None:
-        self.principal = current_principal()
-        self.purpose: str = g.purpose
-        self.store: CustomerStore = runtime.customer_store()
-        self.plan: AccessPlan = self.plan_for(self.purpose)
-        self._shown = self._view_steps()
+    def plans_for(purpose: str) -> AccessPlan:
+        stamp = runtime.change_stamps().get(POLICIES, 0)
+        return plans.plan(db.session, store.catalogue, principal.roles, purpose, stamp=stamp)
 
-    def _view_steps(self) -> list[tuple[str, Callable[[Any], Any] | None, str]]:
-        """(field, how to show it, its transform's name): once per request, not per customer."""
-        catalogue = self.store.catalogue
-        return [
-            (name, self._transform(t, catalogue[name].type) if t else None, t or "none")
-            for name, t in self.plan.readable.items()
-        ]
-
-    @property
-    def row_filter(self) -> sa.ColumnElement[bool] | None:
-        return consenting(self.purpose) if self.plan.consent_required else None
-
-    def visible(self, customer_ids: list[str]) -> list[str]:
-        if not self.plan.sees_customers:
-            return []
-        return self.store.visible(
-            customer_ids, regions=self.principal.regions, only=self.row_filter
-        )
-
-    def require_visible(self, customer_id: str) -> None:
-        aim([customer_id])
-        if not self.visible([customer_id]):
-            raise NotFound("no such customer")
-
-    def widen(self, fields: Iterable[str]) -> None:
-        """Show ``fields`` in clear as well (an approved access grant)."""
-        readable = {**self.plan.readable, **dict.fromkeys(fields, "")}
-        withheld = tuple(sorted(set(self.store.catalogue.fields) - set(readable)))
-        self.plan = dataclasses.replace(self.plan, readable=readable, withheld=withheld)
-        self._shown = self._view_steps()
-
-    @staticmethod
-    def _transform(name: str, field_type: str) -> Callable[[Any], Any]:
-        key = runtime.key_provider().derived_key(PSEUDONYM_LABEL) if name == "pseudonym" else b""
-        function = make_transform(name, key)
-        return lambda value: function(field_type, value)
-
-    def view(self, record: CustomerRecord) -> dict[str, Any]:
-        values = record.values
-        # (a comprehension: this runs for every customer of every page)
-        shown: dict[str, Any] = {
-            name: {"value": transform(values[name]) if transform else values[name],
-                   "transform": label}
-            for name, transform, label in self._shown
-            if name in values
-        }  # fmt: skip
-        return {
-            "id": record.id,
-            "region": record.region,
-            "values": shown,
-            "withheld": list(self.plan.withheld),
-            "relationship_ended_at": record.relationship_ended_at,
-        }
-
-    def read_views(self, customer_ids: list[str]) -> list[dict[str, Any]]:
-        records = self.store.read(customer_ids, self.plan.readable)
-        return [self.view(r) for r in records]
-
-    def plan_for(self, purpose: str) -> AccessPlan:
-        """The compiled, cached plan of this principal for ``purpose`` (the policy engine is
-        not asked again)."""
-        return plans.plan(
-            db.session,
-            self.store.catalogue,
-            self.principal.roles,
-            purpose,
-            stamp=runtime.change_stamps().get(POLICIES, 0),
-        )
-
-    def check_fields(self, names: Iterable[str], allowed: frozenset[str], verb: str) -> None:
-        names = list(names)
-        unknown = self.store.catalogue.unknown(names)
-        if unknown:
-            raise ValidationFailed(errors={n: ["unknown field"] for n in unknown})
-        refused = sorted(set(names) - allowed)
-        if refused:
-            raise Forbidden(
-                f"you may not {verb} these fields for this purpose: {', '.join(refused)}"
-            )
+    return GovernedAccess(principal, g.purpose, store, plans_for=plans_for,
+                          keys=runtime.key_provider(), on_target=aim)  # fmt: skip
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -183,7 +101,7 @@ class Governed:
 @blueprint.response(201, CustomerViewSchema)
 def create_customer(body: dict[str, Any]) -> dict[str, Any]:
     """Create a customer; 201 with the caller's scoped view."""
-    ctx = Governed()
+    ctx = governed()
     ctx.check_fields(body["values"], ctx.plan.creatable, "set")
     granted = [c["purpose"] for c in body["consents"] if c["granted"]]
     require_grant_access(ctx.principal, granted, ctx.plan_for)
@@ -209,7 +127,7 @@ def create_customer(body: dict[str, Any]) -> dict[str, Any]:
 @blueprint.response(200, CustomerPageSchema)
 def list_customers(args: dict[str, Any]) -> dict[str, Any]:
     """The customers this caller may see for this purpose, oldest first."""
-    ctx = Governed()
+    ctx = governed()
     if not ctx.plan.sees_customers:
         audit("customer.list")
         return {"items": [], "next_cursor": None}
@@ -226,7 +144,7 @@ def list_customers(args: dict[str, Any]) -> dict[str, Any]:
 @blueprint.response(200, CustomerViewSchema)
 def get_customer(customer_id: str) -> dict[str, Any]:
     """The scoped view of one customer."""
-    ctx = Governed()
+    ctx = governed()
     ctx.require_visible(customer_id)
     audit("customer.read", customer_ids=[customer_id], field_names=ctx.plan.readable)
     return ctx.read_views([customer_id])[0]
@@ -238,7 +156,7 @@ def get_customer(customer_id: str) -> dict[str, Any]:
 def update_customer(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
     """Change the fields this caller may write for this purpose (``null`` removes one), and
     record the end of the customer relationship (a retention trigger)."""
-    ctx = Governed()
+    ctx = governed()
     ctx.require_visible(customer_id)
     ctx.check_fields(body["values"], ctx.plan.writable, "change")
     ended = _relationship_end(ctx, customer_id, body) if "relationship_ended_at" in body else None
@@ -251,7 +169,9 @@ def update_customer(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
     return ctx.read_views([customer_id])[0]
 
 
-def _relationship_end(ctx: Governed, customer_id: str, body: dict[str, Any]) -> dt.datetime | None:
+def _relationship_end(
+    ctx: GovernedAccess, customer_id: str, body: dict[str, Any]
+) -> dt.datetime | None:
     """The relationship end to record (403 without the permission; 422, audited as a refusal,
     outside the backdating window: it would bring retention forward)."""
     try:
@@ -270,7 +190,7 @@ def _relationship_end(ctx: Governed, customer_id: str, body: dict[str, Any]) -> 
 @blueprint.response(200, CustomerPageSchema)
 def search_customers(body: dict[str, Any]) -> dict[str, Any]:
     """Exact match on email or phone through the blind index."""
-    ctx = Governed()
+    ctx = governed()
     ((field, value),) = body.items()
     found = ctx.visible(ctx.store.search(field, value))
     audit("customer.search", customer_ids=found, field_names=[field, *ctx.plan.readable])
@@ -280,7 +200,7 @@ def search_customers(body: dict[str, Any]) -> dict[str, Any]:
 @blueprint.get("/<customer_id>/consents")
 def get_consents(customer_id: str) -> dict[str, Any]:
     """Consent state per purpose with its full history."""
-    ctx = Governed()
+    ctx = governed()
     ctx.require_visible(customer_id)
     audit("consent.read", customer_ids=[customer_id])
     return consents_dict(ctx.store, customer_id)
@@ -293,7 +213,7 @@ def add_consent(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
     """Append a consent event. Whoever may read the customer for the request's purpose may
     record a withdrawal for any purpose; a grant for a purpose needs write access for that
     purpose (403 otherwise, and nothing is recorded)."""
-    ctx = Governed()
+    ctx = governed()
     ctx.require_visible(customer_id)
     if body["granted"]:
         require_grant_access(ctx.principal, [body["purpose"]], ctx.plan_for)
@@ -319,7 +239,7 @@ def _interaction_dict(item: InteractionRecord) -> dict[str, Any]:
 @blueprint.get("/<customer_id>/interactions")
 def get_interactions(customer_id: str) -> dict[str, Any]:
     """The interactions of the kinds this caller may read for this purpose."""
-    ctx = Governed()
+    ctx = governed()
     ctx.require_visible(customer_id)
     kinds = ctx.plan.interactions_read
     items = list_interactions(ctx.store, customer_id, kinds=kinds, with_text=True) if kinds else []
@@ -336,7 +256,7 @@ def get_interactions(customer_id: str) -> dict[str, Any]:
 @blueprint.response(201)
 def post_interaction(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
     """Record an interaction of a kind this caller may add for this purpose."""
-    ctx = Governed()
+    ctx = governed()
     ctx.require_visible(customer_id)
     if body["kind"] not in ctx.plan.interactions_write:
         raise Forbidden(f"you may not record {body['kind']} interactions for this purpose")

@@ -1,0 +1,1 @@
+"""Governed access to customer records (see ``governed``)."""
