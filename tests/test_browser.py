@@ -28,7 +28,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 if not Path(CHROMIUM).exists():  # a missing browser fails the suite, it is not skipped
     raise RuntimeError(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
 
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,8 @@ def test_a_customer_downloads_their_data_and_an_officer_sees_the_request(
     staff.click("text=Audit log")
     staff.fill("input[name=action]", "privacy.download")
     staff.click("text=Show")
-    assert staff.locator("tbody tr").count() == 1
+    # the click returns once the filtered page starts loading: wait for its rows, not a snapshot
+    expect(staff.locator("tbody tr")).to_have_count(1)
 
 
 # Registered before any page script runs (Playwright injects it outside the page's policy):
