@@ -16,7 +16,7 @@ from admin_ui.forms import LogoutForm, RemoveRuleForm, rule_form
 from admin_ui.governance import require_principal, short_time, table_page
 from admin_ui.views import blueprint
 from vault import runtime
-from vault.api.audit_trail import audit, refuse
+from vault.audit_trail import audit, refuse
 from vault.db import db
 from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import (

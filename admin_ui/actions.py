@@ -30,9 +30,8 @@ from admin_ui.forms import (
 from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
 from vault import runtime
-from vault.api.audit_trail import aim, audit, refuse, request_context
-from vault.api.privacy_delivery import follow_up
 from vault.api.public_urls import base_url
+from vault.audit_trail import aim, audit, refuse, request_context
 from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email
 from vault.customers.catalogue import FieldSpec, add_field
@@ -45,6 +44,7 @@ from vault.governance.retention_rules import update_rule
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
 from vault.privacy.desk import PrivacyDesk
+from vault.services import follow_up
 
 Change = Callable[[Any, Principal], str]
 

@@ -16,11 +16,11 @@ from wtforms.validators import DataRequired, Length
 
 from admin_ui.forms import LogoutForm
 from admin_ui.views import blueprint
-from vault.api.audit_trail import audit
-from vault.api.customers import governed
+from vault.audit_trail import audit
 from vault.auth.service import principal_for_user
 from vault.db import db
 from vault.errors import VaultError
+from vault.services import governed
 
 
 class LookupForm(FlaskForm):
@@ -33,7 +33,7 @@ class LookupForm(FlaskForm):
 def _lookup(form: LookupForm) -> list[dict[str, Any]]:
     """The scoped views the form asks for (raises the API's errors)."""
     g.purpose = g.principal.require_purpose(form.purpose.data)
-    ctx = governed()
+    ctx = governed(g.principal, g.purpose)
     customer_id = (form.customer_id.data or "").strip()
     for field in ("email", "phone"):
         value = (getattr(form, field).data or "").strip()

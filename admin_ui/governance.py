@@ -27,8 +27,8 @@ from admin_ui.forms import (
 )
 from admin_ui.views import blueprint
 from vault import runtime
-from vault.api.audit_trail import audit
 from vault.audit.query import AuditFilter, page_of_events
+from vault.audit_trail import audit
 from vault.auth.principal import Principal
 from vault.auth.service import principal_for_user
 from vault.customers.catalogue import load_catalogue

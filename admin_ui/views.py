@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
 from admin_ui.forms import LoginForm, LogoutForm
-from vault.api.audit_trail import audit, request_context
 from vault.audit.service import record_event
+from vault.audit_trail import audit, request_context
 from vault.auth.service import LockoutPolicy, LoginFailed, authenticate_user, principal_for_user
 from vault.auth.sessions import SESSION_TOKEN_KEY, end_session, start_session
 from vault.db import db

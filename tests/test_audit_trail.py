@@ -17,10 +17,10 @@ from tests import probe
 from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
 from tests.test_admin_login import log_in
 from vault import runtime
-from vault.api.audit_trail import request_context
 from vault.audit.models import AuditEvent, AuditEventCustomer
 from vault.audit.query import accesses_of_customer
 from vault.audit.service import AuditContext, AuditWriteFailed, record_event
+from vault.audit_trail import request_context
 from vault.db import db
 
 
@@ -111,7 +111,7 @@ def test_no_audit_no_change(
     def broken(*_args: Any, **_kwargs: Any) -> int:
         raise AuditWriteFailed("the audit trail cannot be written; nothing was done")
 
-    monkeypatch.setattr("vault.api.audit_trail.record_event", broken)
+    monkeypatch.setattr("vault.audit_trail.record_event", broken)
     field = {"name": "tier", "type": "string", "category": "profile", "sensitivity": "low"}
     response = client.post("/api/v1/fields", json=field, headers=bearer(token))
     assert response.status_code == 500

@@ -409,7 +409,7 @@ def test_no_audit_no_data(
     def broken(*_args: Any, **_kwargs: Any) -> int:
         raise AuditWriteFailed("the audit trail cannot be written; nothing was done")
 
-    monkeypatch.setattr("vault.api.audit_trail.record_event", broken)
+    monkeypatch.setattr("vault.audit_trail.record_event", broken)
     response = call(client, "GET", f"/{customer_id}", tokens["sales"], "sales")
     assert response.status_code == 500
     assert "Jeanne" not in response.get_data(as_text=True)

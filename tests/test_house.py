@@ -19,9 +19,11 @@ FLOORS: list[set[str]] = [
     {"cli"},
     {"serving", "demo", "jobs"},
     {"app", "bootstrap"},
-    {"admin_ui"},  # the admin UI's customer view still borrows the API's governed read
+    {"admin_ui"},
     {"portal"},
     {"api"},
+    {"services"},  # the one place views get services from
+    {"audit_trail"},  # the request's audit trail: its context, events and refusals
     {"runtime", "migrate"},
     {"models"},  # every model module, for Alembic and the schema check
     {"privacy", "access"},

@@ -13,12 +13,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from admin_ui import blueprint as admin_blueprint
 from vault import runtime
 from vault.api import register_api
-from vault.api.audit_trail import register_refusal_audit
 from vault.api.errors import database_unavailable, problem, register_error_handlers
 from vault.api.input_boundary import register_input_boundary
 from vault.api.request_context import register_request_hooks
 from vault.api.security_headers import register_security_headers
 from vault.audit.service import bind_audit_key
+from vault.audit_trail import register_refusal_audit
 from vault.auth.models import User
 from vault.auth.sessions import SESSION_TOKEN_KEY, SessionPolicy, resume_session
 from vault.auth.throttle import FailureLimit

@@ -11,10 +11,10 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import audit, refuse
 from vault.api.auth import GRANT_BLUEPRINT, current_principal, purpose_guard
 from vault.api.customers import governed, require_audit_event
 from vault.api.schemas import CustomerPageSchema
+from vault.audit_trail import audit, refuse
 from vault.db import db
 from vault.errors import NotFound, VaultError
 from vault.governance.access_requests import (

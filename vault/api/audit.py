@@ -14,11 +14,11 @@ from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
 from vault.api.times import AwareTime
 from vault.audit.models import OUTCOMES
 from vault.audit.query import AuditFilter, event_dict, iter_events, page_of_events
+from vault.audit_trail import audit
 from vault.db import db
 from vault.spreadsheet import spreadsheet_safe
 

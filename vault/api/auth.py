@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import TooManyRequests
 from wtforms import ValidationError
 
-from vault.api.audit_trail import refuse
+from vault.audit_trail import refuse
 from vault.auth.principal import Principal
 from vault.auth.service import (
     TokenRefused,
@@ -36,6 +36,14 @@ def current_principal() -> Principal:
     if principal is None:
         raise Unauthorized("authentication required")
     return principal
+
+
+def current_purpose() -> str:
+    """The purpose this request stated (``X-Purpose``), checked by ``purpose_guard``."""
+    purpose: str | None = g.get("purpose")
+    if purpose is None:
+        raise Unauthorized("authentication required")
+    return purpose
 
 
 def authenticate_request() -> None:

@@ -10,9 +10,9 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import audit, request_context
 from vault.api.directory import not_cached, page_of, require_admin
 from vault.api.schemas import ListQuerySchema
+from vault.audit_trail import audit, request_context
 from vault.auth.clients import list_clients, register_client, revoke_client
 from vault.auth.models import ApiClient
 from vault.auth.service import principal_for_client

@@ -16,8 +16,7 @@ from flask_smorest import Blueprint
 
 from vault import runtime
 from vault.access.governed import GovernedAccess
-from vault.api.audit_trail import aim, audit, refuse
-from vault.api.auth import current_principal, purpose_guard
+from vault.api.auth import current_principal, current_purpose, purpose_guard
 from vault.api.errors import problem
 from vault.api.request_context import answered_options
 from vault.api.schemas import (
@@ -30,9 +29,9 @@ from vault.api.schemas import (
     PatchSchema,
     SearchSchema,
 )
+from vault.audit_trail import aim, audit, refuse
 from vault.customers.index_rows import DuplicateCustomer
 from vault.customers.interactions import InteractionRecord, add_interaction, list_interactions
-from vault.db import db
 from vault.errors import Forbidden, ValidationFailed
 from vault.governance.consent import (
     consents_dict,
@@ -41,9 +40,7 @@ from vault.governance.consent import (
 )
 from vault.governance.relationship import relationship_end
 from vault.logs import get_logger
-from vault.policies.plan import AccessPlan
-from vault.policies.service import COUNTER as POLICIES
-from vault.policies.service import plans
+from vault.services import governed as governed_access
 
 blueprint = Blueprint(
     "customers", __name__, url_prefix="/api/v1/customers", description="Governed customer records"
@@ -64,6 +61,11 @@ def aim_at_the_path_customer(_endpoint: str | None, values: dict[str, Any] | Non
 blueprint.before_request(purpose_guard)
 
 
+def governed() -> GovernedAccess:
+    """The governed access of this request: its principal for the purpose it stated."""
+    return governed_access(current_principal(), current_purpose())
+
+
 @blueprint.after_request
 def require_audit_event(response: Response) -> Response:
     """Fail closed: a customer-data answer that recorded no audit event is not sent (an
@@ -74,23 +76,6 @@ def require_audit_event(response: Response) -> Response:
         log.error("audit.missing", endpoint=g.get("request_endpoint"))
         return problem(500, "audit_missing", "the access was not audited")
     return response
-
-
-# --- the governed context of one request -----------------------------------------------------
-
-
-def governed() -> GovernedAccess:
-    """The governed access of this request: its principal, the purpose it stated, and the
-    plans of the principal's roles at the current policy stamp."""
-    principal = current_principal()
-    store = runtime.customer_store()
-
-    def plans_for(purpose: str) -> AccessPlan:
-        stamp = runtime.change_stamps().get(POLICIES, 0)
-        return plans.plan(db.session, store.catalogue, principal.roles, purpose, stamp=stamp)
-
-    return GovernedAccess(principal, g.purpose, store, plans_for=plans_for,
-                          keys=runtime.key_provider(), on_target=aim)  # fmt: skip
 
 
 # --- routes ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """One place that turns every error into ``application/problem+json`` (RFC 9457), or into an
 HTML page for the admin UI. No body ever carries a submitted value. Rendering only: what a
-refusal records is decided where it is refused (vault.api.audit_trail)."""
+refusal records is decided where it is refused (vault.audit_trail)."""
 
 from __future__ import annotations
 

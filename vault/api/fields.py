@@ -10,8 +10,8 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
+from vault.audit_trail import audit
 from vault.customers.catalogue import FieldSpec, add_field, load_catalogue
 from vault.customers.models import FIELD_TYPES, SENSITIVITIES
 from vault.db import db

@@ -9,8 +9,8 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
+from vault.audit_trail import audit
 from vault.db import db
 from vault.governance.legal_holds import holds, lift_hold, place_hold
 from vault.governance.models import LegalHold

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
+from vault.audit_trail import audit
 from vault.auth.models import ApiClient, User
 from vault.db import db
 from vault.errors import ValidationFailed

@@ -10,10 +10,9 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import audit, request_context
 from vault.api.auth import current_principal
-from vault.api.privacy_delivery import follow_up
 from vault.api.public_urls import base_url
+from vault.audit_trail import audit, request_context
 from vault.db import db
 from vault.governance.models import (
     IDENTITY_CHECKS,
@@ -23,6 +22,7 @@ from vault.governance.models import (
 )
 from vault.privacy.desk import PrivacyDesk
 from vault.privacy.queue import get_request, queue_page, request_dict
+from vault.services import follow_up
 
 blueprint = Blueprint(
     "privacy_requests",

@@ -8,8 +8,8 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from vault.api.audit_trail import audit
 from vault.api.auth import current_principal
+from vault.audit_trail import audit
 from vault.db import db
 from vault.governance.purposes import create_purpose, purposes_with_consent
 

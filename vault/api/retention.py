@@ -11,8 +11,8 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import audit, request_context
 from vault.api.auth import current_principal
+from vault.audit_trail import audit, request_context
 from vault.db import db, purge_sqlite_wal
 from vault.errors import Conflict
 from vault.governance.models import RETENTION_ACTIONS, RETENTION_TRIGGERS

@@ -9,9 +9,9 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from vault import runtime
-from vault.api.audit_trail import audit, request_context
 from vault.api.directory import not_cached, page_of, require_admin
 from vault.api.schemas import ListQuerySchema
+from vault.audit_trail import audit, request_context
 from vault.auth.sessions import SessionPolicy
 from vault.auth.staff import (
     StaffMember,

@@ -31,10 +31,9 @@ from wtforms import EmailField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Length
 
 from vault import runtime
-from vault.api.audit_trail import request_context
 from vault.api.errors import flatten_messages
-from vault.api.privacy_delivery import deliver, finish_erasure
 from vault.api.public_urls import base_url, external_url
+from vault.audit_trail import request_context
 from vault.crypto.envelope import KeyRing
 from vault.customers.service import CustomerStore
 from vault.db import db
@@ -52,6 +51,7 @@ from vault.privacy.desk import (
 )
 from vault.privacy.documents import signature_holds
 from vault.privacy.export import Export
+from vault.services import deliver, finish_erasure
 
 blueprint = Blueprint("privacy", __name__, url_prefix="/privacy", template_folder="templates")
 log = get_logger("vault.privacy")
