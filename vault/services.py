@@ -13,8 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from vault import runtime
 from vault.access.governed import GovernedAccess
-from vault.audit_trail import aim
+from vault.audit_trail import aim, request_context
+from vault.auth.clients import ClientDirectory
 from vault.auth.principal import Principal
+from vault.auth.sessions import SessionPolicy
+from vault.auth.staff import StaffDirectory
 from vault.db import db, purge_sqlite_wal
 from vault.logs import get_logger
 from vault.mail import MailNotSent, OutboxMailer
@@ -40,6 +43,22 @@ def governed(principal: Principal, purpose: str) -> GovernedAccess:
 
     return GovernedAccess(principal, purpose, store, plans_for=plans_for,
                           keys=runtime.key_provider(), on_target=aim)  # fmt: skip
+
+
+# --- administration ---------------------------------------------------------------------------
+
+
+def staff(principal: Principal) -> StaffDirectory:
+    """The staff directory, as ``principal`` (an admin) may use it."""
+    settings = runtime.settings()
+    return StaffDirectory(db.session, request_context(principal), principal, now=runtime.now(),
+                          policy=SessionPolicy.from_settings(settings),
+                          min_password_length=settings.password_min_length)  # fmt: skip
+
+
+def clients(principal: Principal) -> ClientDirectory:
+    """The API clients, as ``principal`` (an admin) may manage them."""
+    return ClientDirectory(db.session, request_context(principal), principal, now=runtime.now())
 
 
 # --- what follows a privacy desk's work ------------------------------------------------------

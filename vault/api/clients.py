@@ -9,18 +9,15 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from vault import runtime
-from vault.api.directory import not_cached, page_of, require_admin
+from vault import services
+from vault.api.auth import current_principal
+from vault.api.directory import not_cached, page_of
 from vault.api.schemas import ListQuerySchema
-from vault.audit_trail import audit, request_context
-from vault.auth.clients import list_clients, register_client, revoke_client
 from vault.auth.models import ApiClient
 from vault.auth.service import principal_for_client
-from vault.db import db
 
 blueprint = Blueprint("clients", __name__, url_prefix="/api/v1/clients", description="API clients")
 blueprint.after_request(not_cached)
-ADMINS_ONLY = "API clients are managed by admins"
 
 
 class ClientSchema(ma.Schema):
@@ -80,11 +77,9 @@ def client_dict(client: ApiClient) -> dict[str, Any]:
 @blueprint.response(200, ClientPageSchema)
 def get_clients(args: dict[str, Any]) -> dict[str, Any]:
     """API clients in name order, revoked ones included."""
-    require_admin(ADMINS_ONLY)
     limit = args["limit"]
-    clients = list_clients(db.session, after=args.get("cursor"), limit=limit + 1)
-    page, next_cursor = page_of(clients, limit, lambda c: c.name)
-    audit("client.read")
+    found = services.clients(current_principal()).page(after=args.get("cursor"), limit=limit + 1)
+    page, next_cursor = page_of(found, limit, lambda c: c.name)
     return {"items": [client_dict(c) for c in page], "next_cursor": next_cursor}
 
 
@@ -94,8 +89,7 @@ def get_clients(args: dict[str, Any]) -> dict[str, Any]:
 def post_client(body: dict[str, Any]) -> dict[str, Any]:
     """Create an API client; its token is in this answer and nowhere else (only a hash of it
     is kept). 422 for an unknown role or purpose, 409 for a name taken."""
-    require_admin(ADMINS_ONLY)
-    client, token = register_client(db.session, request_context(), now=runtime.now(), **body)
+    client, token = services.clients(current_principal()).register(**body)
     return {**client_dict(client), "token": token}
 
 
@@ -103,5 +97,4 @@ def post_client(body: dict[str, Any]) -> dict[str, Any]:
 @blueprint.response(200, ClientSchema)
 def post_revoke(client_id: str) -> dict[str, Any]:
     """Revoke the client's token: its next request is 401, in every worker."""
-    require_admin(ADMINS_ONLY)
-    return client_dict(revoke_client(db.session, client_id, request_context(), now=runtime.now()))
+    return client_dict(services.clients(current_principal()).revoke(client_id))

@@ -8,24 +8,14 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from vault import runtime
-from vault.api.directory import not_cached, page_of, require_admin
+from vault import services
+from vault.api.auth import current_principal
+from vault.api.directory import not_cached, page_of
 from vault.api.schemas import ListQuerySchema
-from vault.audit_trail import audit, request_context
-from vault.auth.sessions import SessionPolicy
-from vault.auth.staff import (
-    StaffMember,
-    disable_user,
-    enable_user,
-    list_staff,
-    register_user,
-    staff_member,
-)
-from vault.db import db
+from vault.auth.staff import StaffMember
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Staff users")
 blueprint.after_request(not_cached)
-ADMINS_ONLY = "staff users are managed by admins"
 
 
 class UserSchema(ma.Schema):
@@ -50,10 +40,6 @@ class UserInSchema(ma.Schema):
     roles = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=64)), required=True)
 
 
-def _policy() -> SessionPolicy:
-    return SessionPolicy.from_settings(runtime.settings())
-
-
 def _user_dict(member: StaffMember) -> dict[str, Any]:
     user = member.user
     return {
@@ -72,12 +58,9 @@ def _user_dict(member: StaffMember) -> dict[str, Any]:
 @blueprint.response(200, UserPageSchema)
 def get_users(args: dict[str, Any]) -> dict[str, Any]:
     """Staff users in id order, with their roles, state, last log-in and open sessions."""
-    require_admin(ADMINS_ONLY)
     limit = args["limit"]
-    members = list_staff(db.session, now=runtime.now(), policy=_policy(),
-                         after=args.get("cursor"), limit=limit + 1)  # fmt: skip
+    members = services.staff(current_principal()).page(after=args.get("cursor"), limit=limit + 1)
     page, next_cursor = page_of(members, limit, lambda m: m.user.id)
-    audit("user.read")
     return {"items": [_user_dict(m) for m in page], "next_cursor": next_cursor}
 
 
@@ -87,14 +70,7 @@ def get_users(args: dict[str, Any]) -> dict[str, Any]:
 def post_user(body: dict[str, Any]) -> dict[str, Any]:
     """Create a staff user; 422 for a bad email, a short password or an unknown role, 409
     for an email taken."""
-    require_admin(ADMINS_ONLY)
-    now = runtime.now()
-    user = register_user(
-        db.session, request_context(), email=body["email"], password=body["password"],
-        roles=body["roles"], min_password_length=runtime.settings().password_min_length,
-        now=now,
-    )  # fmt: skip
-    return _user_dict(StaffMember(user, 0))
+    return _user_dict(services.staff(current_principal()).register(**body))
 
 
 @blueprint.post("/<user_id>/disable")
@@ -102,17 +78,11 @@ def post_user(body: dict[str, Any]) -> dict[str, Any]:
 def post_disable(user_id: str) -> dict[str, Any]:
     """Disable a user: no log-in, and every session ends now; 409 ``last_admin`` for the
     last active admin."""
-    require_admin(ADMINS_ONLY)
-    now = runtime.now()
-    disable_user(db.session, user_id, request_context(), now=now)
-    return _user_dict(staff_member(db.session, user_id, now=now, policy=_policy()))
+    return _user_dict(services.staff(current_principal()).disable(user_id))
 
 
 @blueprint.post("/<user_id>/enable")
 @blueprint.response(200, UserSchema)
 def post_enable(user_id: str) -> dict[str, Any]:
     """Let a disabled user log in again."""
-    require_admin(ADMINS_ONLY)
-    now = runtime.now()
-    enable_user(db.session, user_id, request_context(), now=now)
-    return _user_dict(staff_member(db.session, user_id, now=now, policy=_policy()))
+    return _user_dict(services.staff(current_principal()).enable(user_id))

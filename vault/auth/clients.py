@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from vault.audit.service import AuditContext, record_event
 from vault.auth.models import ApiClient
+from vault.auth.principal import Principal
 from vault.auth.service import create_api_client, revoke_api_client
 from vault.errors import NotFound
 
@@ -70,3 +71,46 @@ def revoke_client(
     record_event(session, context, action="client.revoke", outcome="allowed", now=now,
                  reason=client.id)  # fmt: skip
     return client
+
+
+class ClientDirectory:
+    """API clients as admins manage them from the API: every call checks that ``principal``
+    is an admin (``Forbidden`` otherwise) and records its audit event under ``context``."""
+
+    ADMINS_ONLY = "API clients are managed by admins"
+
+    def __init__(
+        self, session: Session, context: AuditContext, principal: Principal, *, now: dt.datetime
+    ) -> None:
+        self.session, self.context, self.principal, self.now = session, context, principal, now
+
+    def _admin(self) -> None:
+        self.principal.require_role("admin", because=self.ADMINS_ONLY)
+
+    def page(self, *, after: str | None, limit: int) -> list[ApiClient]:
+        """Clients in name order after ``after``, at most ``limit`` (``client.read``)."""
+        self._admin()
+        clients = list_clients(self.session, after=after, limit=limit)
+        record_event(self.session, self.context, action="client.read", outcome="allowed",
+                     now=self.now)  # fmt: skip
+        return clients
+
+    def register(
+        self,
+        *,
+        name: str,
+        role: str,
+        purposes: Sequence[str] = (),
+        expires_days: int | None = None,
+        regions: Sequence[str] = (),
+    ) -> tuple[ApiClient, str]:
+        """A new client and its token, to be shown once (``register_client``)."""
+        self._admin()
+        return register_client(self.session, self.context, name=name, role=role,
+                               purposes=purposes, expires_days=expires_days, regions=regions,
+                               now=self.now)  # fmt: skip
+
+    def revoke(self, client_id: str) -> ApiClient:
+        """Revoke the client's token for good (``revoke_client``)."""
+        self._admin()
+        return revoke_client(self.session, client_id, self.context, now=self.now)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from vault.audit.service import AuditContext, record_event
 from vault.auth.models import User
+from vault.auth.principal import Principal
 from vault.auth.service import create_user, find_user_by_email
 from vault.auth.sessions import SessionPolicy, end_user_sessions, open_session_counts
 from vault.errors import Conflict, NotFound
@@ -128,3 +129,56 @@ def enable_user(session: Session, user_id: str, context: AuditContext, *, now: d
     record_event(session, context, action="user.enable", outcome="allowed", now=now,
                  reason=user.id)  # fmt: skip
     return user
+
+
+class StaffDirectory:
+    """The staff directory as admins use it from the API or the admin UI: every call checks
+    that ``principal`` is an admin (``Forbidden`` otherwise) and records its audit event in
+    ``session``'s transaction under ``context``."""
+
+    ADMINS_ONLY = "staff users are managed by admins"
+
+    def __init__(
+        self,
+        session: Session,
+        context: AuditContext,
+        principal: Principal,
+        *,
+        now: dt.datetime,
+        policy: SessionPolicy,
+        min_password_length: int,
+    ) -> None:
+        self.session, self.context, self.principal = session, context, principal
+        self.now, self.policy, self.min_password_length = now, policy, min_password_length
+
+    def _admin(self) -> None:
+        self.principal.require_role("admin", because=self.ADMINS_ONLY)
+
+    def page(self, *, after: str | None, limit: int) -> list[StaffMember]:
+        """Users in id order after ``after``, at most ``limit`` (``user.read``)."""
+        self._admin()
+        members = list_staff(self.session, now=self.now, policy=self.policy, after=after,
+                             limit=limit)  # fmt: skip
+        record_event(self.session, self.context, action="user.read", outcome="allowed",
+                     now=self.now)  # fmt: skip
+        return members
+
+    def register(self, *, email: str, password: str, roles: Sequence[str]) -> StaffMember:
+        """A new user (``register_user``), with no session yet."""
+        self._admin()
+        user = register_user(self.session, self.context, email=email, password=password,
+                             roles=roles, min_password_length=self.min_password_length,
+                             now=self.now)  # fmt: skip
+        return StaffMember(user, 0)
+
+    def disable(self, user_id: str) -> StaffMember:
+        """Disable the user (``disable_user``): its sessions end now."""
+        self._admin()
+        disable_user(self.session, user_id, self.context, now=self.now)
+        return staff_member(self.session, user_id, now=self.now, policy=self.policy)
+
+    def enable(self, user_id: str) -> StaffMember:
+        """Let the user log in again (``enable_user``)."""
+        self._admin()
+        enable_user(self.session, user_id, self.context, now=self.now)
+        return staff_member(self.session, user_id, now=self.now, policy=self.policy)
