@@ -419,7 +419,7 @@ def test_a_route_that_forgets_its_audit_sends_nothing(
     client: FlaskClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     customer_id = create(client, tokens)
-    monkeypatch.setattr("vault.api.customers.audit", lambda *_a, **_k: None)
+    monkeypatch.setattr("vault.services.audit", lambda *_a, **_k: None)
     response = call(client, "GET", f"/{customer_id}", tokens["sales"], "sales")
     assert response.status_code == 500
     assert response.get_json()["code"] == "audit_missing"

@@ -29,13 +29,15 @@ _UNRECORDED = {429}
 
 
 def request_context(
-    principal: Principal | None = None, actor_kind: str | None = None
+    principal: Principal | None = None, actor_kind: str | None = None, purpose: str | None = None
 ) -> AuditContext:
+    """Who acts in this request, for what purpose, from where (the request's own principal
+    and stated purpose unless given)."""
     principal = principal or g.get("principal")
     return AuditContext(
         actor_kind=actor_kind or (principal.kind if principal else "anonymous"),
         actor_id=principal.id if principal else "",
-        purpose=g.get("purpose") or "",
+        purpose=(g.get("purpose") if purpose is None else purpose) or "",
         request_id=g.get("request_id") or "",
         client_address=request.remote_addr or "",
     )
@@ -49,12 +51,13 @@ def audit(
     outcome: str = "allowed",
     reason: str = "",
     principal: Principal | None = None,
+    purpose: str | None = None,
 ) -> int:
     """Record an event in this request's transaction: it commits with the request's work or
     not at all ("no audit, no data")."""
     event_id = record_event(
         db.session,
-        request_context(principal),
+        request_context(principal, purpose=purpose),
         action=action,
         outcome=outcome,
         now=runtime.now(),
@@ -79,12 +82,13 @@ def refuse(
     action: str | None = None,
     customer_ids: Iterable[str] | None = None,
     principal: Principal | None = None,
+    purpose: str | None = None,
 ) -> None:
     """Record a refused attempt (outcome ``denied``) naming ``customer_ids`` or, by default,
     the customers the request aimed at. It is written when the request ends, in a transaction
     of its own if the request's work is rolled back."""
     g._vault_refused = True
-    context = request_context(principal)
+    context = request_context(principal, purpose=purpose)
     now = runtime.now()
     action = action or endpoint_action()
     customers = list(g.get("_vault_aim", []) if customer_ids is None else customer_ids)

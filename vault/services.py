@@ -9,11 +9,12 @@ is handed to the unit of work as an after-commit hook.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from vault import runtime
 from vault.access.governed import GovernedAccess
-from vault.audit_trail import aim, request_context
+from vault.audit_trail import aim, audit, refuse, request_context
 from vault.auth.clients import ClientDirectory
 from vault.auth.principal import Principal
 from vault.auth.sessions import SessionPolicy
@@ -41,8 +42,20 @@ def governed(principal: Principal, purpose: str) -> GovernedAccess:
         stamp = runtime.change_stamps().get(POLICIES, 0)
         return plans.plan(db.session, store.catalogue, principal.roles, purpose, stamp=stamp)
 
+    def record(action: str, *, customer_ids: Iterable[str] = (),
+               field_names: Iterable[str] = (), reason: str = "") -> object:  # fmt: skip
+        return audit(action, customer_ids=customer_ids, field_names=field_names, reason=reason,
+                     principal=principal, purpose=purpose)  # fmt: skip
+
+    def refused(reason: str, *, action: str | None = None,
+                customer_ids: Iterable[str] | None = None) -> None:  # fmt: skip
+        refuse(reason, action=action, customer_ids=customer_ids, principal=principal,
+               purpose=purpose)  # fmt: skip
+
     return GovernedAccess(principal, purpose, store, plans_for=plans_for,
-                          keys=runtime.key_provider(), on_target=aim)  # fmt: skip
+                          keys=runtime.key_provider(), record=record, refuse=refused,
+                          on_target=aim,
+                          backdate_days=runtime.settings().relationship_backdate_days)  # fmt: skip
 
 
 # --- administration ---------------------------------------------------------------------------

@@ -2,23 +2,61 @@
 access plan decides which fields are shown and how, which may be written, which rows are
 visible (consent for a consent-based purpose, the principal's regions); an approved access
 grant widens it. The doors (the API, the admin UI, the grants endpoint) build one per request
-and write the audit event of what it returned."""
+and call its operations, which check, do the work and record their own audit events (refusals
+included) through the recorders the door hands in."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import enum
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from vault.auth.principal import Principal
 from vault.crypto.keys import KeyProvider
+from vault.customers.index_rows import DuplicateCustomer
+from vault.customers.interactions import InteractionRecord, add_interaction, list_interactions
 from vault.customers.service import CustomerRecord, CustomerStore
 from vault.errors import Forbidden, NotFound, ValidationFailed
-from vault.governance.consent import consenting
+from vault.governance.access_requests import active_grant
+from vault.governance.consent import (
+    consenting,
+    consents_dict,
+    record_consent,
+    require_grant_access,
+)
+from vault.governance.relationship import relationship_end
 from vault.policies.plan import AccessPlan
 from vault.policies.transforms import PSEUDONYM_LABEL, make_transform
+
+
+class Unchanged(enum.Enum):
+    """A value an update leaves as it is."""
+
+    UNCHANGED = enum.auto()
+
+
+UNCHANGED = Unchanged.UNCHANGED
+
+
+class Record(Protocol):
+    """Records an allowed access in the request's transaction."""
+
+    def __call__(
+        self, action: str, *, customer_ids: Iterable[str] = (), field_names: Iterable[str] = (),
+        reason: str = "",
+    ) -> object: ...  # fmt: skip
+
+
+class Refuse(Protocol):
+    """Records a refused attempt (kept even when the request's work is rolled back)."""
+
+    def __call__(
+        self, reason: str, *, action: str | None = None, customer_ids: Iterable[str] | None = None
+    ) -> None: ...
 
 
 class GovernedAccess:
@@ -26,7 +64,8 @@ class GovernedAccess:
     may see, and each one's view (fields through the plan's transforms, the rest withheld).
     Built from a principal, a purpose and the store; the plans come from ``plans_for`` (the
     compiled, cached plan of the principal's roles for a purpose), and ``on_target`` hears
-    every customer a request is about (a refusal names its target)."""
+    every customer a request is about (a refusal names its target). ``record`` and
+    ``refuse`` write the audit events of what it does and refuses."""
 
     def __init__(
         self,
@@ -36,9 +75,15 @@ class GovernedAccess:
         *,
         plans_for: Callable[[str], AccessPlan],
         keys: KeyProvider,
+        record: Record,
+        refuse: Refuse,
         on_target: Callable[[list[str]], None] = lambda _ids: None,
+        backdate_days: int = 30,
     ) -> None:
         self.principal = principal
+        self.record = record
+        self.refuse = refuse
+        self.backdate_days = backdate_days
         self.purpose = purpose
         self.store = store
         self.keys = keys
@@ -119,3 +164,160 @@ class GovernedAccess:
             raise Forbidden(
                 f"you may not {verb} these fields for this purpose: {', '.join(refused)}"
             )
+
+    def _visible_records(self, customer_ids: list[str]) -> list[CustomerRecord]:
+        """The visible customers among ``customer_ids`` with the plan's fields: the check and
+        the read are one SELECT."""
+        if not self.plan.sees_customers:
+            return []
+        return self.store.read(customer_ids, self.plan.readable,
+                               regions=self.principal.regions, only=self.row_filter)  # fmt: skip
+
+    # --- operations (each records its audit event) -----------------------------------------
+
+    def create(
+        self, values: dict[str, Any], *, region: str, consents: Iterable[dict[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """Create a customer with its consents; returns the caller's view of it. Only fields
+        the plan may create, in the principal's regions; a consent grant needs write access
+        for its purpose. A duplicate names the existing customer only to those who see it."""
+        consents = list(consents)
+        self.check_fields(values, self.plan.creatable, "set")
+        require_grant_access(self.principal, [c["purpose"] for c in consents if c["granted"]],
+                             self.plan_for)  # fmt: skip
+        regions = self.principal.regions
+        if regions is not None and region not in regions:
+            raise Forbidden("you may not create customers in this region")
+        try:
+            customer_id = self.store.create(values, region=region)
+        except DuplicateCustomer as exc:
+            if exc.existing_id:
+                self.on_target([exc.existing_id])  # an existence probe is recorded against it
+                if self.visible([exc.existing_id]):
+                    exc.extra["existing_id"] = exc.existing_id
+            raise
+        for consent in consents:
+            record_consent(self.store, customer_id, recorded_by=self.principal.id, **consent)
+        self.record("customer.create", customer_ids=[customer_id], field_names=values)
+        return self.read_views([customer_id])[0]
+
+    def page(self, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the visible customers, oldest first, and the cursor of the next one."""
+        if not self.plan.sees_customers:
+            self.record("customer.list")
+            return [], None
+        page = self.store.list_page(limit=limit, cursor=cursor, regions=self.principal.regions,
+                                    only=self.row_filter)  # fmt: skip
+        items = self.read_views(page.ids)
+        self.record("customer.list", customer_ids=page.ids, field_names=self.plan.readable)
+        return items, page.next_cursor
+
+    def read(self, customer_id: str) -> dict[str, Any]:
+        """The view of one customer; ``NotFound`` when it is not visible (as for no such id)."""
+        self.on_target([customer_id])
+        records = self._visible_records([customer_id])
+        if not records:
+            raise NotFound("no such customer")
+        self.record("customer.read", customer_ids=[customer_id], field_names=self.plan.readable)
+        return self.view(records[0])
+
+    def search(self, field: str, value: Any) -> list[dict[str, Any]]:
+        """The visible customers whose ``field`` (email, phone) equals ``value``."""
+        records = self._visible_records(self.store.search(field, value))
+        self.record("customer.search", customer_ids=[r.id for r in records],
+                    field_names=[field, *self.plan.readable])  # fmt: skip
+        return [self.view(r) for r in records]
+
+    def update(
+        self,
+        customer_id: str,
+        values: dict[str, Any],
+        *,
+        relationship_ended_at: dt.datetime | Unchanged | None = UNCHANGED,
+    ) -> dict[str, Any]:
+        """Change the fields the plan may write (``None`` removes one) and record the end of
+        the customer relationship (or, with ``None``, that it goes on); returns the view."""
+        self.require_visible(customer_id)
+        self.check_fields(values, self.plan.writable, "change")
+        ended = None
+        if relationship_ended_at is not UNCHANGED:
+            ended = self._relationship_end(customer_id, relationship_ended_at)
+        changed = self.store.update(customer_id, values) if values else []
+        reason = ""
+        if relationship_ended_at is not UNCHANGED:
+            self.store.end_relationship(customer_id, ended)
+            reason = "relationship_ended" if ended else "relationship_resumed"
+        self.record("customer.update", customer_ids=[customer_id], field_names=changed,
+                    reason=reason)  # fmt: skip
+        return self.read_views([customer_id])[0]
+
+    def _relationship_end(self, customer_id: str, when: dt.datetime | None) -> dt.datetime | None:
+        """The relationship end to record (``Forbidden`` without the permission; outside the
+        backdating window ``ValidationFailed``, recorded as a refusal: it would bring
+        retention forward)."""
+        try:
+            return relationship_end(
+                when, may_record=self.plan.relationship_write, now=self.store.now,
+                backdate_days=self.backdate_days,
+            )  # fmt: skip
+        except ValidationFailed:
+            self.refuse("relationship_ended_at:out_of_range", action="customer.update",
+                        customer_ids=[customer_id])  # fmt: skip
+            raise
+
+    def consents(self, customer_id: str) -> dict[str, Any]:
+        """Consent state per purpose with its history."""
+        self.require_visible(customer_id)
+        self.record("consent.read", customer_ids=[customer_id])
+        return consents_dict(self.store, customer_id)
+
+    def record_consent(self, customer_id: str, consent: dict[str, Any]) -> dict[str, Any]:
+        """Append a consent event. A withdrawal needs only sight of the customer; a grant
+        needs write access for its purpose."""
+        self.require_visible(customer_id)
+        if consent["granted"]:
+            require_grant_access(self.principal, [consent["purpose"]], self.plan_for)
+        record_consent(self.store, customer_id, recorded_by=self.principal.id, **consent)
+        self.record("consent.change", customer_ids=[customer_id],
+                    reason=f"{consent['purpose']}:{consent['granted']}")  # fmt: skip
+        return consents_dict(self.store, customer_id)
+
+    def interactions(self, customer_id: str) -> list[InteractionRecord]:
+        """The customer's interactions of the kinds the plan may read, newest first."""
+        self.require_visible(customer_id)
+        kinds = self.plan.interactions_read
+        found = []
+        if kinds:
+            found = list_interactions(self.store, customer_id, kinds=kinds, with_text=True)
+        self.record("interaction.read", customer_ids=[customer_id],
+                    field_names=[f"interactions:{k}" for k in kinds])  # fmt: skip
+        return found
+
+    def add_interaction(self, customer_id: str, interaction: dict[str, Any]) -> InteractionRecord:
+        """Record an interaction of a kind the plan may add; returns it."""
+        self.require_visible(customer_id)
+        kind = interaction["kind"]
+        if kind not in self.plan.interactions_write:
+            raise Forbidden(f"you may not record {kind} interactions for this purpose")
+        added = add_interaction(self.store, customer_id, **interaction)
+        self.record("interaction.create", customer_ids=[customer_id],
+                    field_names=[f"interactions:{kind}"])  # fmt: skip
+        items = list_interactions(self.store, customer_id, kinds={kind}, with_text=True)
+        return next(i for i in items if i.id == added)
+
+    def read_grant(self, request_id: str) -> list[dict[str, Any]]:
+        """The customers of the principal's active access grant ``request_id`` for this
+        purpose, with the granted fields in clear besides the plan's own view."""
+        grant = active_grant(self.store.session, request_id, self.principal.id, self.store.now)
+        if grant.purpose != self.purpose:
+            raise NotFound("no such active grant for this purpose")
+        self.widen(grant.fields.split())
+        if grant.customer_ids:
+            candidates = grant.customer_ids.split()
+        else:
+            candidates = self.store.list_page(limit=500, regions={grant.region}).ids
+        records = self.store.read(candidates, self.plan.readable,
+                                  regions=self.principal.regions, only=self.row_filter)  # fmt: skip
+        self.record("customer.read", customer_ids=[r.id for r in records],
+                    field_names=self.plan.readable, reason=grant.id)  # fmt: skip
+        return [self.view(r) for r in records]

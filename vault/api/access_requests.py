@@ -16,9 +16,8 @@ from vault.api.customers import governed, require_audit_event
 from vault.api.schemas import CustomerPageSchema
 from vault.audit_trail import audit, refuse
 from vault.db import db
-from vault.errors import NotFound, VaultError
+from vault.errors import VaultError
 from vault.governance.access_requests import (
-    active_grant,
     create_request,
     decide,
     owners,
@@ -164,15 +163,4 @@ def revoke_request(request_id: str) -> dict[str, Any]:
 def grant_customers(request_id: str) -> dict[str, Any]:
     """The grant's customers, with the granted fields in clear besides the role's own view;
     only for the requester, for the grant's purpose, while it is active."""
-    ctx = governed()
-    grant = active_grant(db.session, request_id, ctx.principal.id, runtime.now())
-    if grant.purpose != ctx.purpose:
-        raise NotFound("no such active grant for this purpose")
-    ctx.widen(grant.fields.split())
-    if grant.customer_ids:
-        candidates = grant.customer_ids.split()
-    else:
-        candidates = ctx.store.list_page(limit=500, regions={grant.region}).ids
-    visible = ctx.store.visible(candidates, regions=ctx.principal.regions, only=ctx.row_filter)
-    audit("customer.read", customer_ids=visible, field_names=ctx.plan.readable, reason=grant.id)
-    return {"items": ctx.read_views(visible), "next_cursor": None}
+    return {"items": governed().read_grant(request_id), "next_cursor": None}

@@ -1,8 +1,7 @@
 """Customer records: create, read a chosen set of fields (decrypting only those), update,
 list with a cursor, search through blind indexes, and crypto-shred.
 
-A ``CustomerStore`` serves one request or command: it flushes, the caller commits.
-"""
+A ``CustomerStore`` serves one request or command: it flushes, the caller commits."""
 
 from __future__ import annotations
 
@@ -279,12 +278,9 @@ class CustomerStore:
         return self.session.scalar(query) is not None
 
     def visible(
-        self,
-        customer_ids: Sequence[str],
-        *,
-        regions: Collection[str] | None = None,
+        self, customer_ids: Sequence[str], *, regions: Collection[str] | None = None,
         only: sa.ColumnElement[bool] | None = None,
-    ) -> list[str]:
+    ) -> list[str]:  # fmt: skip
         """The ids among ``customer_ids`` (in that order) that are active, in ``regions``
         when given, and pass the extra row filter ``only`` (consent, grants)."""
         if not customer_ids:
@@ -300,16 +296,23 @@ class CustomerStore:
         return [i for i in customer_ids if i in found]
 
     def read(
-        self, customer_ids: Sequence[str], field_names: Iterable[str], *, with_times: bool = False
-    ) -> list[CustomerRecord]:
+        self, customer_ids: Sequence[str], field_names: Iterable[str], *, with_times: bool = False,
+        regions: Collection[str] | None = None, only: sa.ColumnElement[bool] | None = None,
+    ) -> list[CustomerRecord]:  # fmt: skip
         """Active customers among ``customer_ids`` (in that order), with the values of
-        ``field_names`` decrypted; no other value is decrypted. Raises ``DecryptionFailed``
-        (naming customer and field) and ``DataKeyDestroyed``."""
+        ``field_names`` decrypted; no other value is decrypted. ``regions`` and ``only``
+        narrow the rows as in ``visible``, in the same statement (a visibility check and the
+        read are one SELECT). Raises ``DecryptionFailed`` (naming customer and field) and
+        ``DataKeyDestroyed``."""
         ids = list(dict.fromkeys(customer_ids))
         if not ids:
             return []
         names = [n for n in dict.fromkeys(field_names) if n in self.catalogue]
         query = _READ_WITH_TIMES if with_times else _READ
+        if regions is not None:
+            query = query.where(Customer.region.in_(sorted(regions)))
+        if only is not None:
+            query = query.where(only)
         rows = self.session.connection().execute(query, {"ids": ids}).all()
         records = {
             r.id: CustomerRecord(
@@ -344,10 +347,9 @@ class CustomerStore:
     def read_one(
         self, customer_id: str, field_names: Iterable[str], *, with_times: bool = False
     ) -> CustomerRecord:
-        records = self.read([customer_id], field_names, with_times=with_times)
-        if not records:
-            raise NotFound("no such customer")
-        return records[0]
+        for record in self.read([customer_id], field_names, with_times=with_times):
+            return record
+        raise NotFound("no such customer")
 
     def list_page(
         self,
