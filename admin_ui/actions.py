@@ -29,7 +29,7 @@ from admin_ui.forms import (
 )
 from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
-from vault import runtime
+from vault import runtime, services
 from vault.api.public_urls import base_url
 from vault.audit_trail import aim, audit, refuse, request_context
 from vault.auth.principal import Principal
@@ -40,7 +40,6 @@ from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import set_owner
 from vault.governance.legal_holds import lift_hold, place_hold
 from vault.governance.purposes import create_purpose
-from vault.governance.retention_rules import update_rule
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
 from vault.privacy.desk import PrivacyDesk
@@ -137,9 +136,8 @@ def add_purpose(form: PurposeForm, principal: Principal) -> str:
 @form_action("/retention/change", "admin", RetentionChangeForm, "admin.retention")
 def change_retention_rule(form: RetentionChangeForm, principal: Principal) -> str:
     rule_id, enabled = (form.rule_id.data or "").strip(), bool(form.enabled.data)
-    rule = update_rule(db.session, rule_id, now=runtime.now(), period_days=form.period_days.data,
-                       enabled=enabled)  # fmt: skip
-    audit("retention_rule.update", principal=principal, reason=rule.id)
+    rule = services.retention(principal).change(rule_id, period_days=form.period_days.data,
+                                                enabled=enabled)  # fmt: skip
     return f"Rule {rule.id}: {rule.period_days} days, {'enabled' if rule.enabled else 'disabled'}."
 
 

@@ -26,7 +26,7 @@ from admin_ui.forms import (
     RetentionChangeForm,
 )
 from admin_ui.views import blueprint
-from vault import runtime
+from vault import runtime, services
 from vault.audit.query import AuditFilter, page_of_events
 from vault.audit_trail import audit
 from vault.auth.principal import Principal
@@ -35,9 +35,7 @@ from vault.customers.catalogue import load_catalogue
 from vault.db import db
 from vault.errors import Forbidden
 from vault.governance.access_requests import owners
-from vault.governance.legal_holds import holds
 from vault.governance.purposes import purposes_with_consent
-from vault.governance.retention_rules import rules
 from vault.privacy.queue import queue_page, request_dict
 
 AUDIT_PAGE = 100
@@ -134,18 +132,15 @@ def audit_log() -> ResponseReturnValue:
 @login_required
 def retention() -> ResponseReturnValue:
     """Retention rules, and the legal holds in force."""
-    principal = require_principal("admin", "compliance_officer")
-    audit("retention.read", principal=principal)
+    principal = require_principal()
+    found, active = services.retention(principal).overview()
     rule_rows = [
         [r.id, r.field or r.category or "whole customer", r.action, f"{r.period_days} days",
          r.trigger + (f" ({r.purpose})" if r.purpose else ""), "yes" if r.enabled else "no",
          r.description]
-        for r in rules(db.session)
+        for r in found
     ]  # fmt: skip
-    active = holds(db.session, active_only=True)
     hold_rows = [[h.id, h.customer_id, h.placed_by, short_time(h.placed_at)] for h in active]
-    if active:
-        audit("legal_hold.read", principal=principal, customer_ids=[h.customer_id for h in active])
     columns = ["rule", "applies to", "action", "period", "after", "enabled", "why"]
     forms = []
     if principal.has_role("admin"):

@@ -19,12 +19,14 @@ from vault.auth.principal import Principal
 from vault.auth.sessions import SessionPolicy
 from vault.auth.staff import StaffDirectory
 from vault.db import db, purge_sqlite_wal
+from vault.governance.retention_desk import RetentionRules
 from vault.logs import get_logger
 from vault.mail import MailNotSent, OutboxMailer
 from vault.policies.plan import AccessPlan
 from vault.policies.service import COUNTER as POLICIES
 from vault.policies.service import plans
 from vault.privacy.desk import Outgoing, PrivacyDesk
+from vault.worker import job_lock
 
 log = get_logger("vault.privacy")  # what it logs is the privacy desk's
 
@@ -104,3 +106,17 @@ def follow_up(desk: PrivacyDesk, outgoing: Outgoing | None, request_id: str) -> 
     privacy-request API and the admin UI all use the desk so)."""
     db.after_commit(lambda: finish_erasure(desk))
     db.after_commit(lambda: deliver(outgoing, request_id))
+
+
+# --- governance: retention, legal holds, purposes, the audit trail, privacy requests ---------
+
+
+def retention(principal: Principal) -> RetentionRules:
+    """The retention rules and the sweep, as ``principal`` may use them; the sweep commits
+    batch by batch in the request's session, under the sweep's lock."""
+    return RetentionRules(db.session, request_context(principal), principal, now=runtime.now(),
+                          store=runtime.customer_store,
+                          sweep_lock=lambda: job_lock(db.engine, "retention.sweep"),
+                          commit=db.session.commit,
+                          forget_mail=lambda refs: runtime.mailer().forget(refs),
+                          purge_wal=lambda: purge_sqlite_wal(db.engine))  # fmt: skip
