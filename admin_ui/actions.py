@@ -38,7 +38,6 @@ from vault.customers.catalogue import FieldSpec, add_field
 from vault.db import db
 from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import set_owner
-from vault.governance.legal_holds import lift_hold, place_hold
 from vault.governance.purposes import create_purpose
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
@@ -145,20 +144,14 @@ def change_retention_rule(form: RetentionChangeForm, principal: Principal) -> st
 def add_hold(form: HoldForm, principal: Principal) -> str:
     customer_id = (form.customer_id.data or "").strip()
     aim([customer_id])
-    hold = place_hold(db.session, customer_id, reason=form.reason.data or "", by=principal.id,
-                      now=runtime.now(), notes=runtime.note_cipher())  # fmt: skip
-    audit("legal_hold.place", principal=principal, customer_ids=[hold.customer_id],
-          reason=hold.id)  # fmt: skip
+    hold = services.legal_holds(principal).place(customer_id, reason=form.reason.data or "")
     return f"Hold {hold.id} placed: no erasure of {hold.customer_id} proceeds until lifted."
 
 
 @form_action("/legal-holds/lift", "compliance_officer", LiftForm, "admin.retention")
 def lift(form: LiftForm, principal: Principal) -> str:
-    hold = lift_hold(db.session, (form.hold_id.data or "").strip(),
-                     reason=form.reason.data or "", by=principal.id, now=runtime.now(),
-                     notes=runtime.note_cipher())  # fmt: skip
-    audit("legal_hold.lift", principal=principal, customer_ids=[hold.customer_id],
-          reason=hold.id)  # fmt: skip
+    hold = services.legal_holds(principal).lift((form.hold_id.data or "").strip(),
+                                                reason=form.reason.data or "")  # fmt: skip
     return f"Hold {hold.id} lifted."
 
 

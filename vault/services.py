@@ -19,6 +19,7 @@ from vault.auth.principal import Principal
 from vault.auth.sessions import SessionPolicy
 from vault.auth.staff import StaffDirectory
 from vault.db import db, purge_sqlite_wal
+from vault.governance.legal_holds import LegalHolds
 from vault.governance.retention_desk import RetentionRules
 from vault.logs import get_logger
 from vault.mail import MailNotSent, OutboxMailer
@@ -120,3 +121,10 @@ def retention(principal: Principal) -> RetentionRules:
                           commit=db.session.commit,
                           forget_mail=lambda refs: runtime.mailer().forget(refs),
                           purge_wal=lambda: purge_sqlite_wal(db.engine))  # fmt: skip
+
+
+def legal_holds(principal: Principal) -> LegalHolds:
+    """The legal holds, as ``principal`` (a compliance officer, or an admin to read) may use
+    them."""
+    return LegalHolds(db.session, request_context(principal), principal, now=runtime.now(),
+                      notes=runtime.note_cipher)  # fmt: skip
