@@ -38,7 +38,6 @@ from vault.customers.catalogue import FieldSpec, add_field
 from vault.db import db
 from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import set_owner
-from vault.governance.purposes import create_purpose
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
 from vault.privacy.desk import PrivacyDesk
@@ -125,10 +124,9 @@ def add_catalogue_field(form: FieldForm, principal: Principal) -> str:
 
 @form_action("/purposes/add", "admin", PurposeForm, "admin.purposes")
 def add_purpose(form: PurposeForm, principal: Principal) -> str:
-    purpose = create_purpose(db.session, code=(form.code.data or "").strip(),
-                             description=form.description.data or "",
-                             legal_basis=form.legal_basis.data or "")  # fmt: skip
-    audit("purpose.change", principal=principal, reason=f"created {purpose.code}")
+    purpose = services.purposes(principal).add(code=(form.code.data or "").strip(),
+                                               description=form.description.data or "",
+                                               legal_basis=form.legal_basis.data or "")  # fmt: skip
     return f"Purpose {purpose.code} added."
 
 

@@ -35,7 +35,6 @@ from vault.customers.catalogue import load_catalogue
 from vault.db import db
 from vault.errors import Forbidden
 from vault.governance.access_requests import owners
-from vault.governance.purposes import purposes_with_consent
 from vault.privacy.queue import queue_page, request_dict
 
 AUDIT_PAGE = 100
@@ -162,7 +161,7 @@ def purposes() -> ResponseReturnValue:
     rows = [
         [p["code"], p["legal_basis"].replace("_", " "), p["description"],
          *(p.get("consent", {}).get(k, "") for k in ("granted", "withdrawn", "never_asked"))]
-        for p in purposes_with_consent(db.session)
+        for p in services.purposes(principal).with_consent()
     ]  # fmt: skip
     columns = ["purpose", "legal basis", "description", "granted", "withdrawn", "never asked"]
     forms = []

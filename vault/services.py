@@ -20,6 +20,7 @@ from vault.auth.sessions import SessionPolicy
 from vault.auth.staff import StaffDirectory
 from vault.db import db, purge_sqlite_wal
 from vault.governance.legal_holds import LegalHolds
+from vault.governance.purposes import Purposes
 from vault.governance.retention_desk import RetentionRules
 from vault.logs import get_logger
 from vault.mail import MailNotSent, OutboxMailer
@@ -128,3 +129,9 @@ def legal_holds(principal: Principal) -> LegalHolds:
     them."""
     return LegalHolds(db.session, request_context(principal), principal, now=runtime.now(),
                       notes=runtime.note_cipher)  # fmt: skip
+
+
+def purposes(principal: Principal) -> Purposes:
+    """The purposes with their consent statistics, as ``principal`` may read and (an admin)
+    add them."""
+    return Purposes(db.session, request_context(principal), principal, now=runtime.now())
