@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from vault import runtime
 from vault.access.governed import GovernedAccess
+from vault.audit.review import AuditReview
 from vault.audit_trail import aim, request_context
 from vault.auth.clients import ClientDirectory
 from vault.auth.principal import Principal
@@ -135,3 +136,10 @@ def purposes(principal: Principal) -> Purposes:
     """The purposes with their consent statistics, as ``principal`` may read and (an admin)
     add them."""
     return Purposes(db.session, request_context(principal), principal, now=runtime.now())
+
+
+def audit_review(principal: Principal) -> AuditReview:
+    """The audit trail, as ``principal`` (a compliance officer or an admin) may review it; an
+    export commits its own event in the request's session before it streams."""
+    return AuditReview(db.session, request_context(principal), principal, now=runtime.now(),
+                       log=runtime.audit_log, commit=db.session.commit)  # fmt: skip
