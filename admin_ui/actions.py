@@ -31,7 +31,7 @@ from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
 from vault import runtime, services
 from vault.api.public_urls import base_url
-from vault.audit_trail import aim, audit, refuse, request_context
+from vault.audit_trail import aim, audit, refuse
 from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email
 from vault.customers.catalogue import FieldSpec, add_field
@@ -40,8 +40,6 @@ from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import set_owner
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
-from vault.privacy.desk import PrivacyDesk
-from vault.services import follow_up
 
 Change = Callable[[Any, Principal], str]
 
@@ -156,23 +154,18 @@ def lift(form: LiftForm, principal: Principal) -> str:
 @form_action("/privacy-requests/extend", "compliance_officer", ExtendForm,
              "admin.privacy_requests")  # fmt: skip
 def extend_request(form: ExtendForm, principal: Principal) -> str:
-    desk = PrivacyDesk(runtime.customer_store(), request_context(principal))
-    item = desk.extend((form.request_id.data or "").strip(), reason=form.reason.data or "",
-                       by=principal.id)  # fmt: skip
+    item = services.privacy_queue(principal).extend((form.request_id.data or "").strip(),
+                                                    reason=form.reason.data or "")  # fmt: skip
     return f"Request {item.id} is now due on {item.due_at:%Y-%m-%d}."
 
 
 @form_action("/privacy-requests/file", "compliance_officer", FileRequestForm,
              "admin.privacy_requests")  # fmt: skip
 def file_privacy_request(form: FileRequestForm, principal: Principal) -> str:
-    desk = PrivacyDesk(runtime.customer_store(), request_context(principal),
-                       base_url=base_url())  # fmt: skip
     customer_id = (form.customer_id.data or "").strip()
     aim([customer_id])
-    item, outgoing = desk.file(
+    item = services.privacy_queue(principal, base_url=base_url()).file(
         form.type.data or "", customer_id,
         channel=form.channel.data or "", identity_check=form.identity_check.data or "",
-        by=principal.id,
     )  # fmt: skip
-    follow_up(desk, outgoing, item.id)
     return f"Request {item.id} filed: {item.status.replace('_', ' ')} {item.reason}".strip()

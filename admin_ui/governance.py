@@ -26,16 +26,14 @@ from admin_ui.forms import (
     RetentionChangeForm,
 )
 from admin_ui.views import blueprint
-from vault import runtime, services
+from vault import services
 from vault.audit.query import AuditFilter
-from vault.audit_trail import audit
 from vault.auth.principal import Principal
 from vault.auth.service import principal_for_user
 from vault.customers.catalogue import load_catalogue
 from vault.db import db
 from vault.errors import Forbidden
 from vault.governance.access_requests import owners
-from vault.privacy.queue import queue_page, request_dict
 
 AUDIT_PAGE = 100
 AUDIT_FILTERS = ("actor", "customer", "action", "purpose", "outcome")
@@ -71,15 +69,9 @@ def short_time(value: dt.datetime | str | None) -> str:
 @login_required
 def privacy_requests() -> ResponseReturnValue:
     """The queue of data-subject requests, soonest due first."""
-    principal = require_principal("compliance_officer")
-    now = runtime.now()
+    queue = services.privacy_queue(require_principal())
     overdue = {"yes": True, "no": False}.get(request.args.get("overdue", ""))
-    page = queue_page(
-        db.session, now=now, cursors=runtime.cursor_signer(), overdue=overdue, limit=500
-    )
-    items = [request_dict(item, now) for item in page.items]
-    audit("privacy_request.read", principal=principal,
-          customer_ids=[i["customer_id"] for i in items if i["customer_id"]])  # fmt: skip
+    items = [queue.view(item) for item in queue.page(overdue=overdue, limit=500).items]
     rows = [
         [i["id"], i["type"], i["status"].replace("_", " "), i["reason"], i["channel"],
          i["customer_id"] or "(no customer)", short_time(i["received_at"]), short_time(i["due_at"]),

@@ -29,6 +29,7 @@ from vault.policies.plan import AccessPlan
 from vault.policies.service import COUNTER as POLICIES
 from vault.policies.service import plans
 from vault.privacy.desk import Outgoing, PrivacyDesk
+from vault.privacy.queue import PrivacyQueue
 from vault.worker import job_lock
 
 log = get_logger("vault.privacy")  # what it logs is the privacy desk's
@@ -143,3 +144,15 @@ def audit_review(principal: Principal) -> AuditReview:
     export commits its own event in the request's session before it streams."""
     return AuditReview(db.session, request_context(principal), principal, now=runtime.now(),
                        log=runtime.audit_log, commit=db.session.commit)  # fmt: skip
+
+
+def privacy_queue(principal: Principal, *, base_url: str = "") -> PrivacyQueue:
+    """The privacy-request queue, as ``principal`` (a compliance officer) may use it; its desk
+    makes the links in messages absolute with ``base_url``, and what follows a filed request
+    runs after the request's commit (``follow_up``)."""
+    context = request_context(principal)
+    return PrivacyQueue(db.session, context, principal, now=runtime.now(),
+                        cursors=runtime.cursor_signer,
+                        desk=lambda: PrivacyDesk(runtime.customer_store(), context,
+                                                 base_url=base_url),
+                        follow_up=follow_up)  # fmt: skip
