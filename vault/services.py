@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from flask import Flask
+
 from vault import runtime
 from vault.access.governed import GovernedAccess
 from vault.audit.review import AuditReview
@@ -30,6 +32,7 @@ from vault.policies.service import COUNTER as POLICIES
 from vault.policies.service import plans
 from vault.privacy.desk import Outgoing, PrivacyDesk
 from vault.privacy.queue import PrivacyQueue
+from vault.readiness import ReadinessCheck
 from vault.worker import job_lock
 
 log = get_logger("vault.privacy")  # what it logs is the privacy desk's
@@ -156,3 +159,17 @@ def privacy_queue(principal: Principal, *, base_url: str = "") -> PrivacyQueue:
                         desk=lambda: PrivacyDesk(runtime.customer_store(), context,
                                                  base_url=base_url),
                         follow_up=follow_up)  # fmt: skip
+
+
+# --- readiness -------------------------------------------------------------------------------
+
+
+def readiness(app: Flask) -> ReadinessCheck:
+    """The readiness check of ``app`` (made once): ``SELECT 1`` through a reader's session
+    (on SQLite it never waits for a writer's lock) within VAULT_READINESS_TIMEOUT_MS."""
+    check: ReadinessCheck | None = app.extensions.get("vault.readiness")
+    if check is None:
+        timeout = app.config["VAULT_SETTINGS"].readiness_timeout_ms / 1000
+        check = ReadinessCheck(lambda: db.reading_session(app), timeout)
+        app.extensions["vault.readiness"] = check
+    return check
