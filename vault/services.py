@@ -21,6 +21,8 @@ from vault.auth.clients import ClientDirectory
 from vault.auth.principal import Principal
 from vault.auth.sessions import SessionPolicy
 from vault.auth.staff import StaffDirectory
+from vault.crypto.envelope import KeyRing
+from vault.customers.service import CustomerStore
 from vault.db import db, purge_sqlite_wal
 from vault.governance.legal_holds import LegalHolds
 from vault.governance.purposes import Purposes
@@ -31,6 +33,7 @@ from vault.policies.plan import AccessPlan
 from vault.policies.service import COUNTER as POLICIES
 from vault.policies.service import plans
 from vault.privacy.desk import Outgoing, PrivacyDesk
+from vault.privacy.portal import PrivacyPortal
 from vault.privacy.queue import PrivacyQueue
 from vault.readiness import ReadinessCheck
 from vault.worker import job_lock
@@ -159,6 +162,25 @@ def privacy_queue(principal: Principal, *, base_url: str = "") -> PrivacyQueue:
                         desk=lambda: PrivacyDesk(runtime.customer_store(), context,
                                                  base_url=base_url),
                         follow_up=follow_up)  # fmt: skip
+
+
+def privacy_portal(*, base_url: str) -> PrivacyPortal:
+    """The portal's steps for the data subject of this request, each committed in the
+    request's session before its answer leaves; links in messages are absolute under
+    ``base_url``, and an export streams from a reader's session of its own."""
+
+    def open_desk() -> PrivacyDesk:
+        limit = runtime.settings().privacy_requests_per_address
+        return PrivacyDesk(runtime.customer_store(), request_context(actor_kind="subject"),
+                           base_url=base_url, per_address_limit=limit)  # fmt: skip
+
+    def export_store() -> CustomerStore:
+        store = runtime.customer_store()
+        return CustomerStore(db.reading_session(), KeyRing(runtime.key_provider()),
+                             store.catalogue, now=store.now, regions=store.regions)  # fmt: skip
+
+    return PrivacyPortal(db.session, open_desk=open_desk, commit=db.session.commit,
+                         follow_up=follow_up, export_store=export_store)  # fmt: skip
 
 
 # --- readiness -------------------------------------------------------------------------------
