@@ -29,22 +29,17 @@ from admin_ui.forms import (
 )
 from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
-from vault import runtime
+from vault import runtime, services
 from vault.api.public_urls import base_url
-from vault.audit_trail import aim, audit, refuse, request_context
+from vault.audit_trail import aim, audit, refuse
 from vault.auth.principal import Principal
 from vault.auth.service import find_user_by_email
 from vault.customers.catalogue import FieldSpec, add_field
 from vault.db import db
 from vault.errors import ValidationFailed, VaultError, describe_errors
 from vault.governance.access_requests import set_owner
-from vault.governance.legal_holds import lift_hold, place_hold
-from vault.governance.purposes import create_purpose
-from vault.governance.retention_rules import update_rule
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
-from vault.privacy.desk import PrivacyDesk
-from vault.services import follow_up
 
 Change = Callable[[Any, Principal], str]
 
@@ -127,19 +122,17 @@ def add_catalogue_field(form: FieldForm, principal: Principal) -> str:
 
 @form_action("/purposes/add", "admin", PurposeForm, "admin.purposes")
 def add_purpose(form: PurposeForm, principal: Principal) -> str:
-    purpose = create_purpose(db.session, code=(form.code.data or "").strip(),
-                             description=form.description.data or "",
-                             legal_basis=form.legal_basis.data or "")  # fmt: skip
-    audit("purpose.change", principal=principal, reason=f"created {purpose.code}")
+    purpose = services.purposes(principal).add(code=(form.code.data or "").strip(),
+                                               description=form.description.data or "",
+                                               legal_basis=form.legal_basis.data or "")  # fmt: skip
     return f"Purpose {purpose.code} added."
 
 
 @form_action("/retention/change", "admin", RetentionChangeForm, "admin.retention")
 def change_retention_rule(form: RetentionChangeForm, principal: Principal) -> str:
     rule_id, enabled = (form.rule_id.data or "").strip(), bool(form.enabled.data)
-    rule = update_rule(db.session, rule_id, now=runtime.now(), period_days=form.period_days.data,
-                       enabled=enabled)  # fmt: skip
-    audit("retention_rule.update", principal=principal, reason=rule.id)
+    rule = services.retention(principal).change(rule_id, period_days=form.period_days.data,
+                                                enabled=enabled)  # fmt: skip
     return f"Rule {rule.id}: {rule.period_days} days, {'enabled' if rule.enabled else 'disabled'}."
 
 
@@ -147,43 +140,32 @@ def change_retention_rule(form: RetentionChangeForm, principal: Principal) -> st
 def add_hold(form: HoldForm, principal: Principal) -> str:
     customer_id = (form.customer_id.data or "").strip()
     aim([customer_id])
-    hold = place_hold(db.session, customer_id, reason=form.reason.data or "", by=principal.id,
-                      now=runtime.now(), notes=runtime.note_cipher())  # fmt: skip
-    audit("legal_hold.place", principal=principal, customer_ids=[hold.customer_id],
-          reason=hold.id)  # fmt: skip
+    hold = services.legal_holds(principal).place(customer_id, reason=form.reason.data or "")
     return f"Hold {hold.id} placed: no erasure of {hold.customer_id} proceeds until lifted."
 
 
 @form_action("/legal-holds/lift", "compliance_officer", LiftForm, "admin.retention")
 def lift(form: LiftForm, principal: Principal) -> str:
-    hold = lift_hold(db.session, (form.hold_id.data or "").strip(),
-                     reason=form.reason.data or "", by=principal.id, now=runtime.now(),
-                     notes=runtime.note_cipher())  # fmt: skip
-    audit("legal_hold.lift", principal=principal, customer_ids=[hold.customer_id],
-          reason=hold.id)  # fmt: skip
+    hold = services.legal_holds(principal).lift((form.hold_id.data or "").strip(),
+                                                reason=form.reason.data or "")  # fmt: skip
     return f"Hold {hold.id} lifted."
 
 
 @form_action("/privacy-requests/extend", "compliance_officer", ExtendForm,
              "admin.privacy_requests")  # fmt: skip
 def extend_request(form: ExtendForm, principal: Principal) -> str:
-    desk = PrivacyDesk(runtime.customer_store(), request_context(principal))
-    item = desk.extend((form.request_id.data or "").strip(), reason=form.reason.data or "",
-                       by=principal.id)  # fmt: skip
+    item = services.privacy_queue(principal).extend((form.request_id.data or "").strip(),
+                                                    reason=form.reason.data or "")  # fmt: skip
     return f"Request {item.id} is now due on {item.due_at:%Y-%m-%d}."
 
 
 @form_action("/privacy-requests/file", "compliance_officer", FileRequestForm,
              "admin.privacy_requests")  # fmt: skip
 def file_privacy_request(form: FileRequestForm, principal: Principal) -> str:
-    desk = PrivacyDesk(runtime.customer_store(), request_context(principal),
-                       base_url=base_url())  # fmt: skip
     customer_id = (form.customer_id.data or "").strip()
     aim([customer_id])
-    item, outgoing = desk.file(
+    item = services.privacy_queue(principal, base_url=base_url()).file(
         form.type.data or "", customer_id,
         channel=form.channel.data or "", identity_check=form.identity_check.data or "",
-        by=principal.id,
     )  # fmt: skip
-    follow_up(desk, outgoing, item.id)
     return f"Request {item.id} filed: {item.status.replace('_', ' ')} {item.reason}".strip()

@@ -26,19 +26,14 @@ from admin_ui.forms import (
     RetentionChangeForm,
 )
 from admin_ui.views import blueprint
-from vault import runtime
-from vault.audit.query import AuditFilter, page_of_events
-from vault.audit_trail import audit
+from vault import services
+from vault.audit.query import AuditFilter
 from vault.auth.principal import Principal
 from vault.auth.service import principal_for_user
 from vault.customers.catalogue import load_catalogue
 from vault.db import db
 from vault.errors import Forbidden
 from vault.governance.access_requests import owners
-from vault.governance.legal_holds import holds
-from vault.governance.purposes import purposes_with_consent
-from vault.governance.retention_rules import rules
-from vault.privacy.queue import queue_page, request_dict
 
 AUDIT_PAGE = 100
 AUDIT_FILTERS = ("actor", "customer", "action", "purpose", "outcome")
@@ -74,15 +69,9 @@ def short_time(value: dt.datetime | str | None) -> str:
 @login_required
 def privacy_requests() -> ResponseReturnValue:
     """The queue of data-subject requests, soonest due first."""
-    principal = require_principal("compliance_officer")
-    now = runtime.now()
+    queue = services.privacy_queue(require_principal())
     overdue = {"yes": True, "no": False}.get(request.args.get("overdue", ""))
-    page = queue_page(
-        db.session, now=now, cursors=runtime.cursor_signer(), overdue=overdue, limit=500
-    )
-    items = [request_dict(item, now) for item in page.items]
-    audit("privacy_request.read", principal=principal,
-          customer_ids=[i["customer_id"] for i in items if i["customer_id"]])  # fmt: skip
+    items = [queue.view(item) for item in queue.page(overdue=overdue, limit=500).items]
     rows = [
         [i["id"], i["type"], i["status"].replace("_", " "), i["reason"], i["channel"],
          i["customer_id"] or "(no customer)", short_time(i["received_at"]), short_time(i["due_at"]),
@@ -103,20 +92,16 @@ def privacy_requests() -> ResponseReturnValue:
 @login_required
 def audit_log() -> ResponseReturnValue:
     """The newest audit events, filtered; verification on demand; exports."""
-    principal = require_principal("compliance_officer", "admin")
+    principal = require_principal()
     chosen = {name: request.args.get(name, "").strip()[:64] for name in AUDIT_FILTERS}
     filters = AuditFilter(
         actor=chosen["actor"] or None, customer=chosen["customer"] or None,
         action=chosen["action"] or None, purpose=chosen["purpose"] or None,
         outcome=chosen["outcome"] or None,
     )  # fmt: skip
-    events, _next = page_of_events(db.session, filters, limit=AUDIT_PAGE, before_id=None)
-    verified = None
-    if request.args.get("verify") == "1":
-        verified = runtime.audit_log().verify(db.session, now=runtime.now())
-        audit("audit.verify", principal=principal, outcome="allowed",
-              reason="ok" if verified.ok else "broken")  # fmt: skip
-    audit("audit.read", principal=principal)
+    events, verified = services.audit_review(principal).log_page(
+        filters, limit=AUDIT_PAGE, verify=request.args.get("verify") == "1"
+    )
     rows = [
         [e.id, short_time(e.occurred_at), f"{e.actor_kind}:{e.actor_id}", e.purpose, e.action,
          e.customer_ids, e.field_names, e.outcome, e.reason]
@@ -134,18 +119,15 @@ def audit_log() -> ResponseReturnValue:
 @login_required
 def retention() -> ResponseReturnValue:
     """Retention rules, and the legal holds in force."""
-    principal = require_principal("admin", "compliance_officer")
-    audit("retention.read", principal=principal)
+    principal = require_principal()
+    found, active = services.retention(principal).overview()
     rule_rows = [
         [r.id, r.field or r.category or "whole customer", r.action, f"{r.period_days} days",
          r.trigger + (f" ({r.purpose})" if r.purpose else ""), "yes" if r.enabled else "no",
          r.description]
-        for r in rules(db.session)
+        for r in found
     ]  # fmt: skip
-    active = holds(db.session, active_only=True)
     hold_rows = [[h.id, h.customer_id, h.placed_by, short_time(h.placed_at)] for h in active]
-    if active:
-        audit("legal_hold.read", principal=principal, customer_ids=[h.customer_id for h in active])
     columns = ["rule", "applies to", "action", "period", "after", "enabled", "why"]
     forms = []
     if principal.has_role("admin"):
@@ -167,7 +149,7 @@ def purposes() -> ResponseReturnValue:
     rows = [
         [p["code"], p["legal_basis"].replace("_", " "), p["description"],
          *(p.get("consent", {}).get(k, "") for k in ("granted", "withdrawn", "never_asked"))]
-        for p in purposes_with_consent(db.session)
+        for p in services.purposes(principal).with_consent()
     ]  # fmt: skip
     columns = ["purpose", "legal basis", "description", "granted", "withdrawn", "never asked"]
     forms = []

@@ -13,6 +13,7 @@ from vault.config import Settings
 from vault.db import db, purge_sqlite_wal
 from vault.governance.access_requests import record_expired_grants
 from vault.governance.retention import DEFAULT_BATCH, Sweep, SweepReport
+from vault.governance.retention import run_sweep as sweep_with
 from vault.privacy.desk import PrivacyDesk
 from vault.privacy.queue import record_deadlines
 from vault.worker import Job, Worker, exclusive
@@ -24,14 +25,8 @@ def run_sweep(*, dry_run: bool, batch_size: int = DEFAULT_BATCH, bar: Any = None
     sweep = Sweep(db.session, store.keyring, store.catalogue, now=runtime.now(),
                   batch_size=batch_size, commit=db.session.commit,
                   forget_mail=runtime.mailer().forget)  # fmt: skip
-    if bar is None:
-        report = sweep.run(dry_run=dry_run)
-    else:
-        with bar(sweep.candidates()) as progress:
-            report = sweep.run(dry_run=dry_run, progress=progress.update)
-    if report.erased and not dry_run:
-        purge_sqlite_wal(db.engine)
-    return report
+    return sweep_with(sweep, dry_run=dry_run, purge_wal=lambda: purge_sqlite_wal(db.engine),
+                      bar=bar)  # fmt: skip
 
 
 def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:

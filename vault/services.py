@@ -12,20 +12,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+from flask import Flask
+
 from vault import runtime
 from vault.access.governed import GovernedAccess
+from vault.audit.review import AuditReview
 from vault.audit_trail import aim, audit, refuse, request_context
 from vault.auth.clients import ClientDirectory
 from vault.auth.principal import Principal
 from vault.auth.sessions import SessionPolicy
 from vault.auth.staff import StaffDirectory
+from vault.crypto.envelope import KeyRing
+from vault.customers.service import CustomerStore
 from vault.db import db, purge_sqlite_wal
+from vault.governance.legal_holds import LegalHolds
+from vault.governance.purposes import Purposes
+from vault.governance.retention_desk import RetentionRules
 from vault.logs import get_logger
 from vault.mail import MailNotSent, OutboxMailer
 from vault.policies.plan import AccessPlan
 from vault.policies.service import COUNTER as POLICIES
 from vault.policies.service import plans
 from vault.privacy.desk import Outgoing, PrivacyDesk
+from vault.privacy.portal import PrivacyPortal
+from vault.privacy.queue import PrivacyQueue
+from vault.readiness import ReadinessCheck
+from vault.worker import job_lock
 
 log = get_logger("vault.privacy")  # what it logs is the privacy desk's
 
@@ -117,3 +129,82 @@ def follow_up(desk: PrivacyDesk, outgoing: Outgoing | None, request_id: str) -> 
     privacy-request API and the admin UI all use the desk so)."""
     db.after_commit(lambda: finish_erasure(desk))
     db.after_commit(lambda: deliver(outgoing, request_id))
+
+
+# --- governance: retention, legal holds, purposes, the audit trail, privacy requests ---------
+
+
+def retention(principal: Principal) -> RetentionRules:
+    """The retention rules and the sweep, as ``principal`` may use them; the sweep commits
+    batch by batch in the request's session, under the sweep's lock."""
+    return RetentionRules(db.session, request_context(principal), principal, now=runtime.now(),
+                          store=runtime.customer_store,
+                          sweep_lock=lambda: job_lock(db.engine, "retention.sweep"),
+                          commit=db.session.commit,
+                          forget_mail=lambda refs: runtime.mailer().forget(refs),
+                          purge_wal=lambda: purge_sqlite_wal(db.engine))  # fmt: skip
+
+
+def legal_holds(principal: Principal) -> LegalHolds:
+    """The legal holds, as ``principal`` (a compliance officer, or an admin to read) may use
+    them."""
+    return LegalHolds(db.session, request_context(principal), principal, now=runtime.now(),
+                      notes=runtime.note_cipher)  # fmt: skip
+
+
+def purposes(principal: Principal) -> Purposes:
+    """The purposes with their consent statistics, as ``principal`` may read and (an admin)
+    add them."""
+    return Purposes(db.session, request_context(principal), principal, now=runtime.now())
+
+
+def audit_review(principal: Principal) -> AuditReview:
+    """The audit trail, as ``principal`` (a compliance officer or an admin) may review it; an
+    export commits its own event in the request's session before it streams."""
+    return AuditReview(db.session, request_context(principal), principal, now=runtime.now(),
+                       log=runtime.audit_log, commit=db.session.commit)  # fmt: skip
+
+
+def privacy_queue(principal: Principal, *, base_url: str = "") -> PrivacyQueue:
+    """The privacy-request queue, as ``principal`` (a compliance officer) may use it; its desk
+    makes the links in messages absolute with ``base_url``, and what follows a filed request
+    runs after the request's commit (``follow_up``)."""
+    context = request_context(principal)
+    return PrivacyQueue(db.session, context, principal, now=runtime.now(),
+                        cursors=runtime.cursor_signer,
+                        desk=lambda: PrivacyDesk(runtime.customer_store(), context,
+                                                 base_url=base_url),
+                        follow_up=follow_up)  # fmt: skip
+
+
+def privacy_portal(*, base_url: str) -> PrivacyPortal:
+    """The portal's steps for the data subject of this request, each committed in the
+    request's session before its answer leaves; links in messages are absolute under
+    ``base_url``, and an export streams from a reader's session of its own."""
+
+    def open_desk() -> PrivacyDesk:
+        limit = runtime.settings().privacy_requests_per_address
+        return PrivacyDesk(runtime.customer_store(), request_context(actor_kind="subject"),
+                           base_url=base_url, per_address_limit=limit)  # fmt: skip
+
+    def export_store() -> CustomerStore:
+        store = runtime.customer_store()
+        return CustomerStore(db.reading_session(), KeyRing(runtime.key_provider()),
+                             store.catalogue, now=store.now, regions=store.regions)  # fmt: skip
+
+    return PrivacyPortal(db.session, open_desk=open_desk, commit=db.session.commit,
+                         follow_up=follow_up, export_store=export_store)  # fmt: skip
+
+
+# --- readiness -------------------------------------------------------------------------------
+
+
+def readiness(app: Flask) -> ReadinessCheck:
+    """The readiness check of ``app`` (made once): ``SELECT 1`` through a reader's session
+    (on SQLite it never waits for a writer's lock) within VAULT_READINESS_TIMEOUT_MS."""
+    check: ReadinessCheck | None = app.extensions.get("vault.readiness")
+    if check is None:
+        timeout = app.config["VAULT_SETTINGS"].readiness_timeout_ms / 1000
+        check = ReadinessCheck(lambda: db.reading_session(app), timeout)
+        app.extensions["vault.readiness"] = check
+    return check

@@ -8,13 +8,10 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from vault import runtime
+from vault import services
 from vault.api.auth import current_principal
-from vault.audit_trail import audit
-from vault.db import db
-from vault.governance.legal_holds import holds, lift_hold, place_hold
+from vault.governance.legal_holds import LegalHolds
 from vault.governance.models import LegalHold
-from vault.governance.notes import reasons_of
 
 blueprint = Blueprint(
     "legal_holds", __name__, url_prefix="/api/v1/legal-holds", description="Legal holds"
@@ -34,15 +31,13 @@ class HoldQuerySchema(ma.Schema):
     active = ma.fields.Boolean(load_default=True)
 
 
-def _officer() -> str:
-    return current_principal().require_role(
-        "compliance_officer", because="legal holds are placed and lifted by compliance officers"
-    )
+def _holds() -> LegalHolds:
+    return services.legal_holds(current_principal())
 
 
-def _hold_dict(hold: LegalHold) -> dict[str, Any]:
+def _hold_dict(hold: LegalHold, desk: LegalHolds) -> dict[str, Any]:
     """A hold with its reasons in clear (``null`` once they went with an erasure)."""
-    reason, lift_reason = reasons_of(hold, runtime.note_cipher())
+    reason, lift_reason = desk.reasons(hold)
     return {
         "id": hold.id,
         "customer_id": hold.customer_id,
@@ -60,11 +55,8 @@ def _hold_dict(hold: LegalHold) -> dict[str, Any]:
 @blueprint.arguments(HoldQuerySchema, location="query")
 def list_holds(args: dict[str, Any]) -> dict[str, Any]:
     """Holds, newest first (``active=false`` includes lifted ones)."""
-    current_principal().require_role(
-        "compliance_officer", "admin", because="legal holds are for compliance officers and admins"
-    )
-    items = [_hold_dict(h) for h in holds(db.session, active_only=args["active"])]
-    audit("legal_hold.read")
+    desk = _holds()
+    items = [_hold_dict(h, desk) for h in desk.all(active_only=args["active"])]
     return {"items": items, "next_cursor": None}
 
 
@@ -73,22 +65,13 @@ def list_holds(args: dict[str, Any]) -> dict[str, Any]:
 @blueprint.response(201)
 def add_hold(body: dict[str, Any]) -> dict[str, Any]:
     """Place a hold on a customer: no erasure of it proceeds until the hold is lifted."""
-    officer = _officer()
-    hold = place_hold(
-        db.session, body["customer_id"], reason=body["reason"], by=officer, now=runtime.now(),
-        notes=runtime.note_cipher(),
-    )  # fmt: skip
-    # The reason stays in the hold (compliance officers read it there); the event names the hold.
-    audit("legal_hold.place", customer_ids=[hold.customer_id], reason=hold.id)
-    return _hold_dict(hold)
+    desk = _holds()
+    return _hold_dict(desk.place(body["customer_id"], reason=body["reason"]), desk)
 
 
 @blueprint.post("/<hold_id>/lift")
 @blueprint.arguments(LiftSchema)
 def lift(body: dict[str, Any], hold_id: str) -> dict[str, Any]:
     """Lift a hold, with the reason."""
-    officer = _officer()
-    hold = lift_hold(db.session, hold_id, reason=body["reason"], by=officer, now=runtime.now(),
-                     notes=runtime.note_cipher())  # fmt: skip
-    audit("legal_hold.lift", customer_ids=[hold.customer_id], reason=hold.id)
-    return _hold_dict(hold)
+    desk = _holds()
+    return _hold_dict(desk.lift(hold_id, reason=body["reason"]), desk)

@@ -9,20 +9,16 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from vault import runtime
+from vault import services
 from vault.api.auth import current_principal
 from vault.api.public_urls import base_url
-from vault.audit_trail import audit, request_context
-from vault.db import db
 from vault.governance.models import (
     IDENTITY_CHECKS,
     PRIVACY_CHANNELS,
     PRIVACY_REQUEST_STATUSES,
     PRIVACY_REQUEST_TYPES,
 )
-from vault.privacy.desk import PrivacyDesk
-from vault.privacy.queue import get_request, queue_page, request_dict
-from vault.services import follow_up
+from vault.privacy.queue import PrivacyQueue
 
 blueprint = Blueprint(
     "privacy_requests",
@@ -56,34 +52,26 @@ class ExtendSchema(ma.Schema):
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=5, max=500))
 
 
-def _officer() -> str:
-    return current_principal().require_role(
-        "compliance_officer", because="the privacy-request queue is for compliance officers"
-    )
+def _queue() -> PrivacyQueue:
+    return services.privacy_queue(current_principal(), base_url=base_url())
 
 
 @blueprint.get("")
 @blueprint.arguments(QueueQuerySchema, location="query")
 def list_requests(args: dict[str, Any]) -> dict[str, Any]:
     """The queue, soonest due first; filters ``status``, ``type``, ``overdue``."""
-    _officer()
-    now = runtime.now()
-    page = queue_page(
-        db.session, now=now, cursors=runtime.cursor_signer(), status=args.get("status"),
-        kind=args.get("type"), overdue=args.get("overdue"), limit=args["limit"],
-        cursor=args.get("cursor"),
-    )  # fmt: skip
-    audit("privacy_request.read", customer_ids=[r.customer_id for r in page.items if r.customer_id])
-    return {"items": [request_dict(r, now) for r in page.items], "next_cursor": page.next_cursor}
+    queue = _queue()
+    page = queue.page(status=args.get("status"), kind=args.get("type"),
+                      overdue=args.get("overdue"), limit=args["limit"],
+                      cursor=args.get("cursor"))  # fmt: skip
+    return {"items": [queue.view(r) for r in page.items], "next_cursor": page.next_cursor}
 
 
 @blueprint.get("/<request_id>")
 def get_one(request_id: str) -> dict[str, Any]:
     """One request, with its deletion certificate once an erasure is done."""
-    _officer()
-    item = get_request(db.session, request_id)
-    audit("privacy_request.read", customer_ids=[item.customer_id] if item.customer_id else [])
-    return request_dict(item, runtime.now())
+    queue = _queue()
+    return queue.view(queue.get(request_id))
 
 
 @blueprint.post("")
@@ -93,21 +81,15 @@ def file_request(body: dict[str, Any]) -> dict[str, Any]:
     """File a request a customer made by phone, letter, e-mail or in person, after checking
     who they are (``identity_check``). It proceeds at once: an erasure is carried out (or
     refused under a legal hold); an export's one-time link goes to the address on file."""
-    officer = _officer()
-    desk = PrivacyDesk(runtime.customer_store(), request_context(), base_url=base_url())
-    item, outgoing = desk.file(
-        body["type"], body["customer_id"], channel=body["channel"],
-        identity_check=body["identity_check"], by=officer,
-    )  # fmt: skip
-    follow_up(desk, outgoing, item.id)
-    return request_dict(item, runtime.now())
+    queue = _queue()
+    item = queue.file(body["type"], body["customer_id"], channel=body["channel"],
+                      identity_check=body["identity_check"])  # fmt: skip
+    return queue.view(item)
 
 
 @blueprint.post("/<request_id>/extend")
 @blueprint.arguments(ExtendSchema)
 def extend(body: dict[str, Any], request_id: str) -> dict[str, Any]:
     """Extend the due date by two months, once, with the reason (GDPR Art. 12(3))."""
-    officer = _officer()
-    desk = PrivacyDesk(runtime.customer_store(), request_context())
-    item = desk.extend(request_id, reason=body["reason"], by=officer)
-    return request_dict(item, runtime.now())
+    queue = _queue()
+    return queue.view(queue.extend(request_id, reason=body["reason"]))

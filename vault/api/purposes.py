@@ -8,10 +8,8 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
+from vault import services
 from vault.api.auth import current_principal
-from vault.audit_trail import audit
-from vault.db import db
-from vault.governance.purposes import create_purpose, purposes_with_consent
 
 blueprint = Blueprint("purposes", __name__, url_prefix="/api/v1/purposes", description="Purposes")
 
@@ -26,8 +24,7 @@ class PurposeInSchema(ma.Schema):
 def list_purposes() -> dict[str, Any]:
     """Every purpose with its legal basis and how many customers granted, withdrew or were
     never asked for consent to it."""
-    current_principal()
-    return {"items": purposes_with_consent(db.session), "next_cursor": None}
+    return {"items": services.purposes(current_principal()).with_consent(), "next_cursor": None}
 
 
 @blueprint.post("")
@@ -35,9 +32,7 @@ def list_purposes() -> dict[str, Any]:
 @blueprint.response(201)
 def add_purpose(body: dict[str, Any]) -> dict[str, Any]:
     """Add a purpose (admins); 409 when the code exists, 422 for an unknown legal basis."""
-    current_principal().require_role("admin", because="purposes are managed by admins")
-    purpose = create_purpose(db.session, **body)
-    audit("purpose.change", reason=f"created {purpose.code}")
+    purpose = services.purposes(current_principal()).add(**body)
     return {
         "code": purpose.code,
         "description": purpose.description,

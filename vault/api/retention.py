@@ -10,23 +10,12 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from vault import runtime
+from vault import services
 from vault.api.auth import current_principal
-from vault.audit_trail import audit, request_context
-from vault.db import db, purge_sqlite_wal
-from vault.errors import Conflict
 from vault.governance.models import RETENTION_ACTIONS, RETENTION_TRIGGERS
-from vault.governance.retention import DEFAULT_BATCH, MAX_BATCH, Sweep
-from vault.governance.retention_rules import (
-    MAX_PERIOD_DAYS,
-    create_rule,
-    delete_rule,
-    get_rule,
-    rule_dict,
-    rules,
-    update_rule,
-)
-from vault.worker import job_lock
+from vault.governance.retention import DEFAULT_BATCH, MAX_BATCH
+from vault.governance.retention_desk import RetentionRules
+from vault.governance.retention_rules import MAX_PERIOD_DAYS, rule_dict
 
 blueprint = Blueprint(
     "retention", __name__, url_prefix="/api/v1/retention", description="Retention rules"
@@ -70,21 +59,14 @@ class RetentionRunSchema(ma.Schema):
     )
 
 
-def _require(*roles: str, what: str) -> str:
-    return current_principal().require_role(*roles, because=what)
-
-
-def _admin() -> str:
-    return _require("admin", what="retention rules are changed by admins")
+def _rules() -> RetentionRules:
+    return services.retention(current_principal())
 
 
 @blueprint.get("/rules")
 def list_rules() -> dict[str, Any]:
     """Every retention rule."""
-    _require("admin", "compliance_officer", what="retention rules are for admins and officers")
-    items = [rule_dict(r) for r in rules(db.session)]
-    audit("retention_rule.read")
-    return {"items": items, "next_cursor": None}
+    return {"items": [rule_dict(r) for r in _rules().all()], "next_cursor": None}
 
 
 @blueprint.post("/rules")
@@ -93,37 +75,25 @@ def list_rules() -> dict[str, Any]:
 def add_rule(body: dict[str, Any]) -> dict[str, Any]:
     """Add a rule: erase a category or a field (``erase_field``), or anonymise or erase the
     customer, ``period_days`` after its trigger. 422 naming every bad part."""
-    admin = _admin()
-    catalogue = runtime.customer_store().catalogue
-    rule = create_rule(db.session, catalogue, by=admin, now=runtime.now(), **body)
-    audit("retention_rule.create", field_names=[rule.field] if rule.field else (), reason=rule.id)
-    return rule_dict(rule)
+    return rule_dict(_rules().add(**body))
 
 
 @blueprint.get("/rules/<rule_id>")
 def show_rule(rule_id: str) -> dict[str, Any]:
-    _require("admin", "compliance_officer", what="retention rules are for admins and officers")
-    rule = get_rule(db.session, rule_id)
-    audit("retention_rule.read", reason=rule.id)
-    return rule_dict(rule)
+    return rule_dict(_rules().rule(rule_id))
 
 
 @blueprint.patch("/rules/<rule_id>")
 @blueprint.arguments(RetentionRulePatchSchema)
 def change_rule(body: dict[str, Any], rule_id: str) -> dict[str, Any]:
     """Change a rule's period, description or whether it is enabled."""
-    _admin()
-    rule = update_rule(db.session, rule_id, now=runtime.now(), **body)
-    audit("retention_rule.update", reason=rule.id)
-    return rule_dict(rule)
+    return rule_dict(_rules().change(rule_id, **body))
 
 
 @blueprint.delete("/rules/<rule_id>")
 @blueprint.response(204)
 def remove_rule(rule_id: str) -> None:
-    _admin()
-    delete_rule(db.session, rule_id)
-    audit("retention_rule.delete", reason=rule_id)
+    _rules().remove(rule_id)
 
 
 @blueprint.post("/run")
@@ -131,18 +101,4 @@ def remove_rule(rule_id: str) -> None:
 def run(body: dict[str, Any]) -> dict[str, Any]:
     """Report per rule what is due, would be erased and is held back by legal holds; only
     ``{"dry_run": false}`` applies the rules (admins). 409 while another sweep runs."""
-    if body["dry_run"]:
-        _require("admin", "compliance_officer", what="dry runs are for admins and officers")
-    else:
-        _require("admin", what="the retention sweep is run by admins")
-    store = runtime.customer_store()
-    with job_lock(db.engine, "retention.sweep") as taken:
-        if not taken:
-            raise Conflict("another retention sweep is running", code="sweep_running")
-        sweep = Sweep(db.session, store.keyring, store.catalogue, now=runtime.now(),
-                      context=request_context(), batch_size=body["batch_size"],
-                      commit=db.session.commit, forget_mail=runtime.mailer().forget)  # fmt: skip
-        report = sweep.run(dry_run=body["dry_run"])
-    if report.erased and not report.dry_run:
-        purge_sqlite_wal(db.engine)
-    return report.as_dict()
+    return _rules().sweep(dry_run=body["dry_run"], batch_size=body["batch_size"]).as_dict()

@@ -4,12 +4,15 @@ on every customer route (vault.policies: the plan's row filter)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from vault.audit.service import AuditContext, record_event
+from vault.auth.principal import Principal
 from vault.customers.models import Customer
 from vault.errors import Conflict, ValidationFailed
 from vault.governance.models import ConsentState
@@ -71,3 +74,31 @@ def create_purpose(session: Session, *, code: str, description: str, legal_basis
     session.flush()
     versions.bump(session, POLICIES)
     return purpose
+
+
+class Purposes:
+    """Purposes as staff use them from the API or the admin UI: every principal reads them
+    with their consent statistics; admins add them (``Forbidden`` otherwise), each addition
+    recorded under ``context`` in ``session``'s transaction."""
+
+    CHANGE = "purposes are managed by admins"
+
+    def __init__(
+        self, session: Session, context: AuditContext, principal: Principal, *, now: dt.datetime
+    ) -> None:
+        self.session, self.context, self.principal, self.now = session, context, principal, now
+
+    def with_consent(self) -> list[dict[str, Any]]:
+        """Every purpose with its consent statistic (``purposes_with_consent``)."""
+        return purposes_with_consent(self.session)
+
+    def add(self, *, code: str, description: str, legal_basis: str) -> Purpose:
+        """A new purpose (``create_purpose``; ``purpose.change``); nothing changes when it
+        raises."""
+        self.principal.require_role("admin", because=self.CHANGE)
+        with self.session.begin_nested():
+            purpose = create_purpose(self.session, code=code, description=description,
+                                     legal_basis=legal_basis)  # fmt: skip
+            record_event(self.session, self.context, action="purpose.change", outcome="allowed",
+                         now=self.now, reason=f"created {purpose.code}")  # fmt: skip
+        return purpose

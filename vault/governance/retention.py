@@ -222,3 +222,20 @@ class Sweep:
                          reason=rule.id, customer_ids=customers, field_names=names,
                          now=self.now)  # fmt: skip
         return mail
+
+
+def run_sweep(
+    sweep: Sweep, *, dry_run: bool, purge_wal: Callable[[], object], bar: Any = None
+) -> SweepReport:
+    """Run ``sweep`` (the worker's, the command's and the API's way alike): with ``bar``, a
+    progress bar factory called with the number of candidates (its value's ``update`` counts
+    what each batch examined); then, when it erased something, ``purge_wal`` takes the
+    erased rows' old pages out of SQLite's WAL."""
+    if bar is None:
+        report = sweep.run(dry_run=dry_run)
+    else:
+        with bar(sweep.candidates()) as progress:
+            report = sweep.run(dry_run=dry_run, progress=progress.update)
+    if report.erased and not dry_run:
+        purge_wal()
+    return report

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import marshmallow as ma
@@ -30,28 +29,21 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Length
 
-from vault import runtime
+from vault import runtime, services
 from vault.api.errors import flatten_messages
 from vault.api.public_urls import base_url, external_url
-from vault.audit_trail import request_context
-from vault.crypto.envelope import KeyRing
-from vault.customers.service import CustomerStore
-from vault.db import db
-from vault.errors import NotFound, ValidationFailed
+from vault.errors import ValidationFailed
 from vault.extensions import limiter
 from vault.governance.models import PrivacyRequest
 from vault.logs import get_logger
 from vault.privacy.desk import (
     MAX_CODE_ATTEMPTS,
     InvalidCode,
-    LinkGone,
-    PrivacyDesk,
     RequestLocked,
     digest_token,
 )
 from vault.privacy.documents import signature_holds
-from vault.privacy.export import Export
-from vault.services import deliver, finish_erasure
+from vault.privacy.portal import PrivacyPortal
 
 blueprint = Blueprint("privacy", __name__, url_prefix="/privacy", template_folder="templates")
 log = get_logger("vault.privacy")
@@ -105,14 +97,8 @@ def _json_body(schema: ma.Schema) -> dict[str, Any]:
     return loaded
 
 
-def _desk() -> PrivacyDesk:
-    settings = runtime.settings()
-    return PrivacyDesk(
-        runtime.customer_store(),
-        request_context(actor_kind="subject"),
-        base_url=base_url(),
-        per_address_limit=settings.privacy_requests_per_address,
-    )
+def _portal() -> PrivacyPortal:
+    return services.privacy_portal(base_url=base_url())
 
 
 def _view(item: PrivacyRequest, download_url: str | None = None) -> dict[str, Any]:
@@ -187,9 +173,7 @@ def submit() -> Response:
             page = render_template("privacy/index.html", form=form, error=_form_error(form))
             return make_response(page, 422)
         email, kind = form.email.data or "", form.type.data or ""
-    item, outgoing = _desk().submit(email, kind)
-    db.after_commit(lambda: deliver(outgoing, item.id))
-    db.session.commit()  # and the message out, within the answer's floor
+    item = _portal().submit(email, kind)  # committed, and the message out within the floor
     # A known address costs a message more than an unknown one: answer both no sooner than
     # the floor, so that the time taken does not tell them apart (bench/privacy.py).
     floor = runtime.settings().privacy_response_floor_ms / 1000
@@ -204,9 +188,7 @@ def submit() -> Response:
 @blueprint.get("/requests/<request_id>")
 def status(request_id: str) -> Response:
     """``{"id", "type", "status", "reason"}`` (and the download link or the certificate)."""
-    item = db.session.get(PrivacyRequest, request_id)
-    if item is None:
-        raise NotFound("no such privacy request")
+    item = _portal().request(request_id)
     return _answer(item, 200, download_url=_download_from_cookie(item))
 
 
@@ -220,15 +202,10 @@ def verify(request_id: str) -> Response:
     else:
         form = CodeForm()
         if not form.validate_on_submit():
-            item = db.session.get(PrivacyRequest, request_id)
-            if item is None:
-                raise NotFound("no such privacy request")
+            item = _portal().request(request_id)
             return _answer(item, 422, form=form, error=_form_error(form))
         code = form.code.data or ""
-    desk = _desk()
-    result = desk.verify(request_id, code)
-    db.after_commit(lambda: finish_erasure(desk))
-    db.session.commit()  # a failed attempt counts even though the answer is an error
+    result = _portal().verify(request_id, code)  # committed: a failed attempt counts too
     item = result.request
     if result.refusal == "locked":
         raise RequestLocked("too many wrong codes: this request is locked; make a new one")
@@ -255,29 +232,10 @@ def verify(request_id: str) -> Response:
 @blueprint.get("/downloads/<token>")
 def download(token: str) -> Response:
     """The export's ZIP, once; the link is spent when the download starts."""
-    store = runtime.customer_store()
-    desk = PrivacyDesk(store, request_context(actor_kind="subject"))
-    item = desk.open_download(token)
-    db.session.commit()  # spent (or its refusal recorded) before a byte leaves
-    if item is None:
-        raise LinkGone("this download link has been used or has expired")
-    request_id, customer_id = item.id, item.customer_id
-    assert customer_id is not None
-    reader = db.reading_session()
-    export = Export(
-        CustomerStore(reader, KeyRing(runtime.key_provider()), store.catalogue, now=store.now,
-                      regions=store.regions),
-        request_id, customer_id,
-    )  # fmt: skip
-
-    def body() -> Iterator[bytes]:
-        try:
-            yield from export.stream()
-        finally:  # the stream's own session, whether the client read it all or went away
-            reader.close()
-
+    # the link is spent (or its refusal recorded) before a byte leaves
+    request_id, body = _portal().download(token)
     name = f"vault-export-{request_id}.zip"
-    response = Response(body(), mimetype="application/zip")
+    response = Response(body, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -6,11 +6,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from vault.audit.service import AuditContext, record_event
+from vault.auth.principal import Principal
 from vault.crypto.cursors import CursorSigner
 from vault.errors import NotFound
 from vault.governance.models import PrivacyRequest
@@ -18,6 +21,7 @@ from vault.privacy.desk import (
     ADDRESS_DIGEST_KEPT,
     OPEN_STATUSES,
     UNVERIFIED_KEPT,
+    Outgoing,
     PrivacyDesk,
 )
 
@@ -137,3 +141,77 @@ def record_deadlines(desk: PrivacyDesk) -> dict[str, int]:
         desk.audit("privacy_request.overdue", request, outcome="error", reason="overdue")
     desk.session.flush()
     return {"lapsed": len(lapsing), "overdue": len(overdue)}
+
+
+FollowUp = Callable[[PrivacyDesk, Outgoing | None, str], None]
+
+
+class PrivacyQueue:
+    """The privacy-request queue as compliance officers use it from the API or the admin UI:
+    the queue and its requests, requests filed for customers who asked by phone or letter,
+    and due dates extended. Every call checks that ``principal`` is a compliance officer
+    (``Forbidden`` otherwise) and records its audit events under ``context`` in
+    ``session``'s transaction; ``desk`` gives the privacy desk of that transaction, and
+    ``follow_up`` hands what must follow the commit of a filed request (an erasure's traces,
+    the export's message) to the unit of work."""
+
+    OFFICERS_ONLY = "the privacy-request queue is for compliance officers"
+
+    def __init__(
+        self, session: Session, context: AuditContext, principal: Principal, *,
+        now: dt.datetime, cursors: Callable[[], CursorSigner], desk: Callable[[], PrivacyDesk],
+        follow_up: FollowUp,
+    ) -> None:  # fmt: skip
+        self.session, self.context, self.principal, self.now = session, context, principal, now
+        self.cursors, self.desk, self.follow_up = cursors, desk, follow_up
+
+    def _officer(self) -> str:
+        return self.principal.require_role("compliance_officer", because=self.OFFICERS_ONLY)
+
+    def _read(self, requests: list[PrivacyRequest]) -> None:
+        record_event(self.session, self.context, action="privacy_request.read",
+                     outcome="allowed", now=self.now,
+                     customer_ids=[r.customer_id for r in requests if r.customer_id])  # fmt: skip
+
+    def view(self, request: PrivacyRequest) -> dict[str, Any]:
+        """The queue's view of ``request`` now (``request_dict``)."""
+        return request_dict(request, self.now)
+
+    def page(
+        self, *, status: str | None = None, kind: str | None = None,
+        overdue: bool | None = None, limit: int = 50, cursor: str | None = None,
+    ) -> QueuePage:  # fmt: skip
+        """The queue, soonest due first (``queue_page``; ``privacy_request.read`` naming the
+        page's customers)."""
+        self._officer()
+        page = queue_page(self.session, now=self.now, cursors=self.cursors(), status=status,
+                          kind=kind, overdue=overdue, limit=limit, cursor=cursor)  # fmt: skip
+        self._read(page.items)
+        return page
+
+    def get(self, request_id: str) -> PrivacyRequest:
+        """One request (``privacy_request.read`` naming its customer); raises ``NotFound``."""
+        self._officer()
+        request = get_request(self.session, request_id)
+        self._read([request])
+        return request
+
+    def file(
+        self, kind: str, customer_id: str, *, channel: str, identity_check: str
+    ) -> PrivacyRequest:
+        """File a request made by phone, letter... (``PrivacyDesk.file``): it proceeds at
+        once; what follows it goes after the commit. Nothing changes when it raises."""
+        officer = self._officer()
+        desk = self.desk()
+        with self.session.begin_nested():
+            request, outgoing = desk.file(kind, customer_id, channel=channel,
+                                          identity_check=identity_check, by=officer)  # fmt: skip
+        self.follow_up(desk, outgoing, request.id)
+        return request
+
+    def extend(self, request_id: str, *, reason: str) -> PrivacyRequest:
+        """Extend a due date once by two months (``PrivacyDesk.extend``); nothing changes
+        when it raises."""
+        officer = self._officer()
+        with self.session.begin_nested():
+            return self.desk().extend(request_id, reason=reason, by=officer)

@@ -1,0 +1,83 @@
+"""The audit trail as compliance officers and admins review it from the API or the admin UI:
+pages of events, verification of the sealed log, and exports. Every use checks the caller's
+role (``Forbidden`` otherwise) and is itself audited in the caller's transaction; an export
+commits its own event (through the ``commit`` it is given) before the events stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from vault.audit.integrity import AuditLog, VerifyReport
+from vault.audit.models import AuditEvent
+from vault.audit.query import AuditFilter, iter_events, page_of_events
+from vault.audit.service import AuditContext, record_event
+
+AUDIT_ROLES = ("compliance_officer", "admin")
+
+
+class Caller(Protocol):
+    """Who reviews (``vault.auth.principal.Principal`` is one)."""
+
+    def require_role(self, *roles: str, because: str) -> str: ...
+
+
+class AuditReview:
+    """The audit trail as ``principal`` may review it; ``log`` verifies the sealed log."""
+
+    AUDITORS_ONLY = "the audit trail is for compliance officers and admins"
+
+    def __init__(
+        self, session: Session, context: AuditContext, principal: Caller, *, now: dt.datetime,
+        log: Callable[[], AuditLog], commit: Callable[[], None],
+    ) -> None:  # fmt: skip
+        self.session, self.context, self.principal, self.now = session, context, principal, now
+        self.log, self.commit = log, commit
+
+    def _auditor(self) -> None:
+        self.principal.require_role(*AUDIT_ROLES, because=self.AUDITORS_ONLY)
+
+    def _event(self, action: str, reason: str = "") -> None:
+        record_event(self.session, self.context, action=action, outcome="allowed",
+                     now=self.now, reason=reason)  # fmt: skip
+
+    def _verify(self, *, intact: str) -> VerifyReport:
+        report = self.log().verify(self.session, now=self.now)
+        self._event("audit.verify", reason=intact if report.ok else "broken")
+        return report
+
+    def page(
+        self, filters: AuditFilter, *, limit: int, before_id: int | None
+    ) -> tuple[list[AuditEvent], int | None]:
+        """Matching events, newest first, and the id to continue before (``audit.read``)."""
+        self._auditor()
+        found = page_of_events(self.session, filters, limit=limit, before_id=before_id)
+        self._event("audit.read")
+        return found
+
+    def verify(self) -> VerifyReport:
+        """Verify the sealed log (``audit.verify``: ``intact`` or ``broken``)."""
+        self._auditor()
+        return self._verify(intact="intact")
+
+    def log_page(
+        self, filters: AuditFilter, *, limit: int, verify: bool
+    ) -> tuple[list[AuditEvent], VerifyReport | None]:
+        """The admin UI's page: the newest matching events and, with ``verify``, the log
+        verified (``audit.verify``: ``ok`` or ``broken``), then ``audit.read``."""
+        self._auditor()
+        events, _next = page_of_events(self.session, filters, limit=limit, before_id=None)
+        verified = self._verify(intact="ok") if verify else None
+        self._event("audit.read")
+        return events, verified
+
+    def export(self, filters: AuditFilter, *, format: str) -> Iterator[AuditEvent]:
+        """Every matching event, oldest first, read in chunks as the caller iterates; the
+        export's own event (``audit.export``) is committed first."""
+        self._auditor()
+        self._event("audit.export", reason=format)
+        self.commit()
+        return iter_events(self.session, filters)
