@@ -11,31 +11,13 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from tests.conftest import SAMPLE_FIELDS, bearer
-from tests.test_admin_login import csrf_token, log_in
+from tests.helpers import SAMPLE_FIELDS, Staff, bearer, csrf_token
 from vault.audit.models import AuditEvent
 from vault.audit.service import SYSTEM
 from vault.clock import FixedClock
 from vault.db import db
 from vault.governance.access_requests import record_expired_grants
 from vault.governance.models import AccessRequest
-
-
-class Staff:
-    """A logged-in staff user's browser session calling the API."""
-
-    def __init__(self, app: Flask, email: str) -> None:
-        self.client = app.test_client()
-        assert log_in(self.client, email).status_code == 302
-        self.csrf = csrf_token(self.client, "/admin/")
-
-    def post(self, path: str, body: Any = None) -> Any:
-        return self.client.post(
-            f"/api/v1{path}", json=body or {}, headers={"X-CSRFToken": self.csrf}
-        )
-
-    def get(self, path: str, purpose: str = "") -> Any:
-        return self.client.get(f"/api/v1{path}", headers={"X-Purpose": purpose} if purpose else {})
 
 
 @pytest.fixture

@@ -3,40 +3,22 @@ cookie as an API credential."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD
+from tests.helpers import ADMIN_EMAIL, PASSWORD, csrf_token, log_in
 from vault.audit.models import AuditEvent
 from vault.clock import FixedClock
 from vault.db import db
 
-EMAIL = "admin@example.com"
-
-
-def csrf_token(client: FlaskClient, path: str = "/admin/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    assert match, page
-    return match.group(1)
-
-
-def log_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD) -> TestResponse:
-    return client.post(
-        "/admin/login",
-        data={"email": email, "password": password, "csrf_token": csrf_token(client)},
-    )
-
 
 @pytest.fixture
 def admin(make_user: Callable[..., str]) -> str:
-    return make_user(EMAIL, roles=("admin",))
+    return make_user(ADMIN_EMAIL, roles=("admin",))
 
 
 def test_the_login_page_has_a_csrf_token(client: FlaskClient) -> None:
@@ -47,7 +29,7 @@ def test_the_login_page_has_a_csrf_token(client: FlaskClient) -> None:
 
 
 def test_a_post_without_csrf_token_is_refused(client: FlaskClient, admin: str) -> None:
-    response = client.post("/admin/login", data={"email": EMAIL, "password": PASSWORD})
+    response = client.post("/admin/login", data={"email": ADMIN_EMAIL, "password": PASSWORD})
     assert response.status_code == 400
     assert client.get("/admin/").status_code == 302
 
@@ -58,7 +40,7 @@ def test_a_correct_login_reaches_the_dashboard(client: FlaskClient, admin: str) 
     assert response.headers["Location"] == "/admin/"
     page = client.get("/admin/")
     assert page.status_code == 200
-    assert EMAIL in page.get_data(as_text=True)
+    assert ADMIN_EMAIL in page.get_data(as_text=True)
 
 
 def test_the_dashboard_needs_a_login(client: FlaskClient) -> None:
@@ -71,7 +53,7 @@ def test_next_never_leaves_the_site(client: FlaskClient, admin: str) -> None:
     token = csrf_token(client)
     response = client.post(
         "/admin/login?next=//evil.example/x",
-        data={"email": EMAIL, "password": PASSWORD, "csrf_token": token},
+        data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf_token": token},
     )
     assert response.headers["Location"] == "/admin/"
 
@@ -144,7 +126,7 @@ def test_the_session_cookie_authenticates_the_api(client: FlaskClient, admin: st
 def test_a_cookie_authenticated_api_write_needs_the_csrf_header(
     app: Flask, client: FlaskClient, admin: str
 ) -> None:
-    from tests import probe
+    from tests.support import probe
 
     probe.install(app)
     log_in(client)

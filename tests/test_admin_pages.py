@@ -12,8 +12,13 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
-from tests.test_admin_login import log_in
+from tests.helpers import (
+    PASSWORD,
+    SAMPLE_FIELDS,
+    bearer,
+    form_token,
+    log_in,
+)
 from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.clock import FixedClock
@@ -101,12 +106,6 @@ def test_pages_are_for_their_roles_and_for_logged_in_staff(
         refused = client.get(page)
         assert refused.status_code == 403, page
         assert "text/html" in refused.content_type
-
-
-def form_token(html: str) -> str:
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
-    assert found is not None
-    return found[1]
 
 
 @pytest.fixture

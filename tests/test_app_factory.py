@@ -10,7 +10,7 @@ from typing import TypedDict
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import TEST_SECRET_KEY, app_settings
+from tests.helpers import TEST_SECRET_KEY, app_settings
 from vault.app import create_app
 from vault.cli import main
 from vault.config import Settings, load_settings

@@ -18,8 +18,7 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from tests.conftest import DATABASE_KIND, POSTGRES_URL
-from tests.test_audit_integrity import write_events
+from tests.helpers import DATABASE_KIND, POSTGRES_URL, write_events
 from vault import runtime
 from vault.audit.anchor import DatabaseAnchor, FileAnchor
 from vault.audit.chain import head_mac

@@ -17,47 +17,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from tests.conftest import PASSWORD
+from tests.helpers import EDITABLE, PASSWORD, write_events
 from vault import runtime
 from vault.audit import canonical
 from vault.audit.integrity import AuditLog
 from vault.audit.models import AuditEvent, AuditHead, AuditSeal
-from vault.audit.service import AuditContext, record_event
 from vault.bootstrap import prepare_database
 from vault.cli import main
 from vault.db import db
 
 EVENTS = 47
 SEAL_SIZE = 10  # five seals: 10, 10, 10, 10, 7
-EDITABLE = {
-    "actor_kind": "user",
-    "actor_id": "usr_forged",
-    "purpose": "marketing",
-    "action": "customer.export",
-    "customer_ids": "cus_someone_else",
-    "field_names": "national_id",
-    "outcome": "allowed",
-    "reason": "forged",
-    "request_id": "req-forged",
-    "client_address": "10.9.9.9",
-}
 FUZZ = settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-def write_events(session: Session, count: int, start: dt.datetime) -> None:
-    for i in range(count):
-        record_event(
-            session,
-            AuditContext("client", f"cli_{i % 3}", "sales", f"req-{i}", "127.0.0.1"),
-            action="customer.read",
-            outcome="allowed" if i % 5 else "denied",
-            now=start + dt.timedelta(seconds=i),
-            customer_ids=[f"cus_{i:032x}"],
-            field_names=["email", "given_name"],
-            reason="" if i % 5 else "purpose_not_allowed",
-        )
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from tests.test_audit_integrity import EDITABLE, write_events
+from tests.helpers import EDITABLE, write_events
 from vault import runtime
 from vault.audit.chain import head_mac
 from vault.audit.integrity import AuditLog

@@ -13,9 +13,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests import probe
-from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
-from tests.test_admin_login import log_in
+from tests.helpers import PASSWORD, SAMPLE_FIELDS, bearer, log_in
+from tests.support import probe
 from vault import runtime
 from vault.audit.models import AuditEvent, AuditEventCustomer
 from vault.audit.query import accesses_of_customer

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests import probe
-from tests.conftest import bearer
+from tests.helpers import bearer
+from tests.support import probe
 from vault.auth import tokens
 from vault.auth.models import ApiClient
 from vault.auth.passwords import hash_password, verify_password

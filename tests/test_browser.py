@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.conftest import PASSWORD, SAMPLE_FIELDS
-from tests.served import served_vault
+from tests.helpers import PASSWORD, SAMPLE_FIELDS
+from tests.support.served import served_vault
 from vault import runtime
 from vault.auth.service import create_user
 from vault.db import db

@@ -11,22 +11,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from flask import Flask
 
-from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
+from tests.helpers import PASSWORD, SAMPLE_FIELDS, bearer, init, run
 from vault import runtime
 from vault.auth.models import ApiClient, User
 from vault.cli import main
 from vault.db import create_db_engine, db
-
-
-def run(env: dict[str, str], *args: str) -> Result:
-    return CliRunner(env=env).invoke(main, list(args), catch_exceptions=False)
-
-
-def init(env: dict[str, str]) -> Result:
-    return run(env, "init", "--admin-email", "Admin@Example.com", "--admin-password", PASSWORD)
 
 
 def test_init_creates_everything_and_a_second_run_changes_nothing(env: dict[str, str]) -> None:

@@ -9,10 +9,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from flask import Flask
 
-from tests.conftest import PASSWORD, bearer
-from tests.test_admin_login import log_in
-from tests.test_cli import init, run
-from tests.test_staff_sessions import refused
+from tests.helpers import PASSWORD, bearer, init, log_in, refused, run
 from vault.audit.models import AuditEvent
 from vault.clock import SystemClock
 from vault.db import create_db_engine

@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import bearer
-from tests.test_users_admin import events, non_admin_statuses
+from tests.helpers import bearer, events, non_admin_statuses
 from vault.audit.models import AuditEvent
 from vault.auth.service import create_api_client
 from vault.bootstrap import prepare_database

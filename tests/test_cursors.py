@@ -13,8 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import SAMPLE_FIELDS, bearer
-from tests.test_errors import assert_problem
+from tests.helpers import SAMPLE_FIELDS, assert_problem, bearer
 from vault import runtime
 from vault.api.audit import MAX_EVENT_ID
 from vault.clock import FixedClock

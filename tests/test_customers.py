@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import SAMPLE_FIELDS
+from tests.helpers import SAMPLE_FIELDS
 from vault.crypto.envelope import DataKeyDestroyed, DecryptionFailed, FieldCipher, KeyRing
 from vault.customers import packing
 from vault.customers.catalogue import FieldSpec, add_field, load_catalogue

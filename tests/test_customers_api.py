@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import SAMPLE_FIELDS, bearer
+from tests.helpers import SAMPLE_FIELDS, bearer
 from vault.audit.models import AuditEvent
 from vault.audit.service import AuditWriteFailed
 from vault.customers.models import Customer

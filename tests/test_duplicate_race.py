@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import SAMPLE_FIELDS, bearer
+from tests.helpers import SAMPLE_FIELDS, bearer
 from vault import runtime
 from vault.auth.service import create_api_client
 from vault.customers.index_rows import IndexRows

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from tests.conftest import DATABASE_KIND, PASSWORD, SAMPLE_FIELDS
+from tests.helpers import DATABASE_KIND, PASSWORD, SAMPLE_FIELDS
 from vault import runtime
 from vault.auth.service import create_user, principal_for_user
 from vault.bootstrap import prepare_database

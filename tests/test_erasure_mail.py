@@ -12,8 +12,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import SAMPLE_FIELDS, bearer
-from tests.test_privacy_portal import REQUESTS, code_in, messages, outbox
+from tests.helpers import REQUESTS, SAMPLE_FIELDS, bearer, code_in, messages, outbox
 from vault.auth.service import create_api_client
 from vault.cli import main
 from vault.clock import FixedClock

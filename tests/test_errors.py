@@ -8,7 +8,6 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,16 +15,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests import probe
-from tests.conftest import bearer
-from tests.served import served_vault
+from tests.helpers import assert_problem, bearer
+from tests.support import probe
+from tests.support.served import served_vault
 from vault import runtime
 from vault.auth.service import create_api_client
 from vault.db import db
 from vault.errors import QUOTE_LIMIT, quoted, quoted_list
 from vault.text import UNSAFE
-
-PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "request_id"}
 
 
 @pytest.fixture
@@ -37,19 +34,6 @@ def probed(app: Flask) -> Flask:
 @pytest.fixture
 def token(make_token: Callable[..., str]) -> str:
     return make_token(role="sales")
-
-
-def assert_problem(response: TestResponse, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert isinstance(body, dict)
-    assert set(body) >= PROBLEM_KEYS
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["request_id"] == response.headers["X-Request-ID"]
-    assert body["type"].endswith(code)
-    return body
 
 
 def test_a_valid_request_commits(probed: Flask, token: str) -> None:

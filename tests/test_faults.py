@@ -27,9 +27,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from tests.conftest import SAMPLE_FIELDS
-from tests.private_postgres import PrivatePostgres, private_postgres
-from tests.served import served_vault
+from tests.helpers import SAMPLE_FIELDS
+from tests.support.private_postgres import PrivatePostgres, private_postgres
+from tests.support.served import served_vault
 from vault import runtime
 from vault.auth.service import create_api_client
 from vault.bootstrap import prepare_database

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
-from tests.conftest import bearer
+from tests.helpers import bearer
 
 NEW_FIELD = {
     "name": "loyalty_tier",

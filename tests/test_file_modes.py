@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from vault.cli import main
 from vault.db import create_db_engine, sqlite_database_path
 from vault.private_files import restrict_mode

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SAMPLE_FIELDS
+from tests.helpers import SAMPLE_FIELDS
 from vault import runtime
 from vault.access.governed import GovernedAccess
 from vault.auth.principal import Principal

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from flask import Flask
 
-from tests.conftest import SAMPLE_FIELDS
+from tests.helpers import SAMPLE_FIELDS
 from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.cli import main

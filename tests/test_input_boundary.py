@@ -14,10 +14,14 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
-from tests.test_admin_login import log_in
-from tests.test_admin_pages import form_token
-from tests.test_errors import assert_problem
+from tests.helpers import (
+    PASSWORD,
+    SAMPLE_FIELDS,
+    assert_problem,
+    bearer,
+    form_token,
+    log_in,
+)
 from vault.api.input_boundary import REFUSED, REFUSED_NAME
 from vault.audit.models import AuditEvent
 from vault.customers.models import Customer

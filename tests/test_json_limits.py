@@ -12,8 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import SAMPLE_FIELDS
-from tests.test_errors import assert_problem
+from tests.helpers import SAMPLE_FIELDS, assert_problem
 from vault.api.json_limits import MAX_DEPTH, MAX_NUMBER_LENGTH, load, too_deep
 from vault.customers.models import Customer
 from vault.db import db

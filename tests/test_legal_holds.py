@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import SAMPLE_FIELDS, bearer
+from tests.helpers import SAMPLE_FIELDS, bearer
 from vault.audit.models import AuditEvent
 from vault.db import db
 from vault.governance.legal_holds import under_hold

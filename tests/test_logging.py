@@ -10,8 +10,7 @@ from typing import Any
 import structlog
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD, bearer
-from tests.test_admin_login import log_in
+from tests.helpers import PASSWORD, bearer, log_in
 from vault.logs import REDACTED, redact_personal_values
 
 

@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.smtp import CollectingHandler, start_smtp_server
+from tests.support.smtp import CollectingHandler, start_smtp_server
 from vault.config import load_settings
 from vault.mail import Mailer, MailNotSent, OutboxMailer, SMTPMailer, mailer_from_settings
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from tests.helpers import SAMPLE_FIELDS
 from vault.db import create_db_engine
 from vault.migrate import current_revision, downgrade, head_revision, schema_differences, upgrade
 from vault.models import Base
@@ -53,7 +54,6 @@ def test_packing_values_keeps_every_value_readable(fresh_database_url: str, tmp_
 
     from sqlalchemy.orm import Session
 
-    from tests.conftest import SAMPLE_FIELDS
     from vault.crypto.envelope import KeyRing
     from vault.crypto.keys import FileKeyProvider
     from vault.customers.catalogue import load_catalogue, seed_catalogue

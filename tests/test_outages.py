@@ -18,11 +18,9 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tests import probe
-from tests.conftest import app_settings, bearer
-from tests.private_postgres import free_port as closed_port  # freed, so closed
-from tests.test_admin_login import csrf_token
-from tests.test_errors import assert_problem
+from tests.helpers import app_settings, assert_problem, bearer, csrf_token
+from tests.support import probe
+from tests.support.private_postgres import free_port as closed_port  # freed, so closed
 from vault.app import create_app
 from vault.config import load_settings
 from vault.db_timeouts import PostgresTimeouts

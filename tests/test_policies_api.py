@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import SAMPLE_FIELDS, bearer
-from tests.test_errors import assert_problem
+from tests.helpers import SAMPLE_FIELDS, assert_problem, bearer
 from vault.audit.models import AuditEvent
 from vault.db import db
 from vault.policies.defaults import SHIPPED_RULES

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
-from tests.conftest import bearer
+from tests.helpers import bearer
 from vault.app import create_app
 from vault.audit.models import AuditEvent
 from vault.db import db

@@ -17,8 +17,15 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import DATABASE_KIND, SAMPLE_FIELDS, bearer
-from tests.test_privacy_portal import SECRET_TEXT, code_in, messages, new_customer
+from tests.helpers import (
+    DATABASE_KIND,
+    SAMPLE_FIELDS,
+    SECRET_TEXT,
+    bearer,
+    code_in,
+    messages,
+    new_customer,
+)
 from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.audit.service import SYSTEM

@@ -13,7 +13,6 @@ import re
 import time
 import zipfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,61 +20,22 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import SAMPLE_FIELDS, bearer
-from tests.smtp import CollectingHandler
+from tests.helpers import (
+    REQUESTS,
+    SAMPLE_FIELDS,
+    SECRET_TEXT,
+    bearer,
+    code_in,
+    messages,
+    new_customer,
+    outbox,
+)
+from tests.support.smtp import CollectingHandler
 from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.clock import FixedClock
 from vault.db import db
-from vault.governance.consent import record_consent
 from vault.governance.models import PrivacyRequest
-
-REQUESTS = "/privacy/requests"
-SECRET_TEXT = "Parcel 7741 left at the blue gate"
-
-
-def outbox(app: Flask) -> Path:
-    return Path(app.config["VAULT_SETTINGS"].instance_path) / "outbox"
-
-
-def messages(app: Flask) -> list[email.message.EmailMessage]:
-    folder = outbox(app)
-    found = sorted(folder.glob("*.eml")) if folder.exists() else []
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in found]
-
-
-def code_in(message: email.message.EmailMessage) -> str:
-    body = message.get_body(("plain",))
-    assert body is not None
-    content = body.get_content()
-    assert isinstance(content, str)
-    codes = [line for line in content.splitlines() if re.fullmatch(r"\d{8}", line)]
-    assert len(codes) == 1, "the code stands alone on one line"
-    return codes[0]
-
-
-def new_customer(client: FlaskClient, sales: dict[str, str], address: str) -> str:
-    """A customer created by the sales system, with a purchase, who opted in to marketing
-    (recorded directly: no shipped role may record a marketing grant through the API)."""
-    response = client.post(
-        "/api/v1/customers",
-        json={"fields": {**SAMPLE_FIELDS, "email": address}, "region": "EU"},
-        headers=sales,
-    )
-    assert response.status_code == 201, response.get_json()
-    customer_id: str = response.get_json()["id"]
-    with client.application.app_context():
-        record_consent(runtime.customer_store(), customer_id, purpose="marketing", granted=True,
-                       source="web-form")  # fmt: skip
-        db.session.commit()
-    interaction = {"kind": "purchase", "channel": "phone", "text": SECRET_TEXT,
-                   "amount": "12.50", "currency": "EUR"}  # fmt: skip
-    added = client.post(
-        f"/api/v1/customers/{customer_id}/interactions", json=interaction, headers=sales
-    )
-    assert added.status_code == 201, added.get_json()
-    assert client.get(f"/api/v1/customers/{customer_id}", headers=sales).status_code == 200
-    return customer_id
 
 
 def ask(client: FlaskClient, address: str, kind: str) -> dict[str, Any]:

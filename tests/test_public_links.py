@@ -13,8 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
-from tests.test_admin_pages import form_token
+from tests.helpers import PASSWORD, SAMPLE_FIELDS, bearer, form_token
 from vault import runtime
 from vault.app import create_app
 from vault.auth.service import create_api_client, create_user

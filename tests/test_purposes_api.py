@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
-from tests.conftest import SAMPLE_FIELDS, bearer
+from tests.helpers import SAMPLE_FIELDS, bearer
 
 
 def test_purposes_carry_their_legal_basis_and_consent_counts(

@@ -13,8 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
-from tests.test_admin_login import csrf_token, log_in
+from tests.helpers import PASSWORD, SAMPLE_FIELDS, bearer, csrf_token, log_in
 from vault.audit.models import AuditEvent
 from vault.db import db
 

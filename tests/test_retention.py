@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from tests.conftest import SAMPLE_FIELDS
+from tests.helpers import SAMPLE_FIELDS
 from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.clock import FixedClock

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import SAMPLE_FIELDS, bearer
+from tests.helpers import SAMPLE_FIELDS, bearer
 from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.auth.service import create_api_client

@@ -16,8 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from tests.conftest import SAMPLE_FIELDS, bearer
-from tests.test_access_requests import Staff
+from tests.helpers import SAMPLE_FIELDS, Staff, bearer
 from vault.auth.service import create_api_client, create_user
 from vault.bootstrap import seed_defaults
 from vault.cli import main

@@ -13,8 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.wrappers import Response
 
-from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
-from tests.test_admin_login import log_in
+from tests.helpers import PASSWORD, SAMPLE_FIELDS, bearer, log_in
 from vault.app import create_app
 from vault.config import load_settings
 from vault.errors import ConfigurationError

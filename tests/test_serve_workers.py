@@ -15,9 +15,8 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from tests.served import served_vault
-from tests.test_audit_integrity import write_events
-from tests.test_worker import sealed_within
+from tests.helpers import sealed_within, write_events
+from tests.support.served import served_vault
 from vault import runtime
 from vault.cli import main
 from vault.db import db

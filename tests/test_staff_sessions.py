@@ -13,8 +13,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD
-from tests.test_admin_login import csrf_token, log_in
+from tests.helpers import PASSWORD, csrf_token, log_in, refused
 from vault.audit.models import AuditEvent
 from vault.auth.models import StaffSession
 from vault.auth.service import create_user
@@ -40,18 +39,6 @@ def cookie(client: FlaskClient) -> str:
 def log_out(client: FlaskClient) -> None:
     response = client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
     assert response.status_code == 302
-
-
-def refused(client: FlaskClient) -> bool:
-    """True when neither the API nor the admin UI accepts this client's session."""
-    api = client.get("/api/v1/me")
-    page = client.get("/admin/")
-    if api.status_code == 200 and page.status_code == 200:
-        return False
-    assert api.status_code == 401, api.get_json()
-    assert page.status_code == 302
-    assert page.headers["Location"].startswith("/admin/login")
-    return True
 
 
 def sessions_of(app: Flask, user_id: str) -> list[StaffSession]:

@@ -9,8 +9,7 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD, SAMPLE_FIELDS, bearer
-from tests.test_admin_login import csrf_token, log_in
+from tests.helpers import PASSWORD, SAMPLE_FIELDS, bearer, csrf_token, log_in
 
 SCRIPT = "<script>alert(1)</script>"
 ATTRIBUTE = '"><img src=x onerror=alert(2)>'

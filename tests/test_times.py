@@ -10,7 +10,7 @@ import marshmallow as ma
 import pytest
 from flask.testing import FlaskClient
 
-from tests.test_errors import assert_problem
+from tests.helpers import assert_problem
 from vault.api.times import EARLIEST, LATEST, AwareTime
 
 OVERFLOWING = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"]

@@ -14,7 +14,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import bearer
+from tests.helpers import bearer
 from vault.auth.service import create_api_client
 from vault.bootstrap import prepare_database
 from vault.clock import FixedClock

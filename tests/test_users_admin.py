@@ -12,11 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import PASSWORD, bearer
-from tests.test_access_requests import Staff
-from tests.test_admin_login import log_in
-from tests.test_staff_sessions import refused
-from vault.audit.models import AuditEvent
+from tests.helpers import PASSWORD, Staff, bearer, events, log_in, non_admin_statuses, refused
 from vault.auth.models import StaffSession
 from vault.auth.service import create_api_client, create_user
 from vault.bootstrap import prepare_database
@@ -24,11 +20,6 @@ from vault.clock import FixedClock
 from vault.db import db
 
 EMAIL = "sam@example.com"
-
-
-def events(app: Flask, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        return list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
 
 
 @pytest.fixture
@@ -83,25 +74,6 @@ def test_admins_create_users_who_then_log_in(
     for text in (event.reason, event.actor_id, event.customer_ids, event.field_names):
         assert EMAIL not in text
         assert PASSWORD not in text
-
-
-def non_admin_statuses(
-    app: Flask, make_token: Callable[..., str], method: str, url: str, body: Any
-) -> list[int]:
-    """The answers' statuses to tokens of the other roles and to a compliance officer's
-    session (five in all)."""
-    statuses = [
-        getattr(app.test_client(), method)(url, json=body, headers=bearer(make_token(role=role)))
-        .status_code
-        for role in ("sales", "support", "compliance_officer", "data_owner")
-    ]  # fmt: skip
-    with app.app_context(), db.transaction() as session:
-        create_user(session, email="officer@example.com", password=PASSWORD,
-                    roles=["compliance_officer"])  # fmt: skip
-    officer = Staff(app, "officer@example.com")
-    by_session = getattr(officer.client, method)(url, json=body,
-                                                 headers={"X-CSRFToken": officer.csrf})  # fmt: skip
-    return [*statuses, by_session.status_code]
 
 
 @pytest.mark.parametrize(

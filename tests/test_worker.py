@@ -12,8 +12,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from flask import Flask
 
-from tests.served import served_vault
-from tests.test_audit_integrity import write_events
+from tests.helpers import sealed_within, write_events
+from tests.support.served import served_vault
 from vault import runtime
 from vault.bootstrap import prepare_database
 from vault.cli import main
@@ -181,15 +181,3 @@ def test_serve_seals_the_audit_log_by_default(
     with served_vault(app, log, VAULT_AUDIT_SEAL_SECONDS="1"):
         assert sealed_within(app, 4, seconds=20) >= 4
     assert "Scheduled jobs in this process: audit sealing every 1 s." in log.read_text("utf-8")
-
-
-def sealed_within(app: Flask, wanted: int, *, seconds: float) -> int:
-    """How many events of ``app``'s log are sealed (and verify) once ``wanted`` are, or once
-    ``seconds`` have passed."""
-    sealed, deadline = 0, time.monotonic() + seconds
-    while time.monotonic() < deadline and sealed < wanted:
-        time.sleep(0.2)
-        with app.app_context():
-            sealed = runtime.audit_log().verify(db.session, now=runtime.now()).events
-            db.session.rollback()
-    return sealed

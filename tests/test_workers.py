@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask
 
-from tests.conftest import SAMPLE_FIELDS, TEST_SECRET_KEY
+from tests.helpers import SAMPLE_FIELDS, TEST_SECRET_KEY
 from vault import runtime
 from vault.auth.service import create_api_client
 from vault.bootstrap import prepare_database
