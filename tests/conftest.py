@@ -34,7 +34,7 @@ from vault.policies.plan import Rule
 from vault.policies.service import add_rules, create_role
 
 # argon2's cheapest profile for the passwords this process hashes (the suite makes thousands);
-# the vault's own profile is held by tests/test_auth.py, and served vaults keep it.
+# the vault's own profile is held by tests/unit/auth/test_auth.py, and served vaults keep it.
 passwords.use_profile(argon2.profiles.CHEAPEST)
 
 

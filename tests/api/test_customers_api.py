@@ -480,7 +480,7 @@ ROUTE_CALLS: dict[tuple[str, str], tuple[str, str, Any, str]] = {
 # set-up than a token (an approved access grant).
 AUDITED_ELSEWHERE = {
     ("GET", "/api/v1/access-requests/<request_id>/customers"): (
-        "tests/test_access_requests.py::test_owners_approve_and_the_grant_shows_its_fields"
+        "tests/api/test_access_requests.py::test_owners_approve_and_the_grant_shows_its_fields"
     ),
 }
 CUSTOMER_DATA_BLUEPRINTS = ("customers.", "access_request_customers.")
