@@ -224,9 +224,14 @@ class Staff:
         return self.client.get(f"/api/v1{path}", headers={"X-Purpose": purpose} if purpose else {})
 
 
-def events(app: Flask, action: str) -> list[AuditEvent]:
+def events(app: Flask, action: str | None = None, **where: Any) -> list[AuditEvent]:
+    """The audit events of ``app``'s database with ``action`` (any, without it) and the
+    columns' values ``where`` names, in the order they were recorded."""
+    if action is not None:
+        where["action"] = action
     with app.app_context():
-        return list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
+        query = sa.select(AuditEvent).filter_by(**where).order_by(AuditEvent.id)
+        return list(db.session.scalars(query))
 
 
 def non_admin_statuses(
@@ -258,3 +263,20 @@ def sealed_within(app: Flask, wanted: int, *, seconds: float) -> int:
             sealed = runtime.audit_log().verify(db.session, now=runtime.now()).events
             db.session.rollback()
     return sealed
+
+
+Tokens = dict[str, str]  # the tokens of API clients, by name
+
+
+def call_customers(
+    client: FlaskClient, method: str, path: str, token: str, purpose: str, body: Any = None
+) -> TestResponse:
+    headers = bearer(token, **{"X-Purpose": purpose})
+    return client.open(f"/api/v1/customers{path}", method=method, json=body, headers=headers)
+
+
+def create_customer(client: FlaskClient, tokens: Tokens, **changes: Any) -> str:
+    body = {"fields": {**SAMPLE_FIELDS, **changes.pop("fields", {})}, "region": "EU", **changes}
+    response = call_customers(client, "POST", "", tokens["sales"], "sales", body)
+    assert response.status_code == 201, response.get_json()
+    return str(response.get_json()["id"])

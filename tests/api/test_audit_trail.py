@@ -13,20 +13,14 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import PASSWORD, SAMPLE_FIELDS, bearer, log_in
+from tests.helpers import PASSWORD, SAMPLE_FIELDS, bearer, events, log_in
 from tests.support import probe
 from vault import runtime
-from vault.audit.models import AuditEvent, AuditEventCustomer
+from vault.audit.models import AuditEventCustomer
 from vault.audit.query import accesses_of_customer
 from vault.audit.service import AuditContext, AuditWriteFailed, record_event
 from vault.audit_trail import request_context
 from vault.db import db
-
-
-def events(app: Flask, **where: Any) -> list[AuditEvent]:
-    with app.app_context():
-        query = sa.select(AuditEvent).filter_by(**where).order_by(AuditEvent.id)
-        return list(db.session.scalars(query))
 
 
 @pytest.fixture
