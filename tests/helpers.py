@@ -181,6 +181,19 @@ def new_customer(client: FlaskClient, sales: dict[str, str], address: str) -> st
     return customer_id
 
 
+def ask_privacy_request(client: FlaskClient, address: str, kind: str) -> dict[str, Any]:
+    response = client.post(REQUESTS, json={"email": address, "type": kind})
+    assert response.status_code == 202, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    assert set(body) == {"id", "status"}
+    assert body["status"] == "pending_verification"
+    return body
+
+
+def verify_privacy_request(client: FlaskClient, request_id: str, code: str) -> Any:
+    return client.post(f"{REQUESTS}/{request_id}/verify", json={"code": code})
+
+
 def form_token(html: str) -> str:
     found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
     assert found is not None
