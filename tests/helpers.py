@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from vault import runtime
+from vault.audit.integrity import AuditLog
 from vault.audit.models import AuditEvent
 from vault.audit.service import AuditContext, record_event
 from vault.auth.service import create_user
@@ -131,6 +132,18 @@ def write_events(session: Session, count: int, start: dt.datetime) -> None:
             field_names=["email", "given_name"],
             reason="" if i % 5 else "purpose_not_allowed",
         )
+
+
+def problem_after(session: Session, log: AuditLog, tamper: Callable[[], Any], **verify: Any) -> str:
+    """Tamper inside a savepoint, verify, undo; the problem must be reported."""
+    nested = session.begin_nested()
+    tamper()
+    session.flush()
+    report = log.verify(session, now=verify.pop("now", runtime.now()))
+    nested.rollback()
+    assert not report.ok
+    assert report.problem
+    return report.problem
 
 
 REQUESTS = "/privacy/requests"
