@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import errno
-import socket
+import asyncio
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -31,23 +30,21 @@ class CollectingHandler:
         return "250 OK"
 
 
+class PortZeroController(Controller):
+    """A controller whose server is bound to port 0: once the server listens, the port the
+    kernel chose is read back from its socket, before aiosmtpd connects to it to check that
+    it is up (and before anybody is told the port)."""
+
+    def _trigger_server(self) -> None:
+        assert isinstance(self.server, asyncio.Server)
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()  # type: ignore[no-untyped-call]
+
+
 def start_smtp_server(handler: CollectingHandler, **smtp_options: Any) -> Controller:
-    """A server on 127.0.0.1 and a free port. aiosmtpd cannot bind port 0 (it connects to the
-    port it was given to check it is up), so a free port is picked and, should another xdist
-    worker take it first, picked again."""
-    for _ in range(5):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        controller = Controller(
-            handler, hostname="127.0.0.1", port=port, server_hostname="smtp.test", **smtp_options
-        )
-        try:
-            controller.start()
-        except OSError as exc:
-            controller.loop.close()
-            if exc.errno != errno.EADDRINUSE:
-                raise
-            continue
-        return controller
-    raise RuntimeError("no free port for the test SMTP server")
+    """A started server on 127.0.0.1, on a port of its own (``controller.port``)."""
+    controller = PortZeroController(
+        handler, hostname="127.0.0.1", port=0, server_hostname="smtp.test", **smtp_options
+    )
+    controller.start()
+    return controller
