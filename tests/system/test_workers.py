@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
 import time
@@ -25,10 +25,16 @@ from vault.bootstrap import prepare_database
 from vault.db import db
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def listening_port(log: Path, server: subprocess.Popen[bytes]) -> int:
+    """The port gunicorn bound when told port 0, read from its log's "Listening at" line."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and server.poll() is None:
+        text = log.read_text(encoding="utf-8") if log.exists() else ""
+        if found := re.search(r"Listening at: http://127\.0\.0\.1:(\d+) ", text):
+            return int(found[1])
+        time.sleep(0.1)
+    tail = log.read_text(encoding="utf-8")[-2000:] if log.exists() else ""
+    raise RuntimeError(f"gunicorn did not say where it listens:\n{tail}")
 
 
 def request(url: str, token: str, purpose: str = "", body: Any = None) -> tuple[int, Any]:
@@ -57,8 +63,7 @@ def test_a_policy_change_reaches_every_worker(
         _c, support = create_api_client(session, name="desk", role="support", now=now)
         _c, admin = create_api_client(session, name="ops", role="admin", now=now)
         customer_id = runtime.customer_store().create(SAMPLE_FIELDS, region="EU")
-    port = free_port()
-    access_log = tmp_path / "access.log"
+    access_log, error_log = tmp_path / "access.log", tmp_path / "gunicorn.log"
     env = {
         **os.environ,
         "VAULT_ENV": "testing",
@@ -70,13 +75,14 @@ def test_a_policy_change_reaches_every_worker(
     }
     gunicorn = Path(sys.executable).parent / "gunicorn"
     server = subprocess.Popen(
-        [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{port}", "--access-logfile",
-         str(access_log), "--access-logformat", "%(p)s %(U)s", "vault.app:create_app()"],
+        [str(gunicorn), "--workers", "2", "--bind", "127.0.0.1:0", "--error-logfile",
+         str(error_log), "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(U)s",
+         "vault.app:create_app()"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    customer_url = f"{base}/api/v1/customers/{customer_id}"
     try:
+        base = f"http://127.0.0.1:{listening_port(error_log, server)}"
+        customer_url = f"{base}/api/v1/customers/{customer_id}"
         for _ in range(100):
             try:
                 urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310
