@@ -10,7 +10,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.support.ports import free_port
 
 OS_USER = "postgres"
 
@@ -34,12 +35,6 @@ def postgres_bin() -> Path:
         message = "PostgreSQL's initdb and pg_ctl are needed (/usr/lib/postgresql/*/bin)"
         pytest.fail(message)
     return Path(found[-1]).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrivatePostgres:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,18 @@ from pathlib import Path
 
 from flask import Flask
 
+from tests.support.ports import free_port, listening_port
+
 
 @contextmanager
 def served_vault(app: Flask, log: Path, *args: str, **env: str) -> Iterator[str]:
-    """Serve ``app``'s vault (``args`` go to `vault serve`, ``env`` to its environment) on a
-    free port until the block ends; yields its URL once it answers. Its output goes to
-    ``log``."""
+    """Serve ``app``'s vault (``args`` go to `vault serve`, ``env`` to its environment) until
+    the block ends; yields its URL once it answers. Its output goes to ``log``. With
+    ``--workers``, gunicorn binds port 0 and the port is read from its log; the development
+    server is given a free port."""
     settings = app.config["VAULT_SETTINGS"]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    gunicorn = "--workers" in args
+    port = 0 if gunicorn else free_port()
     environment = {
         **os.environ, "VAULT_DATABASE_URL": settings.database_url,
         "VAULT_INSTANCE_PATH": str(settings.instance_path), "VAULT_ENV": "testing",
@@ -33,11 +34,11 @@ def served_vault(app: Flask, log: Path, *args: str, **env: str) -> Iterator[str]
     }  # fmt: skip
     vault = shutil.which("vault", path=str(Path(sys.executable).parent))
     assert vault is not None
-    url = f"http://127.0.0.1:{port}"
     with log.open("w", encoding="utf-8") as output:
         command = [vault, "serve", "--port", str(port), *args]
         server = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
         try:
+            url = f"http://127.0.0.1:{listening_port(log, server) if gunicorn else port}"
             deadline = time.monotonic() + 20
             while True:
                 try:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from tests.helpers import app_settings, assert_problem, bearer, csrf_token
 from tests.support import probe
-from tests.support.private_postgres import free_port as closed_port  # freed, so closed
+from tests.support.ports import free_port as closed_port  # freed, so closed
 from vault.app import create_app
 from vault.config import load_settings
 from vault.db_timeouts import PostgresTimeouts

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -19,22 +18,11 @@ from typing import Any
 from flask import Flask
 
 from tests.helpers import SAMPLE_FIELDS, TEST_SECRET_KEY
+from tests.support.ports import listening_port
 from vault import runtime
 from vault.auth.service import create_api_client
 from vault.bootstrap import prepare_database
 from vault.db import db
-
-
-def listening_port(log: Path, server: subprocess.Popen[bytes]) -> int:
-    """The port gunicorn bound when told port 0, read from its log's "Listening at" line."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and server.poll() is None:
-        text = log.read_text(encoding="utf-8") if log.exists() else ""
-        if found := re.search(r"Listening at: http://127\.0\.0\.1:(\d+) ", text):
-            return int(found[1])
-        time.sleep(0.1)
-    tail = log.read_text(encoding="utf-8")[-2000:] if log.exists() else ""
-    raise RuntimeError(f"gunicorn did not say where it listens:\n{tail}")
 
 
 def request(url: str, token: str, purpose: str = "", body: Any = None) -> tuple[int, Any]:
