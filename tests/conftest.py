@@ -30,8 +30,6 @@ from vault.clock import FixedClock
 from vault.customers.service import CustomerStore
 from vault.db import db
 from vault.logs import configure_logging
-from vault.policies.plan import Rule
-from vault.policies.service import add_rules, create_role
 
 # argon2's cheapest profile for the passwords this process hashes (the suite makes thousands);
 # the vault's own profile is held by tests/unit/auth/test_auth.py, and served vaults keep it.
@@ -212,19 +210,6 @@ def customer_id(client: FlaskClient, sales: dict[str, str]) -> str:
 def officer(make_token: Callable[..., str]) -> dict[str, str]:
     """The headers of a compliance officer's client."""
     return bearer(make_token(role="compliance_officer", name="legal"))
-
-
-@pytest.fixture
-def optin_token(app: Flask, make_token: Callable[..., str]) -> str:
-    """The token of a consumer system that records customers' opt-ins to marketing: the sales
-    role's rules, and the purposes sales and marketing with writing ``interests`` for
-    marketing (granting consent to a purpose needs write access for it, which no shipped
-    role has for marketing)."""
-    with app.app_context(), db.transaction() as session:
-        create_role(session, name="crm_optin", description="sales, and marketing opt-ins",
-                    purposes=["sales", "marketing"], inherits=["sales"])  # fmt: skip
-        add_rules(session, [Rule("crm_optin", "interests", "marketing", "write", "allow")])
-    return make_token(role="crm_optin", name="crm-optin")
 
 
 @pytest.fixture
