@@ -1,5 +1,5 @@
 """The bad-input corpus, sent to every operation of the OpenAPI document (shared by
-tests/test_fuzz.py and ``make fuzz``). Each probe starts from a plain call built from the
+tests/api/test_fuzz.py and ``make fuzz``). Each probe starts from a plain call built from the
 document (every parameter and body member present, the seeded resources' ids in the path)
 and breaks one thing:
 

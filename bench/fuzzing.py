@@ -1,5 +1,5 @@
 """The fuzzer (schemathesis over the vault's own OpenAPI document), shared by the suite's
-bounded run (tests/test_fuzz.py) and the longer one of ``make fuzz`` (``bench.fuzz``).
+bounded run (tests/api/test_fuzz.py) and the longer one of ``make fuzz`` (``bench.fuzz``).
 
 Every operation of ``/api/v1/openapi.json`` is called with generated input, valid and
 invalid, as every role ``vault init`` ships (an API client's bearer token per role, with
@@ -265,7 +265,7 @@ def keep_the_sweep_a_dry_run(case: Any) -> None:
     erases what the rules name (the fuzzer may add rules of 0 days itself), and the fuzzer
     must not empty the vault by accident. So every body that would sweep for real is made a
     dry run; a body that is no object, or a ``dry_run`` that is no boolean, is sent as it is
-    (refused, 422). The real sweep has its own tests (tests/test_retention_api.py)."""
+    (refused, 422). The real sweep has its own tests (tests/api/test_retention_api.py)."""
     if case.method.upper() != "POST" or case.path != "/api/v1/retention/run":
         return
     body = case.body

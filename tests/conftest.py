@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,33 +19,21 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.smtp import CollectingHandler, start_smtp_server
+from tests.helpers import DATABASE_KIND, PASSWORD, POSTGRES_URL, SAMPLE_FIELDS, app_settings, bearer
+from tests.support.smtp import CollectingHandler, start_smtp_server
 from vault import runtime
 from vault.app import create_app
 from vault.auth import passwords
 from vault.auth.service import create_api_client, create_user
 from vault.bootstrap import prepare_database
 from vault.clock import FixedClock
-from vault.crypto.keys import FileKeyProvider
 from vault.customers.service import CustomerStore
 from vault.db import db
 from vault.logs import configure_logging
-from vault.policies.plan import Rule
-from vault.policies.service import add_rules, create_role
 
 # argon2's cheapest profile for the passwords this process hashes (the suite makes thousands);
-# the vault's own profile is held by tests/test_auth.py, and served vaults keep it.
+# the vault's own profile is held by tests/unit/auth/test_auth.py, and served vaults keep it.
 passwords.use_profile(argon2.profiles.CHEAPEST)
-
-DATABASE_KIND = os.environ.get("VAULT_TEST_DATABASE", "sqlite")
-POSTGRES_URL = os.environ.get(
-    "VAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-TEST_SECRET_KEY = "test-secret-key-" + "x" * 40
-PASSWORD = "correct horse battery staple"
-
-if DATABASE_KIND not in {"sqlite", "postgresql"}:
-    raise RuntimeError("VAULT_TEST_DATABASE must be sqlite or postgresql")
 
 
 class DatabaseFactory:
@@ -105,20 +92,6 @@ def env(fresh_database_url: str, tmp_path: Path) -> dict[str, str]:
         "VAULT_DATABASE_URL": fresh_database_url,
         "VAULT_INSTANCE_PATH": str(tmp_path / "instance"),
         "VAULT_LOG_FORMAT": "json",
-    }
-
-
-def app_settings(database_url: str, instance: Path, **extra: Any) -> dict[str, Any]:
-    key_file = instance / "master.key"
-    if not key_file.exists():
-        FileKeyProvider.create(key_file)
-    return {
-        "env": "testing",
-        "database_url": database_url,
-        "instance_path": str(instance),
-        "secret_key": TEST_SECRET_KEY,
-        "log_format": "json",
-        **extra,
     }
 
 
@@ -240,42 +213,11 @@ def officer(make_token: Callable[..., str]) -> dict[str, str]:
 
 
 @pytest.fixture
-def optin_token(app: Flask, make_token: Callable[..., str]) -> str:
-    """The token of a consumer system that records customers' opt-ins to marketing: the sales
-    role's rules, and the purposes sales and marketing with writing ``interests`` for
-    marketing (granting consent to a purpose needs write access for it, which no shipped
-    role has for marketing)."""
-    with app.app_context(), db.transaction() as session:
-        create_role(session, name="crm_optin", description="sales, and marketing opt-ins",
-                    purposes=["sales", "marketing"], inherits=["sales"])  # fmt: skip
-        add_rules(session, [Rule("crm_optin", "interests", "marketing", "write", "allow")])
-    return make_token(role="crm_optin", name="crm-optin")
-
-
-def bearer(token: str, **headers: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **headers}
-
-
-@pytest.fixture
 def store(app: Flask) -> Iterator[CustomerStore]:
     """A customer store for one unit of work inside an app context; commit with
     ``store.session.commit()`` (a savepoint release: the test still rolls everything back)."""
     with app.app_context():
         yield runtime.customer_store()
-
-
-SAMPLE_FIELDS: dict[str, Any] = {
-    "given_name": "Jeanne",
-    "family_name": "Dupont-Ecclestone",
-    "email": "Jeanne.Dupont@Example.org",
-    "phone": "+44 20 7946 0958",
-    "postal_address": "14 Rue des Lilas, 75019 Paris",
-    "birth_date": "1984-03-09",
-    "national_id": "FR-1840375019042",
-    "job_title": "Procurement Lead",
-    "company": "Atelier Quintessence",
-    "interests": ["sailing", "ceramics"],
-}
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""The admin UI, through the Flask test client."""

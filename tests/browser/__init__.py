@@ -1,0 +1,1 @@
+"""The admin UI and the portal in a real browser (Playwright and Chromium)."""

@@ -1,0 +1,1 @@
+"""The privacy portal, through the Flask test client."""

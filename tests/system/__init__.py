@@ -1,0 +1,2 @@
+"""Tests that start processes, servers or databases: served vaults, gunicorn workers, private
+PostgreSQL clusters, the built wheel, races between connections."""

@@ -1,0 +1,84 @@
+"""`vault serve --workers N`: gunicorn with N workers, the jobs once in its master, and a
+control socket of each vault's own (gunicorn's default path is shared by every server of a
+user, so that two vaults on one host took it from each other)."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+
+from tests.helpers import sealed_within, write_events
+from tests.support.served import served_vault
+from vault import runtime
+from vault.cli import main
+from vault.db import db
+
+
+def test_two_vaults_on_one_host_each_have_their_own_control_socket(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    app = make_app()
+    with app.app_context():
+        write_events(db.session, 6, runtime.now())
+        db.session.commit()
+    first = Path(app.config["VAULT_SETTINGS"].instance_path)
+    second = tmp_path / "second-instance"
+    shutil.copytree(first, second)
+    home, runtime_dir = tmp_path / "home", tmp_path / "xdg"
+    home.mkdir()
+    runtime_dir.mkdir()
+    shared = {"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime_dir),
+              "VAULT_AUDIT_SEAL_SECONDS": "1"}  # fmt: skip
+    log_one, log_two = tmp_path / "one.log", tmp_path / "two.log"
+    with (
+        served_vault(app, log_one, "--workers", "2", **shared) as one,
+        served_vault(
+            app, log_two, "--workers", "2", "--no-jobs", **shared, VAULT_INSTANCE_PATH=str(second)
+        ) as two,  # fmt: skip
+    ):
+        for url in (one, two):
+            for _ in range(4):
+                with urllib.request.urlopen(url + "/healthz", timeout=5) as answer:  # noqa: S310  (127.0.0.1)
+                    assert answer.status == 200
+        for instance in (first, second):
+            socket_file = instance / "gunicorn.ctl"
+            deadline = time.monotonic() + 10  # the master opens it beside its workers' boot
+            while not socket_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            mode = socket_file.stat().st_mode
+            assert stat.S_ISSOCK(mode)
+            assert stat.S_IMODE(mode) == 0o600
+        assert list(runtime_dir.iterdir()) == []  # gunicorn's shared default is never used
+        assert not (home / ".gunicorn").exists()
+        assert sealed_within(app, 6, seconds=20) >= 6  # the master's jobs seal the log
+    text = log_one.read_text(encoding="utf-8")
+    assert "Scheduled jobs in the server's master process: audit sealing every 1 s." in text
+    assert "Booting worker" in text
+    assert "Traceback" not in text + log_two.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threads", "4"], "--threads is for gunicorn's workers"),
+        (["--workers", "0"], "0 is not in the range x>=1"),
+    ],
+)
+def test_serve_refuses_threads_without_workers_and_no_workers(
+    args: list[str], message: str, make_app: Callable[..., Flask]
+) -> None:
+    app = make_app()
+    settings = app.config["VAULT_SETTINGS"]
+    env = {"VAULT_DATABASE_URL": settings.database_url,
+           "VAULT_INSTANCE_PATH": str(settings.instance_path)}  # fmt: skip
+    result = CliRunner(env=env).invoke(main, ["serve", *args])
+    assert result.exit_code == 2
+    assert message in result.output

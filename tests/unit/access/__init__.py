@@ -1,0 +1,1 @@
+"""vault.access: governed access to customer data."""

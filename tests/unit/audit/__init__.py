@@ -1,0 +1,1 @@
+"""vault.audit: the hash chain, seals, the anchor and verification."""

@@ -1,0 +1,1 @@
+"""vault.auth: passwords, tokens and the purpose guard."""

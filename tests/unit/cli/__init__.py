@@ -1,0 +1,1 @@
+"""vault.cli: the `vault` command."""

@@ -1,0 +1,1 @@
+"""vault.crypto: envelope encryption, blind indexes, keys and their rotation."""

@@ -1,0 +1,1 @@
+"""vault.customers: the catalogue, the store and its index rows."""

@@ -1,0 +1,1 @@
+"""vault.governance: retention, erasure and legal holds."""

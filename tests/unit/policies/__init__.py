@@ -1,0 +1,1 @@
+"""vault.policies: roles, rules and the plans built from them."""

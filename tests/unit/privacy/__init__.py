@@ -1,0 +1,1 @@
+"""vault.privacy: the privacy desk, its queue and its documents."""
