@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length, NumberRange
 from admin_ui.forms import LogoutForm, RemoveRuleForm, rule_form
 from admin_ui.governance import require_principal, short_time, table_page
 from admin_ui.views import blueprint
-from vault import runtime
+from vault import runtime, services
 from vault.audit_trail import audit, refuse
 from vault.db import db
 from vault.errors import ValidationFailed, VaultError, describe_errors
@@ -28,8 +28,8 @@ from vault.governance.access_requests import (
     visible_requests,
 )
 from vault.governance.notes import justification_of
-from vault.policies.models import Purpose, Role
-from vault.policies.service import effect_of, list_rules, role_parents
+from vault.policies.models import Purpose
+from vault.policies.service import effect_of
 
 
 class AskForm(FlaskForm):
@@ -49,24 +49,19 @@ class DecisionForm(FlaskForm):
 @login_required
 def policies() -> ResponseReturnValue:
     """Roles (purposes, inheritance) and every policy rule."""
-    principal = require_principal("admin")
-    audit("policy.read", principal=principal)
-    parents = role_parents(db.session)
-    roles = [
-        [r.name, ", ".join(sorted(p.code for p in r.purposes)), ", ".join(parents.get(r.name, [])),
-         r.description]
-        for r in db.session.scalars(sa.select(Role).order_by(Role.name))
-    ]  # fmt: skip
-    rules = [
+    roles, rules = services.policy_admin(require_principal()).overview()
+    rows = [
         [rule_id, rule.role, rule.obj, rule.purpose, rule.action, effect_of(rule)]
-        for rule_id, rule in list_rules(db.session)
+        for rule_id, rule in rules
     ]
+    roles_rows = [[r.name, ", ".join(r.purposes), ", ".join(r.inherits), r.description]
+                  for r in roles]  # fmt: skip
     columns = ["#", "role", "field or category", "purpose", "action", "effect"]
     second = {"title": "Roles", "columns": ["role", "purposes", "inherits", "description"],
-              "rows": roles}  # fmt: skip
-    forms = [("Add a rule", url_for("admin.add_policy_rule"), rule_form(db.session)),
+              "rows": roles_rows}  # fmt: skip
+    forms = [("Add a rule", url_for("admin.add_policy_rule"), rule_form()),
              ("Remove a rule", url_for("admin.remove_policy_rule"), RemoveRuleForm())]  # fmt: skip
-    return table_page("Policy rules", columns, rules, second=second, forms=forms)
+    return table_page("Policy rules", columns, rows, second=second, forms=forms)
 
 
 @blueprint.route("/access-requests", methods=["GET", "POST"])

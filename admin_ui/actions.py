@@ -29,17 +29,12 @@ from admin_ui.forms import (
 )
 from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
-from vault import runtime, services
+from vault import services
 from vault.api.public_urls import base_url
-from vault.audit_trail import aim, audit, refuse
+from vault.audit_trail import aim, refuse
 from vault.auth.principal import Principal
-from vault.auth.service import find_user_by_email
-from vault.customers.catalogue import FieldSpec, add_field
-from vault.db import db
-from vault.errors import ValidationFailed, VaultError, describe_errors
-from vault.governance.access_requests import set_owner
-from vault.policies.plan import Rule
-from vault.policies.service import add_rules, parse_effect, remove_rule, validate_rule
+from vault.customers.catalogue import FieldSpec
+from vault.errors import VaultError, describe_errors
 
 Change = Callable[[Any, Principal], str]
 
@@ -63,8 +58,7 @@ def form_action(
                 return redirect(url_for(page))
             try:
                 flash(change(form, principal), "ok")
-            except VaultError as exc:
-                db.session.rollback()
+            except VaultError as exc:  # the service's savepoint has undone what it began
                 refuse(exc.code, principal=principal)
                 problems = describe_errors(exc.errors)
                 flash(f"{exc.detail}{': ' + problems if problems else ''}. Nothing was changed.",
@@ -77,47 +71,40 @@ def form_action(
     return register
 
 
-@form_action("/policies/add", "admin", lambda: rule_form(db.session), "admin.policies")
+@form_action("/policies/add", "admin", rule_form, "admin.policies")
 def add_policy_rule(form: AddRuleForm, principal: Principal) -> str:
-    effect, transform = parse_effect(form.effect.data or "")
-    rule = Rule(form.role.data or "", form.obj.data or "", form.purpose.data or "",
-                form.action.data or "", effect, transform)  # fmt: skip
-    validate_rule(db.session, rule, runtime.customer_store().catalogue)
-    (row,) = add_rules(db.session, [rule])
-    audit("policy.change", principal=principal, reason=f"added {row.id}")
-    return f"Rule #{row.id} added: it applies from the next request."
+    rule_id = services.policy_admin(principal).add_rule(
+        form.role.data or "", form.obj.data or "", form.purpose.data or "",
+        form.action.data or "", form.effect.data or "",
+    )  # fmt: skip
+    return f"Rule #{rule_id} added: it applies from the next request."
 
 
 @form_action("/policies/remove", "admin", RemoveRuleForm, "admin.policies")
 def remove_policy_rule(form: RemoveRuleForm, principal: Principal) -> str:
     rule_id = form.rule_id.data or 0
-    remove_rule(db.session, rule_id)
-    audit("policy.change", principal=principal, reason=f"removed {rule_id}")
+    services.policy_admin(principal).remove_rule(rule_id)
     return f"Rule #{rule_id} removed."
 
 
 @form_action("/ownership", "admin", OwnerForm, "admin.fields")
 def assign_owner(form: OwnerForm, principal: Principal) -> str:
     category = (form.category.data or "").strip()
-    user = find_user_by_email(db.session, form.owner_email.data or "")
-    if user is None:
-        raise ValidationFailed(errors={"owner_email": ["is not a staff user"]})
-    set_owner(db.session, runtime.customer_store().catalogue, category, user.id,
-              now=runtime.now())  # fmt: skip
-    audit("ownership.change", principal=principal, reason=f"{category}:{user.id}")
-    return f"The owner of {category} is now {user.id}."
+    user_id = services.catalogue_admin(principal).set_owner_by_email(
+        category, form.owner_email.data or ""
+    )
+    return f"The owner of {category} is now {user_id}."
 
 
 @form_action("/fields/add", "admin", FieldForm, "admin.fields")
 def add_catalogue_field(form: FieldForm, principal: Principal) -> str:
-    row = add_field(db.session, FieldSpec(
+    added = services.catalogue_admin(principal).add_field(FieldSpec(
         name=(form.name.data or "").strip(), type=form.type.data or "",
         category=(form.category.data or "").strip(), sensitivity=form.sensitivity.data or "",
         searchable=bool(form.searchable.data), unique=bool(form.unique.data),
         max_length=form.max_length.data or 200,
     ))  # fmt: skip
-    audit("catalogue.change", principal=principal, field_names=[row.name])
-    return f"Field {row.name} added."
+    return f"Field {added.spec.name} added."
 
 
 @form_action("/purposes/add", "admin", PurposeForm, "admin.purposes")

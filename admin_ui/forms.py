@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import Session
 from wtforms import (
     BooleanField,
     EmailField,
@@ -15,9 +13,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
+from vault import services
 from vault.customers.models import FIELD_TYPES, SENSITIVITIES
 from vault.governance.models import IDENTITY_CHECKS, PRIVACY_CHANNELS, PRIVACY_REQUEST_TYPES
-from vault.policies.models import LEGAL_BASES, Purpose, Role
+from vault.policies.models import LEGAL_BASES
 
 
 class LoginForm(FlaskForm):
@@ -64,11 +63,10 @@ class ExtendForm(FlaskForm):
                          validators=[DataRequired(), Length(max=500)])  # fmt: skip
 
 
-def rule_form(session: Session) -> AddRuleForm:
+def rule_form() -> AddRuleForm:
     """The add-rule form with the roles and purposes that exist as its choices."""
     form = AddRuleForm()
-    form.role.choices = list(session.scalars(sa.select(Role.name).order_by(Role.name)))
-    form.purpose.choices = list(session.scalars(sa.select(Purpose.code).order_by(Purpose.code)))
+    form.role.choices, form.purpose.choices = services.policy_choices()
     return form
 
 

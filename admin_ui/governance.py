@@ -5,7 +5,6 @@ is audited, as the API's are."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
@@ -30,10 +29,7 @@ from vault import services
 from vault.audit.query import AuditFilter
 from vault.auth.principal import Principal
 from vault.auth.service import principal_for_user
-from vault.customers.catalogue import load_catalogue
-from vault.db import db
 from vault.errors import Forbidden
-from vault.governance.access_requests import owners
 
 AUDIT_PAGE = 100
 AUDIT_FILTERS = ("actor", "customer", "action", "purpose", "outcome")
@@ -163,14 +159,11 @@ def purposes() -> ResponseReturnValue:
 def fields() -> ResponseReturnValue:
     """The field catalogue and the owner of each category."""
     principal = require_principal()
-    catalogue = load_catalogue(db.session)
-    owner_of = owners(db.session)
-    rows = []
-    for name in sorted(catalogue.fields):
-        spec = dataclasses.asdict(catalogue[name])
-        rows.append([name, spec["type"], spec["category"], spec["sensitivity"],
-                     "yes" if spec["searchable"] else "", "yes" if spec["unique"] else "",
-                     owner_of.get(spec["category"], "")])  # fmt: skip
+    rows = [
+        [f.spec.name, f.spec.type, f.spec.category, f.spec.sensitivity,
+         "yes" if f.spec.searchable else "", "yes" if f.spec.unique else "", f.owner or ""]
+        for f in services.catalogue_admin(principal).fields()
+    ]  # fmt: skip
     columns = ["field", "type", "category", "sensitivity", "searchable", "unique", "owner"]
     forms = []
     if principal.has_role("admin"):

@@ -25,7 +25,9 @@ from vault.auth.staff import StaffDirectory
 from vault.crypto.envelope import KeyRing
 from vault.customers.service import CustomerStore
 from vault.db import db, purge_sqlite_wal
+from vault.governance.catalogue_admin import CatalogueAdmin
 from vault.governance.legal_holds import LegalHolds
+from vault.governance.policy_admin import PolicyAdmin, rule_choices
 from vault.governance.purposes import Purposes
 from vault.governance.retention_desk import RetentionRules
 from vault.logs import get_logger
@@ -79,6 +81,23 @@ def staff(principal: Principal) -> StaffDirectory:
     return StaffDirectory(db.session, request_context(principal), principal, now=runtime.now(),
                           policy=SessionPolicy.from_settings(settings),
                           min_password_length=settings.password_min_length)  # fmt: skip
+
+
+def policy_admin(principal: Principal) -> PolicyAdmin:
+    """The roles and policy rules, as ``principal`` (an admin) may manage them."""
+    return PolicyAdmin(db.session, request_context(principal), principal, now=runtime.now(),
+                       catalogue=lambda: runtime.customer_store().catalogue)  # fmt: skip
+
+
+def policy_choices() -> tuple[list[str], list[str]]:
+    """The role names and purpose codes that exist (a policy rule form's choices)."""
+    return rule_choices(db.session)
+
+
+def catalogue_admin(principal: Principal) -> CatalogueAdmin:
+    """The field catalogue and its owners, as ``principal`` may read and change them."""
+    return CatalogueAdmin(db.session, request_context(principal), principal, now=runtime.now(),
+                          catalogue=lambda: runtime.customer_store().catalogue)  # fmt: skip
 
 
 def clients(principal: Principal) -> ClientDirectory:

@@ -20,14 +20,13 @@ from vault.errors import VaultError
 from vault.governance.access_requests import (
     create_request,
     decide,
-    owners,
     revoke,
-    set_owner,
     status_of,
     visible_requests,
 )
 from vault.governance.models import AccessRequest
 from vault.governance.notes import justification_of
+from vault.services import catalogue_admin
 
 ownership_blueprint = Blueprint(
     "ownership", __name__, url_prefix="/api/v1/ownership", description="Data owners"
@@ -64,24 +63,14 @@ class RequestInSchema(ma.Schema):
 @ownership_blueprint.get("")
 def get_owners() -> dict[str, Any]:
     """The data owner (a user id) of each category that has one."""
-    current_principal().require_role(
-        "admin", "compliance_officer", "data_owner",
-        because="ownership is for admins, compliance officers and data owners",
-    )  # fmt: skip
-    audit("ownership.read")
-    return {"owners": owners(db.session)}
+    return {"owners": catalogue_admin(current_principal()).owners()}
 
 
 @ownership_blueprint.put("/<category>")
 @ownership_blueprint.arguments(OwnerInSchema)
 def put_owner(body: dict[str, Any], category: str) -> dict[str, Any]:
     """Make a data owner the owner of a category (admins)."""
-    current_principal().require_role("admin", because="admins assign data owners")
-    set_owner(
-        db.session, runtime.customer_store().catalogue, category, body["user_id"], now=runtime.now()
-    )
-    audit("ownership.change", reason=f"{category}:{body['user_id']}")
-    return {"owners": owners(db.session)}
+    return {"owners": catalogue_admin(current_principal()).set_owner(category, body["user_id"])}
 
 
 def _request_dict(request: AccessRequest) -> dict[str, Any]:

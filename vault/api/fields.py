@@ -11,11 +11,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from vault.api.auth import current_principal
-from vault.audit_trail import audit
-from vault.customers.catalogue import FieldSpec, add_field, load_catalogue
+from vault.customers.catalogue import FieldSpec
 from vault.customers.models import FIELD_TYPES, SENSITIVITIES
-from vault.db import db
-from vault.governance.access_requests import owners
+from vault.governance.catalogue_admin import CatalogueField
+from vault.services import catalogue_admin
 
 blueprint = Blueprint(
     "fields", __name__, url_prefix="/api/v1/fields", description="The field catalogue"
@@ -46,24 +45,15 @@ class Fields(MethodView):
     @blueprint.response(200, FieldListSchema)
     def get(self) -> dict[str, Any]:
         """The catalogue, by name."""
-        current_principal()
-        catalogue = load_catalogue(db.session)
-        owner_of = owners(db.session)
-        items = [
-            {**dataclasses.asdict(catalogue[name]), "owner": owner_of.get(catalogue[name].category)}
-            for name in sorted(catalogue.fields)
-        ]
+        items = [_field_dict(f) for f in catalogue_admin(current_principal()).fields()]
         return {"items": items, "next_cursor": None}
 
     @blueprint.arguments(FieldSchema)
     @blueprint.response(201, FieldSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Add a field (admins). 409 when the name exists, 422 for a bad definition."""
-        current_principal().require_role("admin", because="only admins change the field catalogue")
-        row = add_field(db.session, FieldSpec(**body))
-        audit("catalogue.change", field_names=[row.name])
-        owner = owners(db.session).get(row.category)
-        return {
-            **{c: getattr(row, c) for c in FieldSchema().fields if c != "owner"},
-            "owner": owner,
-        }
+        return _field_dict(catalogue_admin(current_principal()).add_field(FieldSpec(**body)))
+
+
+def _field_dict(field: CatalogueField) -> dict[str, Any]:
+    return {**dataclasses.asdict(field.spec), "owner": field.owner}

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from vault.audit.service import AuditContext, record_event
+from vault.auth.bound import BoundService
 from vault.auth.models import ApiClient
-from vault.auth.principal import Principal
 from vault.auth.service import create_api_client, revoke_api_client
 from vault.errors import NotFound
 
@@ -73,16 +73,11 @@ def revoke_client(
     return client
 
 
-class ClientDirectory:
+class ClientDirectory(BoundService):
     """API clients as admins manage them from the API: every call checks that ``principal``
     is an admin (``Forbidden`` otherwise) and records its audit event under ``context``."""
 
     ADMINS_ONLY = "API clients are managed by admins"
-
-    def __init__(
-        self, session: Session, context: AuditContext, principal: Principal, *, now: dt.datetime
-    ) -> None:
-        self.session, self.context, self.principal, self.now = session, context, principal, now
 
     def _admin(self) -> None:
         self.principal.require_role("admin", because=self.ADMINS_ONLY)

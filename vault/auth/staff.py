@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from vault.audit.service import AuditContext, record_event
+from vault.auth.bound import BoundService
 from vault.auth.models import User
 from vault.auth.principal import Principal
 from vault.auth.service import create_user, find_user_by_email
@@ -131,7 +132,7 @@ def enable_user(session: Session, user_id: str, context: AuditContext, *, now: d
     return user
 
 
-class StaffDirectory:
+class StaffDirectory(BoundService):
     """The staff directory as admins use it from the API or the admin UI: every call checks
     that ``principal`` is an admin (``Forbidden`` otherwise) and records its audit event in
     ``session``'s transaction under ``context``."""
@@ -148,8 +149,8 @@ class StaffDirectory:
         policy: SessionPolicy,
         min_password_length: int,
     ) -> None:
-        self.session, self.context, self.principal = session, context, principal
-        self.now, self.policy, self.min_password_length = now, policy, min_password_length
+        super().__init__(session, context, principal, now=now)
+        self.policy, self.min_password_length = policy, min_password_length
 
     def _admin(self) -> None:
         self.principal.require_role("admin", because=self.ADMINS_ONLY)

@@ -1,0 +1,29 @@
+"""What every service bound to one caller shares: the session whose transaction it works in
+(it flushes, the caller commits), the audit context its events are recorded under, the
+principal whose roles it checks, and the time of the request."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from vault.audit.service import AuditContext, record_event
+from vault.auth.principal import Principal
+
+
+class BoundService:
+    def __init__(
+        self, session: Session, context: AuditContext, principal: Principal, *, now: dt.datetime
+    ) -> None:
+        self.session, self.context, self.principal, self.now = session, context, principal, now
+
+    def record(
+        self, action: str, *, reason: str = "", field_names: Iterable[str] = (),
+        customer_ids: Iterable[str] = (),
+    ) -> int:  # fmt: skip
+        """Record an allowed ``action`` in the session's transaction; returns its id."""
+        return record_event(self.session, self.context, action=action, outcome="allowed",
+                            now=self.now, reason=reason, field_names=field_names,
+                            customer_ids=customer_ids)  # fmt: skip
