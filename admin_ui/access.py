@@ -4,7 +4,6 @@ rules, checks and audit events as the API."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import login_required
@@ -16,19 +15,7 @@ from admin_ui.forms import LogoutForm, RemoveRuleForm, rule_form
 from admin_ui.governance import require_principal, short_time, table_page
 from admin_ui.views import blueprint
 from vault import runtime, services
-from vault.audit_trail import audit, refuse
-from vault.db import db
 from vault.errors import ValidationFailed, VaultError, describe_errors
-from vault.governance.access_requests import (
-    create_request,
-    decide,
-    may_decide,
-    owners,
-    status_of,
-    visible_requests,
-)
-from vault.governance.notes import justification_of
-from vault.policies.models import Purpose
 from vault.policies.service import effect_of
 
 
@@ -68,45 +55,37 @@ def policies() -> ResponseReturnValue:
 @login_required
 def access_requests() -> ResponseReturnValue:
     """Requests you made or may decide on; a form to ask for a scoped view."""
-    principal = require_principal()
+    desk = services.access_desk(require_principal())
     form = AskForm()
     # any purpose: an approved grant is what lets the requester state it
-    form.purpose.choices = list(db.session.scalars(sa.select(Purpose.code).order_by(Purpose.code)))
+    form.purpose.choices = services.policy_choices()[1]
     categories = sorted({s.category for s in runtime.customer_store().catalogue.fields.values()})
     form.categories.choices = categories
     error, status = None, 200
     if form.validate_on_submit():
         try:
-            created = create_request(
-                db.session, runtime.customer_store().catalogue, principal,
+            desk.create(
                 purpose=form.purpose.data or "", fields=[],
                 categories=list(form.categories.data or []),
                 customer_ids=(form.customer_ids.data or "").split(),
                 region=(form.region.data or "").strip(),
                 justification=form.justification.data or "",
-                duration_days=form.duration_days.data or 0, now=runtime.now(),
-                notes=runtime.note_cipher(),
+                duration_days=form.duration_days.data or 0,
             )  # fmt: skip
         except ValidationFailed as exc:
             error = describe_errors(exc.errors)
             status = 422
         else:
-            audit("access_request.create", principal=principal, reason=created.id,
-                  customer_ids=created.customer_ids.split())  # fmt: skip
             return redirect(url_for("admin.access_requests"))
     elif request.method == "POST":
         error, status = "the form was incomplete or expired; try again", 400
-    now = runtime.now()
-    owner_map, notes = owners(db.session), runtime.note_cipher()
-    items = visible_requests(db.session, principal)
-    audit("access_request.read", principal=principal)
     rows = [
         {"id": r.id, "requester": r.requester_id, "purpose": r.purpose,
          "covers": " ".join(r.categories.split() + r.fields.split()),
-         "customers": r.customer_ids or f"region {r.region}", "why": justification_of(r, notes),
-         "days": r.duration_days, "status": status_of(r, now), "asked": short_time(r.created_at),
-         "decidable": may_decide(r, principal, owner_map, now)}
-        for r in items
+         "customers": r.customer_ids or f"region {r.region}", "why": v.justification,
+         "days": r.duration_days, "status": v.status, "asked": short_time(r.created_at),
+         "decidable": v.decidable}
+        for v in desk.visible() for r in [v.request]
     ]  # fmt: skip
     page = render_template("admin/access_requests.html", form=form, rows=rows, error=error,
                            decision=DecisionForm(), logout_form=LogoutForm())  # fmt: skip
@@ -118,19 +97,12 @@ def access_requests() -> ResponseReturnValue:
 def decide_request(request_id: str, verb: str) -> ResponseReturnValue:
     """An owner (or, for a category the requester owns, a compliance officer) approves or
     denies (CSRF-checked); a refusal is shown and audited, and nothing is decided."""
-    principal = require_principal()
+    desk = services.access_desk(require_principal())
     if not DecisionForm().validate_on_submit():
         return redirect(url_for("admin.access_requests"))
     try:
-        decided = decide(db.session, request_id, principal, approve=verb == "approve",
-                         now=runtime.now())  # fmt: skip
-    except VaultError as exc:
-        db.session.rollback()
-        refuse(getattr(exc, "reason", "") or exc.code, action=f"access_request.{verb}",
-               customer_ids=(), principal=principal)  # fmt: skip
+        desk.decide(request_id, verb)
+    except VaultError as exc:  # recorded as a refusal; its savepoint left nothing decided
         problems = describe_errors(exc.errors)
         flash(f"{exc.detail}{': ' + problems if problems else ''}. Nothing was decided.", "error")
-        return redirect(url_for("admin.access_requests"))
-    audit(f"access_request.{verb}", principal=principal, reason=decided.id,
-          field_names=decided.fields.split())  # fmt: skip
     return redirect(url_for("admin.access_requests"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
@@ -11,11 +9,9 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
 from admin_ui.forms import LoginForm, LogoutForm
-from vault.audit.service import record_event
-from vault.audit_trail import audit, request_context
-from vault.auth.service import LockoutPolicy, LoginFailed, authenticate_user, principal_for_user
-from vault.auth.sessions import SESSION_TOKEN_KEY, end_session, start_session
-from vault.db import db
+from vault import services
+from vault.auth.service import LoginFailed, principal_for_user
+from vault.auth.sessions import SESSION_TOKEN_KEY
 from vault.extensions import limiter
 from vault.logs import get_logger
 
@@ -53,42 +49,18 @@ def login() -> ResponseReturnValue:
     error = None
     status = 200
     if form.validate_on_submit():
-        settings = current_app.config["VAULT_SETTINGS"]
-        clock = current_app.extensions["vault.clock"]
         try:
-            user = authenticate_user(
-                db.session,
-                email=form.email.data or "",
-                password=form.password.data or "",
-                now=clock.now(),
-                policy=LockoutPolicy(
-                    settings.login_max_failures,
-                    dt.timedelta(seconds=settings.login_lockout_seconds),
-                ),
-            )
+            user = services.log_in(form.email.data or "", form.password.data or "")
         except LoginFailed as exc:
-            # The failure count (and lock) and its audit event must persist although the
-            # answer is an error.
-            context = request_context(actor_kind="user" if exc.user_id else "anonymous")
-            record_event(
-                db.session,
-                dataclasses.replace(context, actor_id=exc.user_id or ""),
-                action="auth.login",
-                outcome="denied",
-                reason=exc.reason,
-                now=clock.now(),
-            )
-            db.session.commit()
             log.info("login.failed", reason=exc.reason)
             error = exc.detail
             status = 401
         else:
             # Nothing from before the log-in survives it, and the session is a new one.
             session.clear()
-            token = start_session(db.session, user.id, now=clock.now())
+            token = services.open_staff_session(user, principal_for_user(user))
             login_user(user)
             session[SESSION_TOKEN_KEY] = token
-            audit("auth.login", principal=principal_for_user(user))
             log.info("login.succeeded", user_id=user.id)
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
@@ -102,9 +74,8 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     form = LogoutForm()
     if form.validate_on_submit():
-        clock = current_app.extensions["vault.clock"]
-        end_session(db.session, session.get(SESSION_TOKEN_KEY), now=clock.now(), reason="logout")
-        audit("auth.logout", principal=principal_for_user(current_user))
+        services.close_staff_session(session.get(SESSION_TOKEN_KEY),
+                                     principal_for_user(current_user))  # fmt: skip
         logout_user()
         session.clear()
     return redirect(url_for("admin.login"))

@@ -9,6 +9,8 @@ is handed to the unit of work as an after-commit hook.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,14 +19,19 @@ from flask import Flask
 from vault import runtime
 from vault.access.governed import GovernedAccess
 from vault.audit.review import AuditReview
+from vault.audit.service import record_event
 from vault.audit_trail import aim, audit, refuse, request_context
 from vault.auth.clients import ClientDirectory
+from vault.auth.models import ApiClient, User
 from vault.auth.principal import Principal
-from vault.auth.sessions import SessionPolicy
+from vault.auth.service import LockoutPolicy, LoginFailed, authenticate_token, authenticate_user
+from vault.auth.sessions import SessionPolicy, end_session, start_session
 from vault.auth.staff import StaffDirectory
 from vault.crypto.envelope import KeyRing
 from vault.customers.service import CustomerStore
 from vault.db import db, purge_sqlite_wal
+from vault.governance.access_desk import AccessDesk
+from vault.governance.access_requests import grant_purposes
 from vault.governance.catalogue_admin import CatalogueAdmin
 from vault.governance.legal_holds import LegalHolds
 from vault.governance.policy_admin import PolicyAdmin, rule_choices
@@ -72,6 +79,52 @@ def governed(principal: Principal, purpose: str) -> GovernedAccess:
                           backdate_days=runtime.settings().relationship_backdate_days)  # fmt: skip
 
 
+# --- who is calling ----------------------------------------------------------------------------
+
+
+def client_for_token(token: str) -> ApiClient:
+    """The API client a bearer token belongs to; raises ``TokenRefused``. Its last use commits
+    with the request's own work."""
+    return authenticate_token(db.session, token, now=runtime.now())
+
+
+def granted_purposes(user_id: str) -> frozenset[str]:
+    """The purposes of the user's active access grants."""
+    return grant_purposes(db.session, user_id, runtime.now())
+
+
+def log_in(email: str, password: str) -> User:
+    """The staff user these credentials belong to. A failure is counted (and locks the
+    account after too many) and recorded, committed at once although the answer is an error;
+    raises ``LoginFailed``."""
+    settings = runtime.settings()
+    lockout = LockoutPolicy(settings.login_max_failures,
+                            dt.timedelta(seconds=settings.login_lockout_seconds))  # fmt: skip
+    try:
+        return authenticate_user(db.session, email=email, password=password, now=runtime.now(),
+                                 policy=lockout)  # fmt: skip
+    except LoginFailed as exc:
+        context = request_context(actor_kind="user" if exc.user_id else "anonymous")
+        record_event(db.session, dataclasses.replace(context, actor_id=exc.user_id or ""),
+                     action="auth.login", outcome="denied", reason=exc.reason,
+                     now=runtime.now())  # fmt: skip
+        db.session.commit()
+        raise
+
+
+def open_staff_session(user: User, principal: Principal) -> str:
+    """A new admin UI session for ``user`` (its token), recorded as ``auth.login``."""
+    token = start_session(db.session, user.id, now=runtime.now())
+    audit("auth.login", principal=principal)
+    return token
+
+
+def close_staff_session(token: object, principal: Principal) -> None:
+    """End the admin UI session of ``token``, recorded as ``auth.logout``."""
+    end_session(db.session, token, now=runtime.now(), reason="logout")
+    audit("auth.logout", principal=principal)
+
+
 # --- administration ---------------------------------------------------------------------------
 
 
@@ -92,6 +145,17 @@ def policy_admin(principal: Principal) -> PolicyAdmin:
 def policy_choices() -> tuple[list[str], list[str]]:
     """The role names and purpose codes that exist (a policy rule form's choices)."""
     return rule_choices(db.session)
+
+
+def access_desk(principal: Principal) -> AccessDesk:
+    """The access requests ``principal`` made or may decide on."""
+
+    def refused(reason: str, *, action: str, customer_ids: Iterable[str]) -> None:
+        refuse(reason, action=action, customer_ids=customer_ids, principal=principal)
+
+    return AccessDesk(db.session, request_context(principal), principal, now=runtime.now(),
+                      catalogue=lambda: runtime.customer_store().catalogue,
+                      notes=runtime.note_cipher, refuse=refused)  # fmt: skip
 
 
 def catalogue_admin(principal: Principal) -> CatalogueAdmin:

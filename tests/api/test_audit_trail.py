@@ -104,7 +104,7 @@ def test_no_audit_no_change(
     def broken(*_args: Any, **_kwargs: Any) -> int:
         raise AuditWriteFailed("the audit trail cannot be written; nothing was done")
 
-    monkeypatch.setattr("vault.audit_trail.record_event", broken)
+    monkeypatch.setattr("vault.auth.bound.record_event", broken)  # where services record
     field = {"name": "tier", "type": "string", "category": "profile", "sensitivity": "low"}
     response = client.post("/api/v1/fields", json=field, headers=bearer(token))
     assert response.status_code == 500

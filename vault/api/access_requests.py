@@ -10,23 +10,11 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from vault import runtime
 from vault.api.auth import GRANT_BLUEPRINT, current_principal, purpose_guard
 from vault.api.customers import governed, require_audit_event
 from vault.api.schemas import CustomerPageSchema
-from vault.audit_trail import audit, refuse
-from vault.db import db
-from vault.errors import VaultError
-from vault.governance.access_requests import (
-    create_request,
-    decide,
-    revoke,
-    status_of,
-    visible_requests,
-)
-from vault.governance.models import AccessRequest
-from vault.governance.notes import justification_of
-from vault.services import catalogue_admin
+from vault.governance.access_desk import RequestView
+from vault.services import access_desk, catalogue_admin
 
 ownership_blueprint = Blueprint(
     "ownership", __name__, url_prefix="/api/v1/ownership", description="Data owners"
@@ -73,7 +61,8 @@ def put_owner(body: dict[str, Any], category: str) -> dict[str, Any]:
     return {"owners": catalogue_admin(current_principal()).set_owner(category, body["user_id"])}
 
 
-def _request_dict(request: AccessRequest) -> dict[str, Any]:
+def _request_dict(view: RequestView) -> dict[str, Any]:
+    request = view.request
     return {
         "id": request.id,
         "requester_id": request.requester_id,
@@ -82,9 +71,9 @@ def _request_dict(request: AccessRequest) -> dict[str, Any]:
         "categories": request.categories.split(),
         "customer_ids": request.customer_ids.split(),
         "region": request.region or None,
-        "justification": justification_of(request, runtime.note_cipher()),
+        "justification": view.justification,
         "duration_days": request.duration_days,
-        "status": status_of(request, runtime.now()),
+        "status": view.status,
         "approvals": request.approvals,
         "created_at": request.created_at.isoformat(),
         "expires_at": request.expires_at.isoformat() if request.expires_at else None,
@@ -95,8 +84,7 @@ def _request_dict(request: AccessRequest) -> dict[str, Any]:
 def list_requests() -> dict[str, Any]:
     """Your requests and those covering categories you own (everything for admins and
     compliance officers)."""
-    items = [_request_dict(r) for r in visible_requests(db.session, current_principal())]
-    audit("access_request.read")
+    items = [_request_dict(v) for v in access_desk(current_principal()).visible()]
     return {"items": items, "next_cursor": None}
 
 
@@ -106,45 +94,25 @@ def list_requests() -> dict[str, Any]:
 def post_request(body: dict[str, Any]) -> dict[str, Any]:
     """Ask for a scoped view; 422 for a request for nothing, for ever, or without owners."""
     fields = body.pop("wanted_fields")
-    request = create_request(
-        db.session, runtime.customer_store().catalogue, current_principal(),
-        fields=fields, now=runtime.now(), notes=runtime.note_cipher(), **body,
-    )  # fmt: skip
-    audit("access_request.create", customer_ids=request.customer_ids.split(),
-          field_names=request.fields.split(), reason=request.id)  # fmt: skip
-    return _request_dict(request)
-
-
-def _decision(request_id: str, verb: str) -> dict[str, Any]:
-    principal, now = current_principal(), runtime.now()
-    try:
-        if verb == "revoke":
-            request = revoke(db.session, request_id, principal, now=now)
-        else:
-            request = decide(db.session, request_id, principal, approve=verb == "approve", now=now)
-    except VaultError as exc:
-        refuse(getattr(exc, "reason", "") or exc.code, action=f"access_request.{verb}")
-        raise
-    audit(f"access_request.{verb}", field_names=request.fields.split(), reason=request.id)
-    return _request_dict(request)
+    return _request_dict(access_desk(current_principal()).create(fields=fields, **body))
 
 
 @requests_blueprint.post("/<request_id>/approve")
 def approve(request_id: str) -> dict[str, Any]:
     """Approve the categories you own; the grant starts when every category is approved."""
-    return _decision(request_id, "approve")
+    return _request_dict(access_desk(current_principal()).decide(request_id, "approve"))
 
 
 @requests_blueprint.post("/<request_id>/deny")
 def deny(request_id: str) -> dict[str, Any]:
     """Deny the request."""
-    return _decision(request_id, "deny")
+    return _request_dict(access_desk(current_principal()).decide(request_id, "deny"))
 
 
 @requests_blueprint.post("/<request_id>/revoke")
 def revoke_request(request_id: str) -> dict[str, Any]:
     """End the grant (requester, owner or admin)."""
-    return _decision(request_id, "revoke")
+    return _request_dict(access_desk(current_principal()).decide(request_id, "revoke"))
 
 
 @grant_blueprint.get("")

@@ -9,18 +9,16 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import TooManyRequests
 from wtforms import ValidationError
 
+from vault import services
 from vault.audit_trail import refuse
 from vault.auth.principal import Principal
 from vault.auth.service import (
     TokenRefused,
-    authenticate_token,
     principal_for_client,
     principal_for_user,
 )
 from vault.auth.throttle import FailureLimit
-from vault.db import db
 from vault.errors import Forbidden, Unauthorized
-from vault.governance.access_requests import grant_purposes
 
 API_PREFIX = "/api/v1"
 _PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "api_docs_assets"}
@@ -64,9 +62,8 @@ def authenticate_request() -> None:
         retry_after = failures.retry_after(address)
         if retry_after is not None:
             raise TooManyRequests(retry_after=retry_after)
-        clock = current_app.extensions["vault.clock"]
         try:
-            client = authenticate_token(db.session, token.strip(), now=clock.now())
+            client = services.client_for_token(token.strip())
         except TokenRefused as exc:
             refuse(exc.reason)
             failures.record_failure(address)
@@ -79,8 +76,7 @@ def authenticate_request() -> None:
         if request.blueprint == GRANT_BLUEPRINT:
             # An access grant widens its requester's view on its own route only: elsewhere
             # its purpose would open the role's plan for a purpose the role was never given.
-            clock = current_app.extensions["vault.clock"]
-            granted = grant_purposes(db.session, current_user.id, clock.now())
+            granted = services.granted_purposes(current_user.id)
         # The principal is known before the CSRF check, so that its refusal names the user.
         g.principal = principal_for_user(current_user, granted)
         if request.method not in _SAFE_METHODS:
