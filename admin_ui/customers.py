@@ -9,14 +9,15 @@ from typing import Any
 
 from flask import g, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from admin_ui.forms import LogoutForm
+from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
-from vault.auth.service import principal_for_user
+from vault.auth.principal import Principal
 from vault.errors import VaultError
 from vault.services import governed
 
@@ -28,10 +29,11 @@ class LookupForm(FlaskForm):
     customer_id = StringField("Customer id", validators=[Length(max=40)])
 
 
-def _lookup(form: LookupForm) -> list[dict[str, Any]]:
+def _lookup(form: LookupForm, principal: Principal) -> list[dict[str, Any]]:
     """The scoped views the form asks for (raises the API's errors)."""
-    g.purpose = g.principal.require_purpose(form.purpose.data)  # the request's audit trail's
-    ctx = governed(g.principal, g.purpose)
+    purpose = principal.require_purpose(form.purpose.data)
+    g.purpose = purpose  # for the request's audit trail: a refusal at its end names it
+    ctx = governed(principal, purpose)
     for field in ("email", "phone"):
         value = (getattr(form, field).data or "").strip()
         if value:
@@ -44,9 +46,9 @@ def _lookup(form: LookupForm) -> list[dict[str, Any]]:
 def customers() -> ResponseReturnValue:
     """Find a customer for a purpose and see the scoped view."""
     # Only the roles' purposes: a grant's purpose is read through its own grant route.
-    g.principal = principal_for_user(current_user)
+    principal = require_principal()
     form = LookupForm()
-    form.purpose.choices = sorted(g.principal.purposes)
+    form.purpose.choices = sorted(principal.purposes)
     views: list[dict[str, Any]] | None = None
     error, status = None, 200
     if form.validate_on_submit():
@@ -54,7 +56,7 @@ def customers() -> ResponseReturnValue:
             error, status = "give an e-mail address, a phone number or a customer id", 422
         else:
             try:
-                views = _lookup(form)
+                views = _lookup(form, principal)
             except VaultError as exc:
                 error, status = exc.detail, exc.status  # a 4xx answer: the request rolls back
     elif request.method == "POST":  # a purpose not yours, or no (or an expired) CSRF token
