@@ -2,7 +2,7 @@
 costs, compiling a plan from 1,000 rules, plan-based decisions against pycasbin's enforce()
 per field, and what the audit event adds to a single-customer governed read.
 
-The governed page runs the customers route's own steps (access plan, row filter, decrypt,
+The governed page runs the governed access's own page operation (access plan, row filter, decrypt,
 transform, audit event, commit) inside a request context, without HTTP parsing or token
 checks, which the baselines do not pay either.
 """
@@ -20,8 +20,7 @@ from flask import Flask, g
 
 from bench.harness import Context, Result, benchmark, median
 from bench.records import FIELDS, Sealed, synthetic_customer
-from vault import runtime
-from vault.api import customers as customers_api
+from vault import runtime, services
 from vault.auth.principal import Principal
 from vault.customers.catalogue import load_catalogue
 from vault.db import db
@@ -67,10 +66,7 @@ def governed_page(context: Context) -> list[Result]:
     ids = _populate(app)
 
     def governed() -> Any:
-        ctx = customers_api.Governed()
-        page = ctx.store.list_page(limit=PAGE, regions=ctx.principal.regions, only=ctx.row_filter)
-        items = ctx.read_views(page.ids)
-        customers_api.audit("customer.list", customer_ids=page.ids, field_names=ctx.plan.readable)
+        items, _next = services.governed(SALES, "sales").page(limit=PAGE, cursor=None)
         return items
 
     def baseline() -> Any:
@@ -194,13 +190,10 @@ def audit_overhead(context: Context) -> list[Result]:
     ids = _populate(app)
 
     def read(audited: bool, customer_id: str) -> None:
-        ctx = customers_api.Governed()
-        ctx.require_visible(customer_id)
-        if audited:
-            customers_api.audit(
-                "customer.read", customer_ids=[customer_id], field_names=ctx.plan.readable
-            )
-        ctx.read_views([customer_id])
+        ctx = services.governed(SALES, "sales")
+        if not audited:
+            ctx.record = lambda *_args, **_kwargs: None
+        ctx.read(customer_id)
 
     samples: dict[bool, list[float]] = {False: [], True: []}
     for n in range(1_200):
