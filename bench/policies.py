@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from flask import Flask, g
 
 from bench.harness import Context, Result, benchmark, median
-from bench.records import FIELDS, Sealed, synthetic_customer
+from bench.records import Sealed
+from bench.synthetic import FIELDS, synthetic_customer
 from vault import runtime, services
 from vault.auth.principal import Principal
 from vault.customers.catalogue import load_catalogue

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from bench.harness import Context, Result, benchmark
-from bench.records import synthetic_customer
+from bench.synthetic import synthetic_customer
 from vault import runtime
 from vault.audit.models import AuditEvent
 from vault.audit.service import SYSTEM

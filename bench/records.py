@@ -37,16 +37,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 
 from bench.harness import Context, Result, benchmark, median
+from bench.synthetic import FIELDS, SEED, Row, synthetic_customer
+from bench.synthetic import check as _check
+from bench.synthetic import random_case as _random_case
+from bench.synthetic import rows as _rows
 from vault.crypto.envelope import KeyRing
 from vault.crypto.keys import FileKeyProvider
 from vault.crypto.rotation import key_status, rotate_master_key
-from vault.customers.catalogue import DEFAULT_FIELDS, Catalogue, load_catalogue
+from vault.customers.catalogue import Catalogue, load_catalogue
 from vault.customers.data_keys import CustomerDataKeys
 from vault.customers.service import CustomerStore
 from vault.db import create_db_engine
@@ -56,70 +59,11 @@ with warnings.catch_warnings():
     from sqlalchemy_utils import StringEncryptedType
     from sqlalchemy_utils.types.encrypted.encrypted_type import AesGcmEngine
 
-SEED = 20_240_601
-FIELDS = tuple(spec.name for spec in DEFAULT_FIELDS)  # the ten fields
-REGIONS = ("EU", "UK", "US", "APAC")
 CREATE_CUSTOMERS, CREATE_BATCH = 2_000, 100
 READ_POPULATION, READ_PAGE, READ_REPEAT = 5_000, 100, 200
 SEARCH_BATCH, SEARCHES, WARMUP = 1_000, 500, 20
 ROTATION_SAMPLE = 200
 EACH_OFFSET = 5_000_000  # synthetic ids of the one-call-each create contender
-
-_GIVEN = ("Amara", "Ben", "Chloé", "Dmitri", "Elif", "Farid", "Grace", "Hugo", "Ines", "Jonas")
-_FAMILY = ("Adeyemi", "Brown", "Chen", "Dubois", "Eriksen", "García", "Hughes", "Ivanova")
-_STREETS = ("High Street", "Station Road", "Church Lane", "Mill Road", "Park Avenue")
-_CITIES = ("London SE1 7PB", "Leeds LS1 4DY", "Bristol BS1 5TR", "York YO1 7HH")
-_JOBS = ("Engineer", "Accountant", "Nurse", "Teacher", "Product Manager", "Data Analyst")
-_COMPANIES = ("Acme Ltd", "Globex plc", "Initech", "Umbrella Health", "Stark Logistics")
-_INTERESTS = ("cycling", "chess", "jazz", "hiking", "cooking", "football", "photography")
-_DOMAINS = ("example.org", "example.com", "mail.example.net")
-
-
-def _check(condition: bool, what: str) -> None:
-    """An assertion that ``python -O`` keeps: a benchmark of broken data is worthless."""
-    if not condition:
-        raise RuntimeError(f"records benchmark: {what} check failed")
-
-
-@functools.cache
-def _phones(size: int = 4_096) -> list[str]:
-    """Valid London numbers in E.164 (+44 20 3/7/8xxx xxxx), checked once."""
-    rng = random.Random(SEED)
-    pool = [f"+4420{rng.choice('378')}{rng.randrange(10**7):07d}" for _ in range(size)]
-    _check(all(phonenumbers.is_valid_number(phonenumbers.parse(p)) for p in pool), "phones")
-    return pool
-
-
-def synthetic_customer(i: int) -> tuple[str, dict[str, Any]]:
-    """Customer ``i`` (region, ten fields): a pure function of ``i``; emails are unique."""
-    rng = random.Random(SEED * 1_000_003 + i)
-    given, family = rng.choice(_GIVEN), rng.choice(_FAMILY)
-    birth = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(25_000))
-    letters = "".join(rng.choices("ABCEGHJKLMNPRSTWXYZ", k=2))
-    return REGIONS[i % len(REGIONS)], {
-        "given_name": given,
-        "family_name": family,
-        "email": f"{given[0]}.{family}.{i}@{rng.choice(_DOMAINS)}".lower(),
-        "phone": rng.choice(_phones()),
-        "postal_address": f"{rng.randrange(1, 300)} {rng.choice(_STREETS)}, {rng.choice(_CITIES)}",
-        "birth_date": birth.isoformat(),
-        "national_id": f"{letters}{rng.randrange(10**6):06d}{rng.choice('ABCD')}",
-        "job_title": rng.choice(_JOBS),
-        "company": rng.choice(_COMPANIES),
-        "interests": rng.sample(_INTERESTS, rng.randint(1, 4)),
-    }
-
-
-Row = tuple[int, str, dict[str, Any]]  # (i, region, fields)
-
-
-def _rows(batch: range) -> list[Row]:
-    """Customers ``batch``, generated before any clock starts."""
-    return [(i, *synthetic_customer(i)) for i in batch]
-
-
-def _random_case(rng: random.Random, text: str) -> str:
-    return "".join(c.upper() if rng.random() < 0.5 else c for c in text)
 
 
 # --- the baselines: their own metadata, in the vault's database file -----------------------
