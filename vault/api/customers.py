@@ -28,7 +28,7 @@ from vault.api.schemas import (
     SearchSchema,
 )
 from vault.audit_trail import aim
-from vault.customers.interactions import InteractionRecord
+from vault.customers.interactions import InteractionRecord, interaction_dict
 from vault.logs import get_logger
 from vault.services import governed as governed_access
 
@@ -131,15 +131,7 @@ def add_consent(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
 
 
 def _interaction_dict(item: InteractionRecord) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "kind": item.kind,
-        "channel": item.channel,
-        "occurred_at": item.occurred_at.isoformat(),
-        "amount": str(item.amount) if item.amount is not None else None,
-        "currency": item.currency,
-        "text": item.text,
-    }
+    return interaction_dict(item, item.text)
 
 
 @blueprint.get("/<customer_id>/interactions")

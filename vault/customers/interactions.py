@@ -32,6 +32,20 @@ class InteractionRecord:
     text: str | None
 
 
+def interaction_dict(item: InteractionRecord | Interaction, text: str | None) -> dict[str, Any]:
+    """An interaction as the API and a customer's export show it, with its text (decrypted
+    by the caller, or ``None``)."""
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "channel": item.channel,
+        "occurred_at": item.occurred_at.isoformat(),
+        "amount": str(item.amount) if item.amount is not None else None,
+        "currency": item.currency,
+        "text": text,
+    }
+
+
 def _text_field(interaction_id: str) -> str:
     return f"interaction:{interaction_id}:text"
 

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from vault.audit.query import accesses_of_customer
 from vault.auth.models import ApiClient
+from vault.customers.interactions import interaction_dict
 from vault.customers.models import Interaction
 from vault.customers.service import CustomerStore
 from vault.governance.models import ConsentEvent, PrivacyRequest
@@ -227,15 +228,8 @@ class Export:
             .execution_options(yield_per=CHUNK_ROWS)
         )
         for item in self.session.scalars(query):
-            yield {
-                "id": item.id,
-                "kind": item.kind,
-                "channel": item.channel,
-                "occurred_at": item.occurred_at.isoformat(),
-                "amount": str(item.amount) if item.amount is not None else None,
-                "currency": item.currency,
-                "text": self._decrypt(f"interaction:{item.id}:text", item.text_ciphertext),
-            }
+            text = self._decrypt(f"interaction:{item.id}:text", item.text_ciphertext)
+            yield interaction_dict(item, text)
 
     def _requests(self) -> Iterator[dict[str, Any]]:
         query = (
