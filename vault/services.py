@@ -28,6 +28,7 @@ from vault.auth.service import LockoutPolicy, LoginFailed, authenticate_token, a
 from vault.auth.sessions import SessionPolicy, end_session, start_session
 from vault.auth.staff import StaffDirectory
 from vault.crypto.envelope import KeyRing
+from vault.customers.catalogue import Catalogue
 from vault.customers.service import CustomerStore
 from vault.db import db, purge_sqlite_wal
 from vault.governance.access_desk import AccessDesk
@@ -49,6 +50,11 @@ from vault.readiness import ReadinessCheck
 from vault.worker import job_lock
 
 log = get_logger("vault.privacy")  # what it logs is the privacy desk's
+
+
+def _catalogue() -> Catalogue:
+    """The current field catalogue (read when a service first needs it)."""
+    return runtime.customer_store().catalogue
 
 
 # --- governed access to customer records -----------------------------------------------------
@@ -139,7 +145,7 @@ def staff(principal: Principal) -> StaffDirectory:
 def policy_admin(principal: Principal) -> PolicyAdmin:
     """The roles and policy rules, as ``principal`` (an admin) may manage them."""
     return PolicyAdmin(db.session, request_context(principal), principal, now=runtime.now(),
-                       catalogue=lambda: runtime.customer_store().catalogue)  # fmt: skip
+                       catalogue=_catalogue)  # fmt: skip
 
 
 def policy_choices() -> tuple[list[str], list[str]]:
@@ -154,14 +160,14 @@ def access_desk(principal: Principal) -> AccessDesk:
         refuse(reason, action=action, customer_ids=customer_ids, principal=principal)
 
     return AccessDesk(db.session, request_context(principal), principal, now=runtime.now(),
-                      catalogue=lambda: runtime.customer_store().catalogue,
+                      catalogue=_catalogue,
                       notes=runtime.note_cipher, refuse=refused)  # fmt: skip
 
 
 def catalogue_admin(principal: Principal) -> CatalogueAdmin:
     """The field catalogue and its owners, as ``principal`` may read and change them."""
     return CatalogueAdmin(db.session, request_context(principal), principal, now=runtime.now(),
-                          catalogue=lambda: runtime.customer_store().catalogue)  # fmt: skip
+                          catalogue=_catalogue)  # fmt: skip
 
 
 def clients(principal: Principal) -> ClientDirectory:
