@@ -58,8 +58,15 @@ fmt: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## Every benchmark (bench/): a table, and bench/results.json. The HTTP benchmark drives the
+## served vault with wrk, installed here from Debian's packages when missing.
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null \
+	  || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null 2>&1 \
+	  || (apt-get update -q >/dev/null 2>&1 \
+	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null) \
+	  || { echo "wrk could not be installed (apt-get install wrk, as root)."; exit 1; }
+	BENCH_POSTGRES_URL=$(PG_URL) $(BIN)/python -m bench
 
 ## The longer fuzz (bench/fuzz.py) on SQLite and on PostgreSQL ($(PG_URL)): a table, and
 ## bench/results.json's `fuzz`; fails on any server error or error that is no problem.
