@@ -11,6 +11,7 @@ from flask import Flask, current_app, g
 from vault.audit.anchor import open_anchor
 from vault.audit.integrity import AuditLog
 from vault.audit.service import AUDIT_KEY_LABEL
+from vault.auth.token_cache import TokenPrincipals
 from vault.clock import Clock
 from vault.config import Settings
 from vault.crypto.cursors import CURSOR_KEY_LABEL, CursorSigner
@@ -67,6 +68,14 @@ def mailer() -> Mailer:
     found: Mailer | None = current_app.extensions.get("vault.mailer")
     if found is None:
         found = current_app.extensions["vault.mailer"] = mailer_from_settings(settings())
+    return found
+
+
+def token_principals() -> TokenPrincipals:
+    """The process's table of bearer tokens' principals (``vault.auth.token_cache``)."""
+    found: TokenPrincipals | None = current_app.extensions.get("vault.token_principals")
+    if found is None:
+        found = current_app.extensions["vault.token_principals"] = TokenPrincipals()
     return found
 
 

@@ -22,9 +22,9 @@ from vault.audit.review import AuditReview
 from vault.audit.service import record_event
 from vault.audit_trail import aim, audit, refuse, request_context
 from vault.auth.clients import ClientDirectory
-from vault.auth.models import ApiClient, User
+from vault.auth.models import User
 from vault.auth.principal import Principal
-from vault.auth.service import LockoutPolicy, LoginFailed, authenticate_token, authenticate_user
+from vault.auth.service import CLIENTS, LockoutPolicy, LoginFailed, authenticate_user
 from vault.auth.sessions import SessionPolicy, end_session, start_session
 from vault.auth.staff import StaffDirectory
 from vault.crypto.envelope import KeyRing
@@ -88,10 +88,15 @@ def governed(principal: Principal, purpose: str) -> GovernedAccess:
 # --- who is calling ----------------------------------------------------------------------------
 
 
-def client_for_token(token: str) -> ApiClient:
-    """The API client a bearer token belongs to; raises ``TokenRefused``. Its last use commits
-    with the request's own work."""
-    return authenticate_token(db.session, token, now=runtime.now())
+def principal_for_token(token: str) -> Principal:
+    """The principal of the API client a bearer token belongs to, from the process's table
+    of token principals while the clients' and policies' change stamps hold; raises
+    ``TokenRefused``. Its last use commits with the request's own work."""
+    stamps = runtime.change_stamps()
+    return runtime.token_principals().principal(
+        db.session, token, now=runtime.now(),
+        stamps=(stamps.get(CLIENTS, 0), stamps.get(POLICIES, 0)),
+    )  # fmt: skip
 
 
 def granted_purposes(user_id: str) -> frozenset[str]:

@@ -12,11 +12,7 @@ from wtforms import ValidationError
 from vault import services
 from vault.audit_trail import refuse
 from vault.auth.principal import Principal
-from vault.auth.service import (
-    TokenRefused,
-    principal_for_client,
-    principal_for_user,
-)
+from vault.auth.service import TokenRefused, principal_for_user
 from vault.auth.throttle import FailureLimit
 from vault.errors import Forbidden, Unauthorized
 
@@ -63,13 +59,12 @@ def authenticate_request() -> None:
         if retry_after is not None:
             raise TooManyRequests(retry_after=retry_after)
         try:
-            client = services.client_for_token(token.strip())
+            # The token's last use commits with the request's own work (one transaction).
+            g.principal = services.principal_for_token(token.strip())
         except TokenRefused as exc:
             refuse(exc.reason)
             failures.record_failure(address)
             raise
-        # The token's last use commits with the request's own work (one transaction).
-        g.principal = principal_for_client(client)
         return
     if current_user.is_authenticated:
         granted: frozenset[str] = frozenset()

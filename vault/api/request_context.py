@@ -3,6 +3,7 @@ that every API route shares (content type, size), and the answer to OPTIONS."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -97,6 +98,7 @@ def _finish(response: Response) -> Response:
         status=response.status_code,
         duration_ms=round((time.perf_counter() - started) * 1000, 2) if started else None,
         principal=f"{principal.kind}:{principal.id}" if principal else None,
+        pid=os.getpid(),  # which of the server's worker processes answered
     )
     return response
 

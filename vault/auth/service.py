@@ -17,10 +17,14 @@ from vault.auth.passwords import hash_password, needs_rehash, verify_password
 from vault.auth.principal import Principal
 from vault.auth.tokens import issue_token, parse_token, secret_matches
 from vault.errors import Conflict, Unauthorized, ValidationFailed, quoted, quoted_list
+from vault.policies import versions
 from vault.policies.models import Purpose, Role
 
 # A token's last use is recorded at most this often, so that reads do not all become writes.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+# The change stamp of API clients (vault.policies.versions): a revocation replaces it, so that
+# every process drops the principals it keeps for tokens (vault.auth.token_cache).
+CLIENTS = "clients"
 
 
 class LoginFailed(Unauthorized):
@@ -236,6 +240,7 @@ def revoke_api_client(session: Session, client_id: str, *, now: dt.datetime) -> 
     if client.revoked_at is None:
         client.revoked_at = now
         session.flush()
+        versions.bump(session, CLIENTS)
     return client
 
 

@@ -1,0 +1,132 @@
+"""Each worker keeps the principals of the bearer tokens it has seen, and the plans of the
+roles: a revoked token and a changed policy must still apply on the very next request, in
+every worker of `vault serve --workers 2`."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from tests.helpers import SAMPLE_FIELDS, bearer
+from tests.support.served import served_vault
+from vault import runtime
+from vault.audit.service import AuditContext
+from vault.auth.clients import revoke_client
+from vault.auth.service import create_api_client
+from vault.db import db
+from vault.policies.plan import Rule
+from vault.policies.service import add_rules, remove_rule
+
+BURST = 40  # requests per burst, 8 at a time: each worker takes some of them
+
+
+def _burst(url: str, headers: dict[str, str]) -> dict[str, tuple[int, Any]]:
+    """``BURST`` GETs of ``url``, 8 at a time; their answers (status, body) by request id."""
+
+    def one(_: int) -> tuple[str, tuple[int, Any]]:
+        request_id = uuid.uuid4().hex
+        request = urllib.request.Request(url, headers={**headers, "X-Request-ID": request_id})  # noqa: S310  (127.0.0.1)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                return request_id, (answer.status, json.load(answer))
+        except urllib.error.HTTPError as refused:
+            return request_id, (refused.code, json.load(refused))
+
+    with ThreadPoolExecutor(8) as pool:
+        return dict(pool.map(one, range(BURST)))
+
+
+def _pids(log: Path, request_ids: set[str]) -> set[int]:
+    """The worker processes that answered these requests (their request.completed lines)."""
+    found = set()
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if "request.completed" not in line:
+            continue
+        request_id = re.search(r"request_id=(\w+)", line)
+        if request_id and request_id[1] in request_ids:
+            pid = re.search(r"pid=(\d+)", line)
+            assert pid is not None, line
+            found.add(int(pid[1]))
+    return found
+
+
+def _setup(app: Flask) -> tuple[str, str, str]:
+    """A sales client and a customer it sees; returns (client id, token, customer id)."""
+    with app.app_context():
+        client, token = create_api_client(db.session, name="crm", role="sales",
+                                          now=runtime.now())  # fmt: skip
+        customer_id = runtime.customer_store().create(
+            {**SAMPLE_FIELDS, "email": "cache@example.org"}, region="EU"
+        )
+        db.session.commit()
+        return client.id, token, customer_id
+
+
+def _answered_by_both(
+    log: Path, answers: dict[str, tuple[int, Any]], check: Callable[[int, Any], bool]
+) -> None:
+    assert all(check(status, body) for status, body in answers.values()), sorted(
+        (status, body.get("code")) for status, body in answers.values()
+    )
+    assert len(_pids(log, set(answers))) == 2  # both workers answered this burst
+
+
+def test_a_revoked_token_is_refused_by_every_worker_on_the_next_request(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    app = make_app()
+    client_id, token, customer_id = _setup(app)
+    log = tmp_path / "serve.log"
+    headers = bearer(token, **{"X-Purpose": "sales"})
+    # each refusal counts against the address; the limit on refusals is not what is tested
+    unlimited = {"VAULT_TOKEN_FAILURE_LIMIT": f"{10 * BURST} per minute"}
+    with served_vault(app, log, "--workers", "2", "--no-jobs", **unlimited) as url:
+        read = f"{url}/api/v1/customers/{customer_id}"
+        _answered_by_both(log, _burst(read, headers), lambda status, _: status == 200)
+        with app.app_context():
+            context = AuditContext(actor_kind="user", actor_id="usr_test")
+            revoke_client(db.session, client_id, context, now=runtime.now())
+            db.session.commit()
+        _answered_by_both(
+            log, _burst(read, headers),
+            lambda status, body: status == 401 and body["code"] == "invalid_token",
+        )  # fmt: skip
+
+
+def test_a_changed_policy_applies_in_every_worker_on_the_next_request(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    app = make_app()
+    _client_id, token, customer_id = _setup(app)
+    log = tmp_path / "serve.log"
+    headers = bearer(token, **{"X-Purpose": "sales"})
+    with served_vault(app, log, "--workers", "2", "--no-jobs") as url:
+        read = f"{url}/api/v1/customers/{customer_id}"
+        _answered_by_both(
+            log, _burst(read, headers),
+            lambda status, body: status == 200 and "email" in body["fields"],
+        )  # fmt: skip
+        with app.app_context():
+            (denial,) = add_rules(db.session, [Rule("sales", "email", "sales", "read", "deny")])
+            db.session.commit()
+            denial_id = denial.id
+        _answered_by_both(
+            log, _burst(read, headers),
+            lambda status, body: status == 200 and "email" not in body["fields"],
+        )  # fmt: skip
+        with app.app_context():
+            remove_rule(db.session, denial_id)
+            db.session.commit()
+        _answered_by_both(
+            log, _burst(read, headers),
+            lambda status, body: status == 200 and "email" in body["fields"],
+        )  # fmt: skip
