@@ -19,15 +19,13 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bench.harness import Context, Result, benchmark, postgres_database
+from tests.support.served import served_command
 
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CUSTOMERS = int(os.environ.get("BENCH_HTTP_CUSTOMERS", "10000"))
@@ -111,41 +109,6 @@ def _tool(name: str) -> str:
     found = shutil.which(name, path=str(Path(sys.executable).parent))
     assert found is not None, f"{name} is not installed beside {sys.executable}"
     return found
-
-
-def _listening_port(log: Path, server: subprocess.Popen[bytes]) -> int:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        text = log.read_text(encoding="utf-8") if log.exists() else ""
-        if found := re.search(r"Listening at: http://127\.0\.0\.1:(\d+) ", text):
-            return int(found[1])
-        time.sleep(0.1)
-    raise SystemExit(f"gunicorn did not start:\n{log.read_text(encoding='utf-8')[-2000:]}")
-
-
-@contextmanager
-def _served(command: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
-    """Run ``command`` (a gunicorn binding 127.0.0.1:0) until the block ends; yields its URL
-    once ``/healthz`` (or any answer) comes back."""
-    with log.open("w", encoding="utf-8") as output:
-        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{_listening_port(log, server)}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(url + "/healthz", timeout=2)  # noqa: S310  (loopback)
-                    break
-                except urllib.error.HTTPError:
-                    break  # answering (the plain app has no /healthz)
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"{command[0]} did not answer") from None
-                    time.sleep(0.2)
-            yield url
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 def _get(url: str, token: str, purpose: str | None = None) -> Any:
@@ -244,7 +207,7 @@ def http_bench(context: Context) -> list[Result]:
         plain_server = [_tool("gunicorn"), "--workers", str(WORKERS), "--bind", "127.0.0.1:0",
                         "bench.plain_app:create_app()"]  # fmt: skip
         plain_env = {**os.environ, "BENCH_PLAIN_DATABASE_URL": env["VAULT_DATABASE_URL"]}
-        with _served(vault_server, env, workdir / "vault.log") as base:
+        with served_command(vault_server, env, workdir / "vault.log") as base:
             ids, emails = _sample(base, tokens["demo-sales"])
             run = {"workdir": workdir, "connections": CONNECTIONS, "seconds": SECONDS}
             measured = {
@@ -256,7 +219,7 @@ def http_bench(context: Context) -> list[Result]:
             }  # fmt: skip
             soak = {**run, "connections": SOAK_CONNECTIONS, "seconds": SOAK_SECONDS}
             measured["soak"] = _run_wrk(url=base, scenario="get", items=ids, headers=sales, **soak)
-        with _served(plain_server, plain_env, workdir / "plain.log") as plain_base:
+        with served_command(plain_server, plain_env, workdir / "plain.log") as plain_base:
             measured["plain"] = _run_wrk(url=plain_base, scenario="plain", items=ids, headers={},
                                          **run)  # fmt: skip
     ratio = measured["get"]["rps"] / measured["plain"]["rps"]

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,23 +35,41 @@ def served_vault(app: Flask, log: Path, *args: str, **env: str) -> Iterator[str]
     }  # fmt: skip
     vault = shutil.which("vault", path=str(Path(sys.executable).parent))
     assert vault is not None
+    command = [vault, "serve", "--port", str(port), *args]
+    with served_command(command, environment, log, port=None if gunicorn else port) as url:
+        yield url
+
+
+@contextmanager
+def served_command(
+    command: list[str], env: dict[str, str], log: Path, *, port: int | None = None,
+    seconds: float = 20,
+) -> Iterator[str]:  # fmt: skip
+    """Run the HTTP server ``command`` until the block ends, its output going to ``log``;
+    yields its URL once it answers ``/healthz`` (any HTTP answer counts). It listens on
+    ``port``, or, without one, it is a gunicorn bound to port 0 and says where in ``log``."""
     with log.open("w", encoding="utf-8") as output:
-        command = [vault, "serve", "--port", str(port), *args]
-        server = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
-            url = f"http://127.0.0.1:{listening_port(log, server) if gunicorn else port}"
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    with urllib.request.urlopen(url + "/healthz", timeout=1):  # noqa: S310  (http://127.0.0.1)
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        output.flush()
-                        tail = log.read_text(encoding="utf-8")[-2000:]
-                        raise RuntimeError(f"vault serve did not answer:\n{tail}") from None
-                    time.sleep(0.1)
+            url = f"http://127.0.0.1:{port or listening_port(log, server, seconds)}"
+            deadline = time.monotonic() + seconds
+            while not _answers(url + "/healthz"):
+                if time.monotonic() > deadline or server.poll() is not None:
+                    output.flush()
+                    tail = log.read_text(encoding="utf-8")[-2000:]
+                    raise RuntimeError(f"{command[0]} did not answer:\n{tail}") from None
+                time.sleep(0.1)
             yield url
         finally:
             server.terminate()
-            server.wait(timeout=10)
+            server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):  # noqa: S310  (http://127.0.0.1)
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False

@@ -4,16 +4,18 @@ every worker of `vault serve --workers 2`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from tests.helpers import SAMPLE_FIELDS, bearer
@@ -71,62 +73,65 @@ def _setup(app: Flask) -> tuple[str, str, str]:
         return client.id, token, customer_id
 
 
-def _answered_by_both(
-    log: Path, answers: dict[str, tuple[int, Any]], check: Callable[[int, Any], bool]
-) -> None:
-    assert all(check(status, body) for status, body in answers.values()), sorted(
-        (status, body.get("code")) for status, body in answers.values()
-    )
-    assert len(_pids(log, set(answers))) == 2  # both workers answered this burst
+def _shows_email(status: int, body: Any) -> bool:
+    return status == 200 and "email" in body["fields"]
 
 
-def test_a_revoked_token_is_refused_by_every_worker_on_the_next_request(
-    make_app: Callable[..., Flask], tmp_path: Path
-) -> None:
+def _hides_email(status: int, body: Any) -> bool:
+    return status == 200 and "email" not in body["fields"]
+
+
+def _token_refused(status: int, body: Any) -> bool:
+    return status == 401 and body["code"] == "invalid_token"
+
+
+@dataclasses.dataclass
+class Served:
+    """A vault under `vault serve --workers 2`, a sales client and a customer it sees."""
+
+    app: Flask
+    log: Path
+    client_id: str
+    read: str  # the customer's URL
+    headers: dict[str, str]
+
+    def burst_answered_by_both(self, check: Callable[[int, Any], bool]) -> None:
+        answers = _burst(self.read, self.headers)
+        assert all(check(status, body) for status, body in answers.values()), sorted(
+            (status, body.get("code")) for status, body in answers.values()
+        )
+        assert len(_pids(self.log, set(answers))) == 2  # both workers answered this burst
+
+
+@pytest.fixture
+def served(make_app: Callable[..., Flask], tmp_path: Path) -> Iterator[Served]:
     app = make_app()
     client_id, token, customer_id = _setup(app)
     log = tmp_path / "serve.log"
-    headers = bearer(token, **{"X-Purpose": "sales"})
     # each refusal counts against the address; the limit on refusals is not what is tested
     unlimited = {"VAULT_TOKEN_FAILURE_LIMIT": f"{10 * BURST} per minute"}
     with served_vault(app, log, "--workers", "2", "--no-jobs", **unlimited) as url:
-        read = f"{url}/api/v1/customers/{customer_id}"
-        _answered_by_both(log, _burst(read, headers), lambda status, _: status == 200)
-        with app.app_context():
-            context = AuditContext(actor_kind="user", actor_id="usr_test")
-            revoke_client(db.session, client_id, context, now=runtime.now())
-            db.session.commit()
-        _answered_by_both(
-            log, _burst(read, headers),
-            lambda status, body: status == 401 and body["code"] == "invalid_token",
-        )  # fmt: skip
+        yield Served(app, log, client_id, f"{url}/api/v1/customers/{customer_id}",
+                     bearer(token, **{"X-Purpose": "sales"}))  # fmt: skip
 
 
-def test_a_changed_policy_applies_in_every_worker_on_the_next_request(
-    make_app: Callable[..., Flask], tmp_path: Path
-) -> None:
-    app = make_app()
-    _client_id, token, customer_id = _setup(app)
-    log = tmp_path / "serve.log"
-    headers = bearer(token, **{"X-Purpose": "sales"})
-    with served_vault(app, log, "--workers", "2", "--no-jobs") as url:
-        read = f"{url}/api/v1/customers/{customer_id}"
-        _answered_by_both(
-            log, _burst(read, headers),
-            lambda status, body: status == 200 and "email" in body["fields"],
-        )  # fmt: skip
-        with app.app_context():
-            (denial,) = add_rules(db.session, [Rule("sales", "email", "sales", "read", "deny")])
-            db.session.commit()
-            denial_id = denial.id
-        _answered_by_both(
-            log, _burst(read, headers),
-            lambda status, body: status == 200 and "email" not in body["fields"],
-        )  # fmt: skip
-        with app.app_context():
-            remove_rule(db.session, denial_id)
-            db.session.commit()
-        _answered_by_both(
-            log, _burst(read, headers),
-            lambda status, body: status == 200 and "email" in body["fields"],
-        )  # fmt: skip
+def test_a_revoked_token_is_refused_by_every_worker_on_the_next_request(served: Served) -> None:
+    served.burst_answered_by_both(_shows_email)
+    with served.app.app_context():
+        context = AuditContext(actor_kind="user", actor_id="usr_test")
+        revoke_client(db.session, served.client_id, context, now=runtime.now())
+        db.session.commit()
+    served.burst_answered_by_both(_token_refused)
+
+
+def test_a_changed_policy_applies_in_every_worker_on_the_next_request(served: Served) -> None:
+    served.burst_answered_by_both(_shows_email)
+    with served.app.app_context():
+        (denial,) = add_rules(db.session, [Rule("sales", "email", "sales", "read", "deny")])
+        db.session.commit()
+        denial_id = denial.id
+    served.burst_answered_by_both(_hides_email)
+    with served.app.app_context():
+        remove_rule(db.session, denial_id)
+        db.session.commit()
+    served.burst_answered_by_both(_shows_email)

@@ -3,6 +3,7 @@ and what still reaches the database."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -10,12 +11,35 @@ import sqlalchemy as sa
 from flask import Flask
 
 from vault.auth.models import ApiClient
+from vault.auth.principal import Principal
 from vault.auth.service import TokenRefused
 from vault.auth.token_cache import TokenPrincipals
 from vault.clock import FixedClock
 from vault.db import db
 
 STAMPS = (1, 1)
+
+
+@dataclasses.dataclass
+class Ask:
+    """Asks ``table`` for a token's principal now, in the current app's session."""
+
+    table: TokenPrincipals
+    clock: FixedClock
+
+    def __call__(self, token: str, stamps: tuple[int, int] = STAMPS) -> Principal:
+        return self.table.principal(db.session, token, now=self.clock.now(), stamps=stamps)
+
+    def refused(self, token: str, stamps: tuple[int, int] = STAMPS) -> str:
+        """The reason ``token`` is refused (it must be)."""
+        with pytest.raises(TokenRefused) as refusal:
+            self(token, stamps)
+        return refusal.value.reason
+
+
+@pytest.fixture
+def ask(clock: FixedClock) -> Ask:
+    return Ask(TokenPrincipals(), clock)
 
 
 def _statements(app: Flask) -> list[str]:
@@ -31,16 +55,18 @@ def _statements(app: Flask) -> list[str]:
     return seen
 
 
+def _read_clients(seen: list[str]) -> bool:
+    return any("FROM api_clients" in statement for statement in seen)
+
+
 def test_a_known_token_is_answered_without_reading_its_client_again(
-    app: Flask, make_token: Callable[..., str], clock: FixedClock
+    app: Flask, make_token: Callable[..., str], ask: Ask
 ) -> None:
     token = make_token(role="support", name="desk")
-    table = TokenPrincipals()
     with app.app_context():
-        first = table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
+        first = ask(token)
         seen = _statements(app)
-        again = table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
-    assert again == first
+        assert ask(token) == first
     assert first.id.startswith("cli_")
     assert first.roles == frozenset({"support"})
     assert first.purposes == frozenset({"support"})
@@ -48,77 +74,62 @@ def test_a_known_token_is_answered_without_reading_its_client_again(
 
 
 def test_other_stamps_read_the_client_again(
-    app: Flask, make_token: Callable[..., str], clock: FixedClock
+    app: Flask, make_token: Callable[..., str], ask: Ask
 ) -> None:
     token = make_token()
-    table = TokenPrincipals()
     with app.app_context():
-        table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
+        ask(token)
         seen = _statements(app)
-        table.principal(db.session, token, now=clock.now(), stamps=(1, 2))
-    assert any("FROM api_clients" in statement for statement in seen)
+        ask(token, stamps=(1, 2))
+    assert _read_clients(seen)
 
 
 def test_a_revoked_token_met_under_new_stamps_is_refused(
-    app: Flask, make_token: Callable[..., str], clock: FixedClock
+    app: Flask, make_token: Callable[..., str], ask: Ask, clock: FixedClock
 ) -> None:
     token = make_token()
-    table = TokenPrincipals()
     with app.app_context():
-        principal = table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
-        db.session.get_one(ApiClient, principal.id).revoked_at = clock.now()
+        db.session.get_one(ApiClient, ask(token).id).revoked_at = clock.now()
         db.session.flush()
-        with pytest.raises(TokenRefused) as refused:
-            table.principal(db.session, token, now=clock.now(), stamps=(2, 1))
-    assert refused.value.reason == "revoked"
+        assert ask.refused(token, stamps=(2, 1)) == "revoked"
 
 
 def test_a_kept_token_expires_on_time(
-    app: Flask, make_token: Callable[..., str], clock: FixedClock
+    app: Flask, make_token: Callable[..., str], ask: Ask, clock: FixedClock
 ) -> None:
     token = make_token(expires_days=1)
-    table = TokenPrincipals()
     with app.app_context():
-        table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
+        ask(token)
         clock.advance(days=1)
-        with pytest.raises(TokenRefused) as refused:
-            table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
-        assert refused.value.reason == "expired"
-        with pytest.raises(TokenRefused):  # dropped, and refused again from the database
-            table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
-    assert len(table) == 0
+        assert ask.refused(token) == "expired"
+        assert len(ask.table) == 0
+        assert ask.refused(token) == "expired"  # now from the database
 
 
 def test_a_wrong_secret_for_a_known_key_id_is_refused(
-    app: Flask, make_token: Callable[..., str], clock: FixedClock
+    app: Flask, make_token: Callable[..., str], ask: Ask
 ) -> None:
     token = make_token()
-    table = TokenPrincipals()
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     with app.app_context():
-        table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
-        with pytest.raises(TokenRefused) as refused:
-            table.principal(db.session, forged, now=clock.now(), stamps=STAMPS)
-    assert refused.value.reason == "unknown"
+        ask(token)
+        assert ask.refused(forged) == "unknown"
 
 
 def test_the_last_use_is_written_once_a_minute(
-    app: Flask, make_token: Callable[..., str], clock: FixedClock
+    app: Flask, make_token: Callable[..., str], ask: Ask, clock: FixedClock
 ) -> None:
     token = make_token()
-    table = TokenPrincipals()
     with app.app_context():
-        principal = table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
+        client_id = ask(token).id
         seen = _statements(app)
         clock.advance(seconds=30)
-        table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
+        ask(token)
         assert seen == []
         clock.advance(seconds=31)
-        table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
+        ask(token)
         assert [s for s in seen if s.startswith("UPDATE api_clients")]
-        used = db.session.scalar(
-            sa.select(ApiClient.last_used_at).where(ApiClient.id == principal.id)
-        )
+        used = db.session.scalar(sa.select(ApiClient.last_used_at).where(ApiClient.id == client_id))
     assert used == clock.now()
 
 
@@ -126,13 +137,13 @@ def test_the_table_keeps_the_most_recently_used_tokens(
     app: Flask, make_token: Callable[..., str], clock: FixedClock
 ) -> None:
     tokens = [make_token(name=f"system-{i}") for i in range(3)]
-    table = TokenPrincipals(size=2)
+    ask = Ask(TokenPrincipals(size=2), clock)
     with app.app_context():
         for token in tokens:
-            table.principal(db.session, token, now=clock.now(), stamps=STAMPS)
-        assert len(table) == 2
+            ask(token)
+        assert len(ask.table) == 2
         seen = _statements(app)
-        table.principal(db.session, tokens[2], now=clock.now(), stamps=STAMPS)
+        ask(tokens[2])
         assert seen == []
-        table.principal(db.session, tokens[0], now=clock.now(), stamps=STAMPS)
-        assert any("FROM api_clients" in statement for statement in seen)
+        ask(tokens[0])
+        assert _read_clients(seen)
