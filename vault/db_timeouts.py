@@ -9,17 +9,26 @@ not either, because the peer's kernel acknowledges them. So the client bounds ev
 answer too (``BoundedConnection``): a little longer than the statement timeout for a statement,
 the connect timeout for the pool's pre-ping. A wait that runs out closes the connection, which
 SQLAlchemy then takes for a disconnection and discards.
+
+The pool pings a connection before lending it only when it has lain idle for longer than
+``PING_AFTER_IDLE_SECONDS``: a connection returned a moment ago by the previous request is
+as alive as a ping would show, and pinging it would add a round trip to every request. A
+ping that fails discards that connection and the pool tries another. A server restarted
+while the pool is busy is met by a statement instead, whose failure discards the pool: that
+request is answered 503 (database_unavailable) and the next ones connect again.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import time
+from typing import Any, cast
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.abc import PQGen
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from vault.config import Settings
@@ -31,6 +40,9 @@ CLIENT_GRACE_SECONDS = 0.5
 _WAIT_INTERVAL = 0.1
 # libpq's floor: a connect timeout under 2 seconds is taken as 2.
 _MIN_CONNECT_SECONDS = 2
+# A pooled connection idle for longer than this is pinged before it is lent.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "vault.idle_since"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +122,8 @@ class PostgresTimeouts:
         return {
             "connect_args": self.connect_args(),
             "pool_timeout": self.pool_timeout_seconds,
-            "pool_pre_ping": self.pool_pre_ping,
+            # pinged after idling only (bound_waits), not on every checkout
+            "pool_pre_ping": False,
         }
 
 
@@ -137,7 +150,9 @@ class BoundedConnection(psycopg.Connection[Any]):
 
 def bound_waits(engine: Engine, timeouts: PostgresTimeouts) -> None:
     """Open ``engine``'s connections as ``BoundedConnection``: a statement waits at most
-    ``statement_wait_seconds``, the pre-ping of a pooled connection ``ping_wait_seconds``."""
+    ``statement_wait_seconds``; a pooled connection idle for longer than
+    ``PING_AFTER_IDLE_SECONDS`` is pinged (when ``pool_pre_ping``), waiting at most
+    ``ping_wait_seconds``, before it is lent."""
     statement, ping = timeouts.statement_wait_seconds, timeouts.ping_wait_seconds
 
     @event.listens_for(engine, "do_connect")
@@ -146,14 +161,21 @@ def bound_waits(engine: Engine, timeouts: PostgresTimeouts) -> None:
         connection.wait_limit = statement
         return connection
 
-    # The pool pings a connection when it is checked out, before "checkout" fires: a
-    # connection waits in the pool with the ping's limit and serves with the statement's.
     @event.listens_for(engine, "checkin")
-    def _checkin(dbapi_connection: Any, _record: Any) -> None:
-        if isinstance(dbapi_connection, BoundedConnection):
-            dbapi_connection.wait_limit = ping
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if isinstance(dbapi_connection, BoundedConnection):
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop(_IDLE_SINCE, None)
+        if not isinstance(dbapi_connection, BoundedConnection) or not timeouts.pool_pre_ping:
+            return
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+            return
+        dbapi_connection.wait_limit = ping
+        try:
+            engine.dialect.do_ping(cast(Any, dbapi_connection))  # (psycopg's own, typed loosely)
+        except psycopg.Error as exc:  # the pool discards it and tries another
+            raise sa_exc.DisconnectionError("the pooled connection is gone") from exc
+        finally:
             dbapi_connection.wait_limit = statement

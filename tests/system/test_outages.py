@@ -234,7 +234,9 @@ def test_the_postgresql_timeouts_come_from_the_settings() -> None:
         "options": "-c statement_timeout=4000 -c idle_in_transaction_session_timeout=30000",
     }
     assert timeouts.engine_args()["pool_timeout"] == 5
-    assert timeouts.engine_args()["pool_pre_ping"] is True
+    assert timeouts.pool_pre_ping is True
+    # pinged by vault.db_timeouts.bound_waits after idling, not by the pool on every checkout
+    assert timeouts.engine_args()["pool_pre_ping"] is False
     assert timeouts.statement_wait_seconds == 4.5
     assert timeouts.ping_wait_seconds == 3.0
     assert "idle_in_transaction" not in timeouts.for_streaming().connect_args()["options"]
