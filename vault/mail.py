@@ -32,12 +32,8 @@ log = get_logger(__name__)
 _MAX_7BIT_LINE = 998
 
 
-class MailNotSent(VaultError):
+class MailNotSent(VaultError, status=503, code="mail_not_sent", title="Mail Not Sent"):
     """The message could not be handed over to the mail transport."""
-
-    status = 503
-    code = "mail_not_sent"
-    title = "Mail Not Sent"
 
 
 class Mailer(Protocol):

@@ -126,11 +126,8 @@ def _load(session: Session, request_id: str) -> AccessRequest:
     return request
 
 
-class SelfApproval(Forbidden):
+class SelfApproval(Forbidden, code="self_approval", title="Self Approval"):
     """The requester tried to decide on their own request (separation of duties)."""
-
-    code = "self_approval"
-    title = "Self Approval"
 
     def __init__(self, request_id: str) -> None:
         super().__init__("nobody approves or denies their own access request")

@@ -68,21 +68,13 @@ DOWNLOAD_PATH = "/privacy/downloads/"
 REQUEST_PATH = "/privacy/requests/"
 
 
-class InvalidCode(VaultError):
-    status = 422
-    code = "invalid_code"
-    title = "Invalid Code"
+class InvalidCode(VaultError, status=422, code="invalid_code", title="Invalid Code"): ...
 
 
-class RequestLocked(Conflict):
-    code = "request_locked"
-    title = "Request Locked"
+class RequestLocked(Conflict, code="request_locked", title="Request Locked"): ...
 
 
-class LinkGone(VaultError):
-    status = 410
-    code = "link_gone"
-    title = "Gone"
+class LinkGone(VaultError, status=410, code="link_gone", title="Gone"): ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
