@@ -210,6 +210,13 @@ def verify_privacy_request(client: FlaskClient, request_id: str, code: str) -> A
     return client.post(f"{REQUESTS}/{request_id}/verify", json={"code": code})
 
 
+def verified_privacy_request(client: FlaskClient, address: str, kind: str) -> Any:
+    """Ask for a privacy request of ``kind`` for ``address`` and verify it with the code
+    mailed last: the verification's answer."""
+    asked = ask_privacy_request(client, address, kind)
+    return verify_privacy_request(client, asked["id"], code_in(messages(client.application)[-1]))
+
+
 def form_token(html: str) -> str:
     found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
     assert found is not None
