@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    Field,
     IntegerField,
     PasswordField,
     SelectField,
@@ -17,6 +18,17 @@ from vault import services
 from vault.customers.models import FIELD_TYPES, SENSITIVITIES
 from vault.governance.models import IDENTITY_CHECKS, PRIVACY_CHANNELS, PRIVACY_REQUEST_TYPES
 from vault.policies.models import LEGAL_BASES
+
+
+def entered(field: Field) -> str:
+    """What was typed into a text field, as it was typed ("" when nothing was)."""
+    data: str | None = field.data
+    return data or ""
+
+
+def trimmed(field: Field) -> str:
+    """What was typed into a text field, without the whitespace around it."""
+    return entered(field).strip()
 
 
 class LoginForm(FlaskForm):
