@@ -10,7 +10,7 @@ import dataclasses
 
 from vault.auth.bound import CatalogueService
 from vault.auth.service import find_user_by_email
-from vault.customers.catalogue import Catalogue, FieldSpec, add_field, load_catalogue
+from vault.customers.catalogue import Catalogue, FieldSpec, add_field, load_catalogue, spec_of
 from vault.errors import ValidationFailed
 from vault.governance.access_requests import owners, set_owner
 
@@ -44,8 +44,7 @@ class CatalogueAdmin(CatalogueService[Catalogue]):
         with self.session.begin_nested():
             row = add_field(self.session, spec)
             self.record("catalogue.change", field_names=[row.name])
-        fields = {f.name: getattr(row, f.name) for f in dataclasses.fields(FieldSpec)}
-        return CatalogueField(FieldSpec(**fields), owners(self.session).get(row.category))
+        return CatalogueField(spec_of(row), owners(self.session).get(row.category))
 
     def owners(self) -> dict[str, str]:
         """category -> its data owner's user id."""
