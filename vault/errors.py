@@ -9,12 +9,14 @@ What a message does quote of a client's input (a purpose code, a role name) goes
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from vault.text import UNSAFE
 
 # How much of a client's input a message may quote.
 QUOTE_LIMIT = 64
+
+T = TypeVar("T")
 
 
 def shown(text: str) -> str:
@@ -118,3 +120,10 @@ class ValidationFailed(
 
 
 class RateLimited(VaultError, status=429, code="rate_limited", title="Too Many Requests"): ...
+
+
+def or_not_found(value: T | None, detail: str) -> T:
+    """``value``, unless it is None (a row a look-up did not find): then ``NotFound``."""
+    if value is None:
+        raise NotFound(detail)
+    return value

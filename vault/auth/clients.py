@@ -16,7 +16,7 @@ from vault.audit.service import AuditContext, record_event
 from vault.auth.bound import BoundService
 from vault.auth.models import ApiClient
 from vault.auth.service import create_api_client, revoke_api_client
-from vault.errors import NotFound
+from vault.errors import NotFound, or_not_found
 
 
 class NewClient(TypedDict, total=False):
@@ -45,9 +45,7 @@ def list_clients(
 def client_id_for_name(session: Session, name: str) -> str:
     """The id of the API client with this name; raises ``NotFound``."""
     client_id = session.scalar(sa.select(ApiClient.id).where(ApiClient.name == name.strip()))
-    if client_id is None:
-        raise NotFound("no API client has this name")
-    return client_id
+    return or_not_found(client_id, "no API client has this name")
 
 
 def register_client(
