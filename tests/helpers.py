@@ -137,6 +137,13 @@ def write_events(session: Session, count: int, start: dt.datetime) -> None:
         )
 
 
+def commit_events(app: Flask, count: int) -> None:
+    """``write_events`` in ``app``'s database, now, committed (for a vault served from it)."""
+    with app.app_context():
+        write_events(db.session, count, runtime.now())
+        db.session.commit()
+
+
 def problem_after(session: Session, log: AuditLog, tamper: Callable[[], Any], **verify: Any) -> str:
     """Tamper inside a savepoint, verify, undo; the problem must be reported."""
     nested = session.begin_nested()
