@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
 
-from admin_ui.forms import LogoutForm, RemoveRuleForm, rule_form
+from admin_ui.forms import LogoutForm, RemoveRuleForm, entered, rule_form, trimmed
 from admin_ui.governance import require_principal, short_time, table_page
 from admin_ui.views import blueprint
 from vault import runtime, services
@@ -65,11 +65,11 @@ def access_requests() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             desk.create(
-                purpose=form.purpose.data or "", fields=[],
+                purpose=entered(form.purpose), fields=[],
                 categories=list(form.categories.data or []),
-                customer_ids=(form.customer_ids.data or "").split(),
-                region=(form.region.data or "").strip(),
-                justification=form.justification.data or "",
+                customer_ids=entered(form.customer_ids).split(),
+                region=trimmed(form.region),
+                justification=entered(form.justification),
                 duration_days=form.duration_days.data or 0,
             )  # fmt: skip
         except ValidationFailed as exc:

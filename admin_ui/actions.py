@@ -25,7 +25,9 @@ from admin_ui.forms import (
     PurposeForm,
     RemoveRuleForm,
     RetentionChangeForm,
+    entered,
     rule_form,
+    trimmed,
 )
 from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
@@ -74,8 +76,8 @@ def form_action(
 @form_action("/policies/add", "admin", rule_form, "admin.policies")
 def add_policy_rule(form: AddRuleForm, principal: Principal) -> str:
     rule_id = services.policy_admin(principal).add_rule(
-        form.role.data or "", form.obj.data or "", form.purpose.data or "",
-        form.action.data or "", form.effect.data or "",
+        entered(form.role), entered(form.obj), entered(form.purpose),
+        entered(form.action), entered(form.effect),
     )  # fmt: skip
     return f"Rule #{rule_id} added: it applies from the next request."
 
@@ -89,9 +91,9 @@ def remove_policy_rule(form: RemoveRuleForm, principal: Principal) -> str:
 
 @form_action("/ownership", "admin", OwnerForm, "admin.fields")
 def assign_owner(form: OwnerForm, principal: Principal) -> str:
-    category = (form.category.data or "").strip()
+    category = trimmed(form.category)
     user_id = services.catalogue_admin(principal).set_owner_by_email(
-        category, form.owner_email.data or ""
+        category, entered(form.owner_email)
     )
     return f"The owner of {category} is now {user_id}."
 
@@ -99,8 +101,8 @@ def assign_owner(form: OwnerForm, principal: Principal) -> str:
 @form_action("/fields/add", "admin", FieldForm, "admin.fields")
 def add_catalogue_field(form: FieldForm, principal: Principal) -> str:
     added = services.catalogue_admin(principal).add_field(FieldSpec(
-        name=(form.name.data or "").strip(), type=form.type.data or "",
-        category=(form.category.data or "").strip(), sensitivity=form.sensitivity.data or "",
+        name=trimmed(form.name), type=entered(form.type),
+        category=trimmed(form.category), sensitivity=entered(form.sensitivity),
         searchable=bool(form.searchable.data), unique=bool(form.unique.data),
         max_length=form.max_length.data or 200,
     ))  # fmt: skip
@@ -109,15 +111,15 @@ def add_catalogue_field(form: FieldForm, principal: Principal) -> str:
 
 @form_action("/purposes/add", "admin", PurposeForm, "admin.purposes")
 def add_purpose(form: PurposeForm, principal: Principal) -> str:
-    purpose = services.purposes(principal).add(code=(form.code.data or "").strip(),
-                                               description=form.description.data or "",
-                                               legal_basis=form.legal_basis.data or "")  # fmt: skip
+    purpose = services.purposes(principal).add(code=trimmed(form.code),
+                                               description=entered(form.description),
+                                               legal_basis=entered(form.legal_basis))  # fmt: skip
     return f"Purpose {purpose.code} added."
 
 
 @form_action("/retention/change", "admin", RetentionChangeForm, "admin.retention")
 def change_retention_rule(form: RetentionChangeForm, principal: Principal) -> str:
-    rule_id, enabled = (form.rule_id.data or "").strip(), bool(form.enabled.data)
+    rule_id, enabled = trimmed(form.rule_id), bool(form.enabled.data)
     rule = services.retention(principal).change(rule_id, period_days=form.period_days.data,
                                                 enabled=enabled)  # fmt: skip
     return f"Rule {rule.id}: {rule.period_days} days, {'enabled' if rule.enabled else 'disabled'}."
@@ -125,34 +127,33 @@ def change_retention_rule(form: RetentionChangeForm, principal: Principal) -> st
 
 @form_action("/legal-holds", "compliance_officer", HoldForm, "admin.retention")
 def add_hold(form: HoldForm, principal: Principal) -> str:
-    customer_id = (form.customer_id.data or "").strip()
+    customer_id = trimmed(form.customer_id)
     aim([customer_id])
-    hold = services.legal_holds(principal).place(customer_id, reason=form.reason.data or "")
+    hold = services.legal_holds(principal).place(customer_id, reason=entered(form.reason))
     return f"Hold {hold.id} placed: no erasure of {hold.customer_id} proceeds until lifted."
 
 
 @form_action("/legal-holds/lift", "compliance_officer", LiftForm, "admin.retention")
 def lift(form: LiftForm, principal: Principal) -> str:
-    hold = services.legal_holds(principal).lift((form.hold_id.data or "").strip(),
-                                                reason=form.reason.data or "")  # fmt: skip
+    hold = services.legal_holds(principal).lift(trimmed(form.hold_id), reason=entered(form.reason))
     return f"Hold {hold.id} lifted."
 
 
 @form_action("/privacy-requests/extend", "compliance_officer", ExtendForm,
              "admin.privacy_requests")  # fmt: skip
 def extend_request(form: ExtendForm, principal: Principal) -> str:
-    item = services.privacy_queue(principal).extend((form.request_id.data or "").strip(),
-                                                    reason=form.reason.data or "")  # fmt: skip
+    queue = services.privacy_queue(principal)
+    item = queue.extend(trimmed(form.request_id), reason=entered(form.reason))
     return f"Request {item.id} is now due on {item.due_at:%Y-%m-%d}."
 
 
 @form_action("/privacy-requests/file", "compliance_officer", FileRequestForm,
              "admin.privacy_requests")  # fmt: skip
 def file_privacy_request(form: FileRequestForm, principal: Principal) -> str:
-    customer_id = (form.customer_id.data or "").strip()
+    customer_id = trimmed(form.customer_id)
     aim([customer_id])
     item = services.privacy_queue(principal, base_url=base_url()).file(
-        form.type.data or "", customer_id,
-        channel=form.channel.data or "", identity_check=form.identity_check.data or "",
+        entered(form.type), customer_id,
+        channel=entered(form.channel), identity_check=entered(form.identity_check),
     )  # fmt: skip
     return f"Request {item.id} filed: {item.status.replace('_', ' ')} {item.reason}".strip()

@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from admin_ui.forms import LogoutForm
+from admin_ui.forms import LogoutForm, trimmed
 from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
 from vault.auth.principal import Principal
@@ -35,10 +35,10 @@ def _lookup(form: LookupForm, principal: Principal) -> list[dict[str, Any]]:
     g.purpose = purpose  # for the request's audit trail: a refusal at its end names it
     ctx = governed(principal, purpose)
     for field in ("email", "phone"):
-        value = (getattr(form, field).data or "").strip()
+        value = trimmed(getattr(form, field))
         if value:
             return ctx.search(field, value)
-    return [ctx.read((form.customer_id.data or "").strip())]
+    return [ctx.read(trimmed(form.customer_id))]
 
 
 @blueprint.route("/customers", methods=["GET", "POST"])

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    Field,
     IntegerField,
     PasswordField,
     SelectField,
@@ -19,6 +20,32 @@ from vault.governance.models import IDENTITY_CHECKS, PRIVACY_CHANNELS, PRIVACY_R
 from vault.policies.models import LEGAL_BASES
 
 
+def entered(field: Field) -> str:
+    """What was typed into a text field, as it was typed ("" when nothing was)."""
+    data: str | None = field.data
+    return data or ""
+
+
+def trimmed(field: Field) -> str:
+    """What was typed into a text field, without the whitespace around it."""
+    return entered(field).strip()
+
+
+def required_text(label: str, max_length: int) -> StringField:
+    """A text field that must be filled in, with at most ``max_length`` characters."""
+    return StringField(label, validators=[DataRequired(), Length(max=max_length)])
+
+
+def id_field(label: str) -> StringField:
+    """The id of a customer, a legal hold, a privacy request or a retention rule."""
+    return required_text(label, 40)
+
+
+def reason_field(label: str = "Reason") -> StringField:
+    """Why a change is made, as its audit event and the customer are told."""
+    return required_text(label, 500)
+
+
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
@@ -30,12 +57,10 @@ class LogoutForm(FlaskForm):
 
 class AddRuleForm(FlaskForm):
     role = SelectField("Role", validators=[DataRequired()])
-    obj = StringField("Field, category:<c>, interactions:<kind> or relationship",
-                      validators=[DataRequired(), Length(max=64)])  # fmt: skip
+    obj = required_text("Field, category:<c>, interactions:<kind> or relationship", 64)
     purpose = SelectField("Purpose", validators=[DataRequired()])
     action = SelectField("Action", choices=["read", "write", "create"])
-    effect = StringField("Effect (allow, deny, mask:<transform>)",
-                         validators=[DataRequired(), Length(max=32)])  # fmt: skip
+    effect = required_text("Effect (allow, deny, mask:<transform>)", 32)
 
 
 class RemoveRuleForm(FlaskForm):
@@ -43,24 +68,23 @@ class RemoveRuleForm(FlaskForm):
 
 
 class OwnerForm(FlaskForm):
-    category = StringField("Category", validators=[DataRequired(), Length(max=32)])
-    owner_email = StringField("Owner's e-mail", validators=[DataRequired(), Length(max=320)])
+    category = required_text("Category", 32)
+    owner_email = required_text("Owner's e-mail", 320)
 
 
 class HoldForm(FlaskForm):
-    customer_id = StringField("Customer id", validators=[DataRequired(), Length(max=40)])
-    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+    customer_id = id_field("Customer id")
+    reason = reason_field()
 
 
 class LiftForm(FlaskForm):
-    hold_id = StringField("Hold id", validators=[DataRequired(), Length(max=40)])
-    reason = StringField("Reason", validators=[DataRequired(), Length(max=500)])
+    hold_id = id_field("Hold id")
+    reason = reason_field()
 
 
 class ExtendForm(FlaskForm):
-    request_id = StringField("Request id", validators=[DataRequired(), Length(max=40)])
-    reason = StringField("Reason given to the customer",
-                         validators=[DataRequired(), Length(max=500)])  # fmt: skip
+    request_id = id_field("Request id")
+    reason = reason_field("Reason given to the customer")
 
 
 def rule_form() -> AddRuleForm:
@@ -88,7 +112,7 @@ class PurposeForm(FlaskForm):
 
 
 class RetentionChangeForm(FlaskForm):
-    rule_id = StringField("Rule", validators=[DataRequired(), Length(max=40)])
+    rule_id = id_field("Rule")
     period_days = IntegerField(
         "Period (days)", validators=[InputRequired(), NumberRange(min=0, max=36_500)]
     )
@@ -97,7 +121,7 @@ class RetentionChangeForm(FlaskForm):
 
 class FileRequestForm(FlaskForm):
     type = SelectField("Type", choices=list(PRIVACY_REQUEST_TYPES))
-    customer_id = StringField("Customer id", validators=[DataRequired(), Length(max=40)])
+    customer_id = id_field("Customer id")
     channel = SelectField("Received by", choices=[c for c in PRIVACY_CHANNELS if c != "portal"])
     identity_check = SelectField(
         "Identity checked by", choices=[c for c in IDENTITY_CHECKS if c != "email_code"]

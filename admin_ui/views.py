@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from admin_ui.forms import LoginForm, LogoutForm
+from admin_ui.forms import LoginForm, LogoutForm, entered
 from vault import services
 from vault.auth.service import LoginFailed, principal_for_user
 from vault.auth.sessions import SESSION_TOKEN_KEY
@@ -50,7 +50,7 @@ def login() -> ResponseReturnValue:
     status = 200
     if form.validate_on_submit():
         try:
-            user = services.log_in(form.email.data or "", form.password.data or "")
+            user = services.log_in(entered(form.email), entered(form.password))
         except LoginFailed as exc:
             log.info("login.failed", reason=exc.reason)
             error = exc.detail

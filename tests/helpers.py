@@ -137,6 +137,13 @@ def write_events(session: Session, count: int, start: dt.datetime) -> None:
         )
 
 
+def commit_events(app: Flask, count: int) -> None:
+    """``write_events`` in ``app``'s database, now, committed (for a vault served from it)."""
+    with app.app_context():
+        write_events(db.session, count, runtime.now())
+        db.session.commit()
+
+
 def problem_after(session: Session, log: AuditLog, tamper: Callable[[], Any], **verify: Any) -> str:
     """Tamper inside a savepoint, verify, undo; the problem must be reported."""
     nested = session.begin_nested()
@@ -208,6 +215,13 @@ def ask_privacy_request(client: FlaskClient, address: str, kind: str) -> dict[st
 
 def verify_privacy_request(client: FlaskClient, request_id: str, code: str) -> Any:
     return client.post(f"{REQUESTS}/{request_id}/verify", json={"code": code})
+
+
+def verified_privacy_request(client: FlaskClient, address: str, kind: str) -> Any:
+    """Ask for a privacy request of ``kind`` for ``address`` and verify it with the code
+    mailed last: the verification's answer."""
+    asked = ask_privacy_request(client, address, kind)
+    return verify_privacy_request(client, asked["id"], code_in(messages(client.application)[-1]))
 
 
 def form_token(html: str) -> str:

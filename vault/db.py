@@ -66,6 +66,16 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def link_table(name: str, *links: tuple[str, str]) -> sa.Table:
+    """A many-to-many table: one column per ``(column, "table.column")`` it links, together
+    its primary key; a row goes with either row it links (``ON DELETE CASCADE``)."""
+    columns: list[sa.Column[Any]] = [
+        sa.Column(column, sa.ForeignKey(target, ondelete="CASCADE"), primary_key=True)
+        for column, target in links
+    ]
+    return sa.Table(name, Base.metadata, *columns)
+
+
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever driver the URL names (or none)."""
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):

@@ -9,12 +9,14 @@ What a message does quote of a client's input (a purpose code, a role name) goes
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from vault.text import UNSAFE
 
 # How much of a client's input a message may quote.
 QUOTE_LIMIT = 64
+
+T = TypeVar("T")
 
 
 def shown(text: str) -> str:
@@ -48,6 +50,21 @@ class VaultError(Exception):
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal Server Error"
 
+    def __init_subclass__(
+        cls,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        title: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """An error declares what it changes of its base in its class line:
+        ``class Gone(VaultError, status=410, code="gone", title="Gone"): ...``."""
+        super().__init_subclass__(**kwargs)
+        for name, value in {"status": status, "code": code, "title": title}.items():
+            if value is not None:
+                setattr(cls, name, value)
+
     def __init__(
         self,
         detail: str | None = None,
@@ -71,62 +88,42 @@ def describe_errors(errors: Mapping[str, Sequence[str]] | None) -> str:
     )
 
 
-class ConfigurationError(VaultError):
+class ConfigurationError(VaultError, code="configuration_error", title="Configuration Error"):
     """The settings are unusable; raised before the service starts."""
 
-    code = "configuration_error"
-    title = "Configuration Error"
+
+class BadRequest(VaultError, status=400, code="bad_request", title="Bad Request"): ...
 
 
-class BadRequest(VaultError):
-    status = 400
-    code = "bad_request"
-    title = "Bad Request"
+class PurposeRequired(BadRequest, code="purpose_required", title="Purpose Required"): ...
 
 
-class PurposeRequired(BadRequest):
-    code = "purpose_required"
-    title = "Purpose Required"
+class Unauthorized(VaultError, status=401, code="unauthorized", title="Unauthorized"): ...
 
 
-class Unauthorized(VaultError):
-    status = 401
-    code = "unauthorized"
-    title = "Unauthorized"
+class Forbidden(VaultError, status=403, code="forbidden", title="Forbidden"): ...
 
 
-class Forbidden(VaultError):
-    status = 403
-    code = "forbidden"
-    title = "Forbidden"
+class PurposeNotAllowed(Forbidden, code="purpose_not_allowed", title="Purpose Not Allowed"): ...
 
 
-class PurposeNotAllowed(Forbidden):
-    code = "purpose_not_allowed"
-    title = "Purpose Not Allowed"
+class NotFound(VaultError, status=404, code="not_found", title="Not Found"): ...
 
 
-class NotFound(VaultError):
-    status = 404
-    code = "not_found"
-    title = "Not Found"
+class Conflict(VaultError, status=409, code="conflict", title="Conflict"): ...
 
 
-class Conflict(VaultError):
-    status = 409
-    code = "conflict"
-    title = "Conflict"
-
-
-class ValidationFailed(VaultError):
+class ValidationFailed(
+    VaultError, status=422, code="validation_failed", title="Unprocessable Content"
+):
     """Input that cannot be accepted; ``errors`` maps field names to messages."""
 
-    status = 422
-    code = "validation_failed"
-    title = "Unprocessable Content"
+
+class RateLimited(VaultError, status=429, code="rate_limited", title="Too Many Requests"): ...
 
 
-class RateLimited(VaultError):
-    status = 429
-    code = "rate_limited"
-    title = "Too Many Requests"
+def or_not_found(value: T | None, detail: str) -> T:
+    """``value``, unless it is None (a row a look-up did not find): then ``NotFound``."""
+    if value is None:
+        raise NotFound(detail)
+    return value

@@ -8,6 +8,7 @@ the recipient, the subject or the body; a sent message is logged by its Message-
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.policy
 import email.utils
@@ -32,12 +33,8 @@ log = get_logger(__name__)
 _MAX_7BIT_LINE = 998
 
 
-class MailNotSent(VaultError):
+class MailNotSent(VaultError, status=503, code="mail_not_sent", title="Mail Not Sent"):
     """The message could not be handed over to the mail transport."""
-
-    status = 503
-    code = "mail_not_sent"
-    title = "Mail Not Sent"
 
 
 class Mailer(Protocol):
@@ -153,35 +150,27 @@ class OutboxMailer:
             raise
 
 
+@dataclasses.dataclass(eq=False, repr=False)  # a repr would show the password
 class SMTPMailer:
     """Sends each message over its own connection to an SMTP relay."""
 
     transport = "smtp"
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        sender: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        starttls: bool = False,
-        use_ssl: bool = False,
-        timeout: float = 10.0,
-    ) -> None:
+    host: str
+    port: int
+    sender: str
+    _: dataclasses.KW_ONLY
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    use_ssl: bool = False
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
         """Raises ``ConfigurationError`` when both ``starttls`` and ``use_ssl`` are asked:
         a connection is either TLS from the start or upgraded, not both."""
-        if starttls and use_ssl:
+        if self.starttls and self.use_ssl:
             raise ConfigurationError("SMTP takes either implicit TLS or STARTTLS, not both")
-        self.host = host
-        self.port = port
-        self.sender = sender
-        self.username = username
-        self.password = password
-        self.starttls = starttls
-        self.use_ssl = use_ssl
-        self.timeout = timeout
 
     def send(self, to: str, subject: str, body: str, *, reference: str = "") -> None:
         """Connect, upgrade with STARTTLS and log in when configured, and send the message.

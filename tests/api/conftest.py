@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 
 from tests.helpers import Tokens
+from vault.bootstrap import prepare_database
 from vault.db import db
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, create_role
@@ -34,3 +35,10 @@ def optin_token(app: Flask, make_token: Callable[..., str]) -> str:
                     purposes=["sales", "marketing"], inherits=["sales"])  # fmt: skip
         add_rules(session, [Rule("crm_optin", "interests", "marketing", "write", "allow")])
     return make_token(role="crm_optin", name="crm-optin")
+
+
+@pytest.fixture
+def two_workers(make_app: Callable[..., Flask], fresh_database_url: str) -> tuple[Flask, Flask]:
+    """Two apps over one migrated database of their own, as two workers of a vault are."""
+    prepare_database(fresh_database_url)
+    return make_app(fresh_database_url), make_app(fresh_database_url)

@@ -15,7 +15,6 @@ from flask.testing import FlaskClient
 from tests.helpers import bearer, events, non_admin_statuses
 from vault.audit.models import AuditEvent
 from vault.auth.service import create_api_client
-from vault.bootstrap import prepare_database
 from vault.clock import FixedClock
 from vault.db import db
 
@@ -122,10 +121,9 @@ def test_only_admins_manage_clients(
 
 
 def test_a_revoked_token_is_refused_by_every_app_over_the_database(
-    make_app: Callable[..., Flask], fresh_database_url: str, clock: FixedClock
+    two_workers: tuple[Flask, Flask], clock: FixedClock
 ) -> None:
-    prepare_database(fresh_database_url)
-    one, two = make_app(fresh_database_url), make_app(fresh_database_url)
+    one, two = two_workers
     with one.app_context(), db.transaction() as session:
         _ops, ops = create_api_client(session, name="ops", role="admin", now=clock.now())
     created = one.test_client().post("/api/v1/clients", json=NEW, headers=bearer(ops))

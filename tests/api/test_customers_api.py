@@ -119,9 +119,11 @@ def test_a_marketing_client_sees_a_customer_only_while_its_consent_is_active(
     client: FlaskClient, tokens: Tokens, optin_token: str
 ) -> None:
     customer_id = create(client, tokens)
-    assert (
-        call(client, "GET", f"/{customer_id}", tokens["marketing"], "marketing").status_code == 404
-    )
+
+    def as_marketing(method: str, path: str = "", body: Any = None) -> TestResponse:
+        return call(client, method, path, tokens["marketing"], "marketing", body)
+
+    assert as_marketing("GET", f"/{customer_id}").status_code == 404
     granted = {
         "purpose": "marketing",
         "granted": True,
@@ -132,21 +134,14 @@ def test_a_marketing_client_sees_a_customer_only_while_its_consent_is_active(
         call(client, "POST", f"/{customer_id}/consents", optin_token, "sales", granted).status_code
         == 201
     )
-    view = call(client, "GET", f"/{customer_id}", tokens["marketing"], "marketing").get_json()
+    view = as_marketing("GET", f"/{customer_id}").get_json()
     assert set(view["fields"]) == {"given_name", "family_name", "email", "interests"}
-    listed = call(client, "GET", "", tokens["marketing"], "marketing").get_json()
+    listed = as_marketing("GET").get_json()
     assert [c["id"] for c in listed["items"]] == [customer_id]
     withdrawn = {"purpose": "marketing", "granted": False, "source": "unsubscribe-link"}
-    assert (
-        call(
-            client, "POST", f"/{customer_id}/consents", tokens["marketing"], "marketing", withdrawn
-        ).status_code
-        == 201
-    )
-    assert (
-        call(client, "GET", f"/{customer_id}", tokens["marketing"], "marketing").status_code == 404
-    )
-    assert call(client, "GET", "", tokens["marketing"], "marketing").get_json()["items"] == []
+    assert as_marketing("POST", f"/{customer_id}/consents", withdrawn).status_code == 201
+    assert as_marketing("GET", f"/{customer_id}").status_code == 404
+    assert as_marketing("GET").get_json()["items"] == []
 
 
 def test_granting_consent_needs_write_access(
@@ -226,43 +221,20 @@ def test_a_duplicate_email_is_409_with_the_id_only_for_those_who_may_see_it(
 
 def test_writes_follow_the_plan(client: FlaskClient, tokens: Tokens) -> None:
     customer_id = create(client, tokens)
-    changed = call(
-        client,
-        "PATCH",
-        f"/{customer_id}",
-        tokens["sales"],
-        "sales",
-        {"fields": {"job_title": "CTO"}},
-    )
+
+    def patch(system: str, fields: dict[str, str]) -> TestResponse:
+        """``fields`` changed by ``system`` (its token) for its own purpose."""
+        return call(client, "PATCH", f"/{customer_id}", tokens[system], system, {"fields": fields})
+
+    changed = patch("sales", {"job_title": "CTO"})
     assert changed.get_json()["fields"]["job_title"]["value"] == "CTO"
-    refused = call(
-        client,
-        "PATCH",
-        f"/{customer_id}",
-        tokens["support"],
-        "support",
-        {"fields": {"job_title": "Intern"}},
-    )
+    refused = patch("support", {"job_title": "Intern"})
     assert refused.status_code == 403
     assert "job_title" in refused.get_json()["detail"]
     assert "Intern" not in refused.get_data(as_text=True)
-    phone = call(
-        client,
-        "PATCH",
-        f"/{customer_id}",
-        tokens["support"],
-        "support",
-        {"fields": {"phone": "+33 1 42 68 53 00"}},
-    )
+    phone = patch("support", {"phone": "+33 1 42 68 53 00"})
     assert phone.get_json()["fields"]["phone"]["value"] == "+33142685300"
-    sensitive = call(
-        client,
-        "PATCH",
-        f"/{customer_id}",
-        tokens["sales"],
-        "sales",
-        {"fields": {"national_id": "X-1"}},
-    )
+    sensitive = patch("sales", {"national_id": "X-1"})
     assert sensitive.status_code == 403
     support_create = call(
         client, "POST", "", tokens["support"], "support", {"fields": SAMPLE_FIELDS, "region": "EU"}
@@ -337,30 +309,20 @@ def test_pages_of_customers(client: FlaskClient, tokens: Tokens, clock: Any) -> 
 
 def test_interactions_by_kind(client: FlaskClient, tokens: Tokens) -> None:
     customer_id = create(client, tokens)
+    path = f"/{customer_id}/interactions"
+
+    def add(system: str, interaction: dict[str, str]) -> TestResponse:
+        return call(client, "POST", path, tokens[system], system, interaction)
+
+    def seen_by(system: str) -> Any:
+        return call(client, "GET", path, tokens[system], system).get_json()["items"]
+
     ticket = {"kind": "support_ticket", "channel": "phone", "text": "Kiln arrived cracked"}
-    added = call(
-        client, "POST", f"/{customer_id}/interactions", tokens["support"], "support", ticket
-    )
+    added = add("support", ticket)
     assert added.status_code == 201
     assert added.get_json()["text"] == "Kiln arrived cracked"
     purchase = {"kind": "purchase", "amount": "129.90", "currency": "EUR", "channel": "web"}
-    assert (
-        call(
-            client, "POST", f"/{customer_id}/interactions", tokens["sales"], "sales", purchase
-        ).status_code
-        == 201
-    )
-    assert (
-        call(
-            client, "POST", f"/{customer_id}/interactions", tokens["sales"], "sales", ticket
-        ).status_code
-        == 403
-    )
-    support_sees = call(
-        client, "GET", f"/{customer_id}/interactions", tokens["support"], "support"
-    ).get_json()
-    assert [i["kind"] for i in support_sees["items"]] == ["support_ticket"]
-    sales_sees = call(
-        client, "GET", f"/{customer_id}/interactions", tokens["sales"], "sales"
-    ).get_json()
-    assert [(i["kind"], i["amount"]) for i in sales_sees["items"]] == [("purchase", "129.90")]
+    assert add("sales", purchase).status_code == 201
+    assert add("sales", ticket).status_code == 403
+    assert [i["kind"] for i in seen_by("support")] == ["support_ticket"]
+    assert [(i["kind"], i["amount"]) for i in seen_by("sales")] == [("purchase", "129.90")]

@@ -12,7 +12,15 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.helpers import REQUESTS, SAMPLE_FIELDS, bearer, code_in, messages, outbox
+from tests.helpers import (
+    REQUESTS,
+    SAMPLE_FIELDS,
+    bearer,
+    code_in,
+    messages,
+    outbox,
+    verified_privacy_request,
+)
 from vault.auth.service import create_api_client
 from vault.cli import main
 from vault.clock import FixedClock
@@ -79,8 +87,7 @@ def test_under_a_legal_hold_the_mail_stays_with_the_customer(
     customer_id = customer(client, sales, "held@example.org")
     hold = {"customer_id": customer_id, "reason": "litigation 2291"}
     assert client.post("/api/v1/legal-holds", json=hold, headers=officer).status_code == 201
-    erasure = ask(client, "held@example.org", "erasure")
-    done = client.post(f"{REQUESTS}/{erasure}/verify", json={"code": code_in(messages(app)[-1])})
+    done = verified_privacy_request(client, "held@example.org", "erasure")
     assert (done.get_json()["status"], done.get_json()["reason"]) == ("rejected", "legal_hold")
     assert addressed_to(app) == ["held@example.org"]
 

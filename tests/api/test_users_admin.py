@@ -15,7 +15,6 @@ from flask.testing import FlaskClient
 from tests.helpers import PASSWORD, Staff, bearer, events, log_in, non_admin_statuses, refused
 from vault.auth.models import StaffSession
 from vault.auth.service import create_api_client, create_user
-from vault.bootstrap import prepare_database
 from vault.clock import FixedClock
 from vault.db import db
 
@@ -113,10 +112,9 @@ def test_the_last_active_admin_cannot_be_disabled(
 
 
 def test_a_disabled_user_is_refused_on_the_next_request_in_every_worker(
-    make_app: Callable[..., Flask], fresh_database_url: str, clock: FixedClock
+    two_workers: tuple[Flask, Flask], clock: FixedClock
 ) -> None:
-    prepare_database(fresh_database_url)
-    one, two = make_app(fresh_database_url), make_app(fresh_database_url)
+    one, two = two_workers
     with one.app_context(), db.transaction() as session:
         user_id = create_user(session, email=EMAIL, password=PASSWORD, roles=["sales"]).id
         _client, token = create_api_client(session, name="ops", role="admin", now=clock.now())

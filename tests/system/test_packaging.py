@@ -56,6 +56,7 @@ def test_the_wheel_holds_the_templates_static_files_and_migrations(wheel: Path) 
         "vault/portal/templates/privacy/base.html",
         "vault/portal/templates/privacy/index.html",
         "vault/portal/templates/privacy/request.html",
+        "vault/templates/page.html",
         "vault/templates/api/docs.html",
         "vault/static/privacy.css",
         "vault/static/api-docs.js",

@@ -15,20 +15,16 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from tests.helpers import sealed_within, write_events
+from tests.helpers import commit_events, sealed_within
 from tests.support.served import served_vault
-from vault import runtime
 from vault.cli import main
-from vault.db import db
 
 
 def test_two_vaults_on_one_host_each_have_their_own_control_socket(
     make_app: Callable[..., Flask], tmp_path: Path
 ) -> None:
     app = make_app()
-    with app.app_context():
-        write_events(db.session, 6, runtime.now())
-        db.session.commit()
+    commit_events(app, 6)
     first = Path(app.config["VAULT_SETTINGS"].instance_path)
     second = tmp_path / "second-instance"
     shutil.copytree(first, second)

@@ -12,7 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from flask import Flask
 
-from tests.helpers import sealed_within, write_events
+from tests.helpers import commit_events, sealed_within, write_events
 from tests.support.served import served_vault
 from vault import runtime
 from vault.bootstrap import prepare_database
@@ -159,9 +159,7 @@ def test_serve_with_worker_runs_the_jobs_beside_the_server(
 ) -> None:
     """`make run` serves with --worker: the audit trail of a dev vault gets sealed."""
     app = make_app()
-    with app.app_context():
-        write_events(db.session, 5, runtime.now())
-        db.session.commit()
+    commit_events(app, 5)
     log = tmp_path / "served.log"
     with served_vault(app, log, "--worker", VAULT_AUDIT_SEAL_SECONDS="1"):
         assert sealed_within(app, 5, seconds=20) >= 5
@@ -174,9 +172,7 @@ def test_serve_seals_the_audit_log_by_default(
     """Without --worker, `vault serve` still seals: a served vault's log never waits unsealed
     past the limit because nobody started a worker."""
     app = make_app()
-    with app.app_context():
-        write_events(db.session, 4, runtime.now())
-        db.session.commit()
+    commit_events(app, 4)
     log = tmp_path / "served.log"
     with served_vault(app, log, VAULT_AUDIT_SEAL_SECONDS="1"):
         assert sealed_within(app, 4, seconds=20) >= 4

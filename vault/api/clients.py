@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from vault import services
 from vault.api.auth import current_principal
-from vault.api.directory import not_cached, page_of
+from vault.api.directory import not_cached, page_answer
 from vault.api.schemas import ListQuerySchema
 from vault.auth.models import ApiClient
 from vault.auth.service import principal_for_client
@@ -77,10 +77,8 @@ def client_dict(client: ApiClient) -> dict[str, Any]:
 @blueprint.response(200, ClientPageSchema)
 def get_clients(args: dict[str, Any]) -> dict[str, Any]:
     """API clients in name order, revoked ones included."""
-    limit = args["limit"]
-    found = services.clients(current_principal()).page(after=args.get("cursor"), limit=limit + 1)
-    page, next_cursor = page_of(found, limit, lambda c: c.name)
-    return {"items": [client_dict(c) for c in page], "next_cursor": next_cursor}
+    clients = services.clients(current_principal())
+    return page_answer(args, clients.page, lambda c: c.name, client_dict)
 
 
 @blueprint.post("")

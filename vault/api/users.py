@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from vault import services
 from vault.api.auth import current_principal
-from vault.api.directory import not_cached, page_of
+from vault.api.directory import not_cached, page_answer
 from vault.api.schemas import ListQuerySchema
 from vault.auth.staff import StaffMember
 
@@ -58,10 +58,8 @@ def _user_dict(member: StaffMember) -> dict[str, Any]:
 @blueprint.response(200, UserPageSchema)
 def get_users(args: dict[str, Any]) -> dict[str, Any]:
     """Staff users in id order, with their roles, state, last log-in and open sessions."""
-    limit = args["limit"]
-    members = services.staff(current_principal()).page(after=args.get("cursor"), limit=limit + 1)
-    page, next_cursor = page_of(members, limit, lambda m: m.user.id)
-    return {"items": [_user_dict(m) for m in page], "next_cursor": next_cursor}
+    staff = services.staff(current_principal())
+    return page_answer(args, staff.page, lambda m: m.user.id, _user_dict)
 
 
 @blueprint.post("")

@@ -39,12 +39,10 @@ _ANCHOR_TAG = b"vault-audit-anchor/v1\x00"
 _TAIL_BYTES = 64 * 1024  # the newest entries are at the end; a line is about 200 bytes
 
 
-class AnchorUnavailable(VaultError):
+class AnchorUnavailable(
+    VaultError, status=503, code="audit_anchor_unavailable", title="Audit Anchor Unavailable"
+):
     """The anchor cannot be read or written."""
-
-    status = 503
-    code = "audit_anchor_unavailable"
-    title = "Audit Anchor Unavailable"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,11 +74,8 @@ class AuditAnchor(Protocol):
         ...
 
 
-class AnchorAltered(VaultError):
+class AnchorAltered(VaultError, code="audit_anchor_altered", title="Audit Anchor Altered"):
     """An anchor entry that the vault did not write."""
-
-    code = "audit_anchor_altered"
-    title = "Audit Anchor Altered"
 
 
 class FileAnchor:

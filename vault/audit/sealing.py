@@ -34,19 +34,14 @@ from vault.logs import get_logger
 log = get_logger("vault.audit")
 
 
-class AuditNotInitialised(VaultError):
+class AuditNotInitialised(
+    VaultError, status=503, code="audit_not_initialised", title="Audit Log Not Initialised"
+):
     """The log has no head: `vault init` writes the genesis head of a new log."""
 
-    status = 503
-    code = "audit_not_initialised"
-    title = "Audit Log Not Initialised"
 
-
-class AuditLogDamaged(VaultError):
+class AuditLogDamaged(VaultError, code="audit_log_damaged", title="Audit Log Damaged"):
     """The log cannot be given a new genesis: its seals or its anchor show a history."""
-
-    code = "audit_log_damaged"
-    title = "Audit Log Damaged"
 
 
 @dataclasses.dataclass

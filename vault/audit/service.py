@@ -18,11 +18,8 @@ AUDIT_KEY_LABEL = "vault/audit-head/v1"
 _KEY_INFO = "vault.audit_key"
 
 
-class AuditWriteFailed(VaultError):
+class AuditWriteFailed(VaultError, code="audit_unavailable", title="Audit Unavailable"):
     """The audit event could not be written, so the operation it records is refused."""
-
-    code = "audit_unavailable"
-    title = "Audit Unavailable"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

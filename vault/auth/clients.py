@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,7 +16,18 @@ from vault.audit.service import AuditContext, record_event
 from vault.auth.bound import BoundService
 from vault.auth.models import ApiClient
 from vault.auth.service import create_api_client, revoke_api_client
-from vault.errors import NotFound
+from vault.errors import NotFound, or_not_found
+
+
+class NewClient(TypedDict, total=False):
+    """What a new API client is made of: ``create_api_client``'s arguments but the session
+    and the time."""
+
+    name: Required[str]
+    role: Required[str]
+    purposes: Sequence[str]
+    expires_days: int | None
+    regions: Sequence[str]
 
 
 def list_clients(
@@ -33,31 +45,18 @@ def list_clients(
 def client_id_for_name(session: Session, name: str) -> str:
     """The id of the API client with this name; raises ``NotFound``."""
     client_id = session.scalar(sa.select(ApiClient.id).where(ApiClient.name == name.strip()))
-    if client_id is None:
-        raise NotFound("no API client has this name")
-    return client_id
+    return or_not_found(client_id, "no API client has this name")
 
 
 def register_client(
-    session: Session,
-    context: AuditContext,
-    *,
-    name: str,
-    role: str,
-    purposes: Sequence[str] = (),
-    expires_days: int | None = None,
-    regions: Sequence[str] = (),
-    now: dt.datetime,
+    session: Session, context: AuditContext, *, now: dt.datetime, **client: Unpack[NewClient]
 ) -> tuple[ApiClient, str]:
     """Create an API client (``create_api_client``) and record ``client.create``. Returns
     the client and its token, to be shown once. Raises what ``create_api_client`` raises."""
-    client, token = create_api_client(
-        session, name=name, role=role, purposes=purposes, expires_days=expires_days,
-        regions=regions, now=now,
-    )  # fmt: skip
+    created, token = create_api_client(session, now=now, **client)
     record_event(session, context, action="client.create", outcome="allowed", now=now,
-                 reason=client.id)  # fmt: skip
-    return client, token
+                 reason=created.id)  # fmt: skip
+    return created, token
 
 
 def revoke_client(
@@ -90,20 +89,10 @@ class ClientDirectory(BoundService):
                      now=self.now)  # fmt: skip
         return clients
 
-    def register(
-        self,
-        *,
-        name: str,
-        role: str,
-        purposes: Sequence[str] = (),
-        expires_days: int | None = None,
-        regions: Sequence[str] = (),
-    ) -> tuple[ApiClient, str]:
+    def register(self, **client: Unpack[NewClient]) -> tuple[ApiClient, str]:
         """A new client and its token, to be shown once (``register_client``)."""
         self._admin()
-        return register_client(self.session, self.context, name=name, role=role,
-                               purposes=purposes, expires_days=expires_days, regions=regions,
-                               now=self.now)  # fmt: skip
+        return register_client(self.session, self.context, now=self.now, **client)
 
     def revoke(self, client_id: str) -> ApiClient:
         """Revoke the client's token for good (``revoke_client``)."""

@@ -8,21 +8,12 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vault.db import Base, UTCDateTime, utcnow
+from vault.db import Base, UTCDateTime, link_table, utcnow
 from vault.policies.models import Purpose, Role
 
-user_roles = sa.Table(
-    "user_roles",
-    Base.metadata,
-    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("role_name", sa.ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
-)
-
-api_client_purposes = sa.Table(
-    "api_client_purposes",
-    Base.metadata,
-    sa.Column("client_id", sa.ForeignKey("api_clients.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("purpose_code", sa.ForeignKey("purposes.code", ondelete="CASCADE"), primary_key=True),
+user_roles = link_table("user_roles", ("user_id", "users.id"), ("role_name", "roles.name"))
+api_client_purposes = link_table(
+    "api_client_purposes", ("client_id", "api_clients.id"), ("purpose_code", "purposes.code")
 )
 
 

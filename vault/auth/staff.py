@@ -17,7 +17,7 @@ from vault.auth.models import User
 from vault.auth.principal import Principal
 from vault.auth.service import create_user, find_user_by_email
 from vault.auth.sessions import SessionPolicy, end_user_sessions, open_session_counts
-from vault.errors import Conflict, NotFound
+from vault.errors import Conflict, or_not_found
 from vault.policies.models import Role
 
 
@@ -60,17 +60,11 @@ def staff_member(
 
 def user_id_for_email(session: Session, email: str) -> str:
     """The id of the user with this email; raises ``NotFound``."""
-    user = find_user_by_email(session, email)
-    if user is None:
-        raise NotFound("no user has this email address")
-    return user.id
+    return or_not_found(find_user_by_email(session, email), "no user has this email address").id
 
 
 def _user(session: Session, user_id: str) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("no such user")
-    return user
+    return or_not_found(session.get(User, user_id), "no such user")
 
 
 def register_user(

@@ -22,12 +22,9 @@ NONCE_BYTES = 12
 _DEK_AD = b"vault/data-key/v1"
 
 
-class DecryptionFailed(VaultError):
+class DecryptionFailed(VaultError, code="decryption_failed", title="Decryption Failed"):
     """A ciphertext that does not open: tampered, moved, or under the wrong key. Names the
     customer and field, never a value."""
-
-    code = "decryption_failed"
-    title = "Decryption Failed"
 
     def __init__(self, customer_id: str, field: str) -> None:
         super().__init__(f"cannot decrypt {field!r} of customer {customer_id}")
@@ -35,12 +32,8 @@ class DecryptionFailed(VaultError):
         self.field = field
 
 
-class DataKeyDestroyed(VaultError):
+class DataKeyDestroyed(VaultError, status=410, code="data_key_destroyed", title="Gone"):
     """The customer's data key was destroyed (erasure): its values are gone for good."""
-
-    status = 410
-    code = "data_key_destroyed"
-    title = "Gone"
 
     def __init__(self, customer_id: str) -> None:
         super().__init__(f"the data key of customer {customer_id} was destroyed")

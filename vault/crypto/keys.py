@@ -26,11 +26,8 @@ KEY_FORMAT = "vault-keys/1"
 KEY_BYTES = 32
 
 
-class KeyUnavailable(VaultError):
+class KeyUnavailable(VaultError, code="key_unavailable", title="Key Unavailable"):
     """A master key version the data needs is not held by the key provider."""
-
-    code = "key_unavailable"
-    title = "Key Unavailable"
 
 
 class KeyProvider(Protocol):

@@ -18,12 +18,9 @@ NOTES_KEY_LABEL = "vault/staff-notes/v1"
 _AD = b"vault/staff-note/v1|"
 
 
-class NoteUnreadable(VaultError):
+class NoteUnreadable(VaultError, code="decryption_failed", title="Decryption Failed"):
     """A sealed note that does not open: tampered, moved, or under another key. Names where
     it belongs, never its text."""
-
-    code = "decryption_failed"
-    title = "Decryption Failed"
 
     def __init__(self, where: str) -> None:
         super().__init__(f"cannot decrypt the note {where}")

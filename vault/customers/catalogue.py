@@ -190,18 +190,9 @@ _cache_lock = threading.Lock()
 _cache: dict[str, Catalogue] = {}
 
 
-def _spec(row: FieldDefinition) -> FieldSpec:
-    return FieldSpec(
-        name=row.name,
-        type=row.type,
-        category=row.category,
-        sensitivity=row.sensitivity,
-        searchable=row.searchable,
-        unique=row.unique,
-        required=row.required,
-        max_length=row.max_length,
-        description=row.description,
-    )
+def spec_of(row: FieldDefinition) -> FieldSpec:
+    """The field a catalogue row defines (the row has a column for each of its attributes)."""
+    return FieldSpec(**{f.name: getattr(row, f.name) for f in dataclasses.fields(FieldSpec)})
 
 
 def load_catalogue(session: Session, *, stamp: int | None = None) -> Catalogue:
@@ -213,7 +204,7 @@ def load_catalogue(session: Session, *, stamp: int | None = None) -> Catalogue:
     if cached is not None and cached.version == version:
         return cached
     rows = session.scalars(sa.select(FieldDefinition).order_by(FieldDefinition.name))
-    catalogue = Catalogue([_spec(r) for r in rows], version)
+    catalogue = Catalogue([spec_of(r) for r in rows], version)
     register_personal_keys(catalogue.fields)
     with _cache_lock:
         _cache[key] = catalogue

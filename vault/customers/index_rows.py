@@ -19,11 +19,9 @@ from vault.errors import Conflict
 _INDEX = BlindIndexEntry.metadata.tables[BlindIndexEntry.__tablename__]
 
 
-class DuplicateCustomer(Conflict):
+class DuplicateCustomer(Conflict, code="duplicate_customer"):
     """A unique field's value belongs to another customer. ``existing_id`` is for the API
     layer, which shows it only to a caller who may see that customer."""
-
-    code = "duplicate_customer"
 
     def __init__(self, field: str, existing_id: str | None) -> None:
         super().__init__(f"another customer already has this {field}")

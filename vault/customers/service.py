@@ -23,7 +23,7 @@ from vault.customers.catalogue import Catalogue, Normalised, normalise_search_in
 from vault.customers.index_rows import IndexRows
 from vault.customers.models import Customer
 from vault.db import UTCDateTime
-from vault.errors import NotFound, ValidationFailed
+from vault.errors import NotFound, ValidationFailed, or_not_found
 
 DEFAULT_REGIONS = frozenset({"EU", "UK", "US", "APAC"})
 MAX_PAGE = 500
@@ -252,9 +252,7 @@ class CustomerStore:
                 Customer.id == customer_id, Customer.status == "active"
             )
         ).one_or_none()
-        if row is None:
-            raise NotFound("no such customer")
-        return row
+        return or_not_found(row, "no such customer")
 
     def require_active(self, customer_id: str) -> None:
         """Raises ``NotFound`` unless the customer exists and is active."""

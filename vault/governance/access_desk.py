@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.orm import Session
 
 from vault.audit.service import AuditContext
-from vault.auth.bound import BoundService
+from vault.auth.bound import CatalogueService
 from vault.auth.principal import Principal
 from vault.crypto.notes import NoteCipher
 from vault.customers.catalogue import Catalogue
@@ -43,7 +43,7 @@ class RequestView:
     decidable: bool
 
 
-class AccessDesk(BoundService):
+class AccessDesk(CatalogueService[Catalogue]):
     """The access requests ``principal`` made or may decide on."""
 
     def __init__(
@@ -51,8 +51,8 @@ class AccessDesk(BoundService):
         now: dt.datetime, catalogue: Callable[[], Catalogue], notes: Callable[[], NoteCipher],
         refuse: Callable[..., None],
     ) -> None:  # fmt: skip
-        super().__init__(session, context, principal, now=now)
-        self._catalogue, self._notes, self._refuse = catalogue, notes, refuse
+        super().__init__(session, context, principal, now=now, catalogue=catalogue)
+        self._notes, self._refuse = notes, refuse
 
     def _view(self, request: AccessRequest, owner_map: dict[str, str] | None = None) -> RequestView:
         owner_map = owners(self.session) if owner_map is None else owner_map

@@ -17,7 +17,7 @@ from vault.auth.models import User
 from vault.auth.principal import Principal
 from vault.crypto.notes import NoteCipher
 from vault.customers.catalogue import Catalogue
-from vault.errors import Forbidden, NotFound, ValidationFailed, quoted_list
+from vault.errors import Forbidden, NotFound, ValidationFailed, or_not_found, quoted_list
 from vault.governance.models import AccessRequest, CategoryOwner
 from vault.governance.notes import justification_place
 from vault.policies.models import Purpose
@@ -120,17 +120,11 @@ def create_request(
 
 
 def _load(session: Session, request_id: str) -> AccessRequest:
-    request = session.get(AccessRequest, request_id)
-    if request is None:
-        raise NotFound("no such access request")
-    return request
+    return or_not_found(session.get(AccessRequest, request_id), "no such access request")
 
 
-class SelfApproval(Forbidden):
+class SelfApproval(Forbidden, code="self_approval", title="Self Approval"):
     """The requester tried to decide on their own request (separation of duties)."""
-
-    code = "self_approval"
-    title = "Self Approval"
 
     def __init__(self, request_id: str) -> None:
         super().__init__("nobody approves or denies their own access request")

@@ -7,16 +7,10 @@ request's other work stands)."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-from collections.abc import Callable
 
-from sqlalchemy.orm import Session
-
-from vault.audit.service import AuditContext
-from vault.auth.bound import BoundService
-from vault.auth.principal import Principal
+from vault.auth.bound import CatalogueService
 from vault.auth.service import find_user_by_email
-from vault.customers.catalogue import Catalogue, FieldSpec, add_field, load_catalogue
+from vault.customers.catalogue import Catalogue, FieldSpec, add_field, load_catalogue, spec_of
 from vault.errors import ValidationFailed
 from vault.governance.access_requests import owners, set_owner
 
@@ -29,17 +23,10 @@ class CatalogueField:
     owner: str | None
 
 
-class CatalogueAdmin(BoundService):
+class CatalogueAdmin(CatalogueService[Catalogue]):
     """The field catalogue and its owners, as ``principal`` may read and change them."""
 
     OWNERS_READERS = ("admin", "compliance_officer", "data_owner")
-
-    def __init__(
-        self, session: Session, context: AuditContext, principal: Principal, *,
-        now: dt.datetime, catalogue: Callable[[], Catalogue],
-    ) -> None:  # fmt: skip
-        super().__init__(session, context, principal, now=now)
-        self._catalogue = catalogue
 
     def fields(self) -> list[CatalogueField]:
         """The catalogue, by name, each field with its category's owner."""
@@ -57,8 +44,7 @@ class CatalogueAdmin(BoundService):
         with self.session.begin_nested():
             row = add_field(self.session, spec)
             self.record("catalogue.change", field_names=[row.name])
-        fields = {f.name: getattr(row, f.name) for f in dataclasses.fields(FieldSpec)}
-        return CatalogueField(FieldSpec(**fields), owners(self.session).get(row.category))
+        return CatalogueField(spec_of(row), owners(self.session).get(row.category))
 
     def owners(self) -> dict[str, str]:
         """category -> its data owner's user id."""

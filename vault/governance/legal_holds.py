@@ -15,7 +15,7 @@ from vault.audit.service import AuditContext, record_event
 from vault.auth.principal import Principal
 from vault.crypto.notes import NoteCipher
 from vault.customers.models import Customer
-from vault.errors import NotFound, ValidationFailed
+from vault.errors import NotFound, ValidationFailed, or_not_found
 from vault.governance.models import LegalHold
 from vault.governance.notes import hold_place, reasons_of
 
@@ -63,9 +63,7 @@ def lift_hold(
     """Lift a hold, the reason sealed with ``notes``. Raises ``NotFound`` and
     ``ValidationFailed`` (no reason, already lifted)."""
     reason = _check_reason(reason)
-    hold = session.get(LegalHold, hold_id)
-    if hold is None:
-        raise NotFound("no such legal hold")
+    hold = or_not_found(session.get(LegalHold, hold_id), "no such legal hold")
     if hold.lifted_at is not None:
         raise ValidationFailed(errors={"hold": ["this hold was lifted already"]})
     hold.lifted_by, hold.lifted_at = by, now

@@ -6,17 +6,13 @@ caller commits), each change inside a savepoint (a refused change leaves nothing
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from vault.audit.service import AuditContext
-from vault.auth.bound import BoundService
+from vault.auth.bound import CatalogueService
 from vault.auth.models import ApiClient, User
-from vault.auth.principal import Principal
 from vault.errors import ValidationFailed
 from vault.policies.catalogue import FieldCatalogue
 from vault.policies.models import Purpose, Role
@@ -45,17 +41,10 @@ class RoleView:
     members: list[str]
 
 
-class PolicyAdmin(BoundService):
+class PolicyAdmin(CatalogueService[FieldCatalogue]):
     """The roles and policy rules, as ``principal`` (an admin) may manage them."""
 
     ADMINS_ONLY = "roles and policies are managed by admins"
-
-    def __init__(
-        self, session: Session, context: AuditContext, principal: Principal, *,
-        now: dt.datetime, catalogue: Callable[[], FieldCatalogue],
-    ) -> None:  # fmt: skip
-        super().__init__(session, context, principal, now=now)
-        self._catalogue = catalogue
 
     def _admin(self) -> None:
         self.principal.require_role("admin", because=self.ADMINS_ONLY)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from vault.customers.catalogue import Catalogue
-from vault.errors import NotFound, ValidationFailed
+from vault.errors import ValidationFailed, or_not_found
 from vault.governance.models import RETENTION_ACTIONS, RETENTION_TRIGGERS, RetentionRule
 from vault.policies import versions
 from vault.policies.models import Purpose
@@ -66,10 +66,7 @@ def rules(session: Session) -> list[RetentionRule]:
 
 
 def get_rule(session: Session, rule_id: str) -> RetentionRule:
-    rule = session.get(RetentionRule, rule_id)
-    if rule is None:
-        raise NotFound("no such retention rule")
-    return rule
+    return or_not_found(session.get(RetentionRule, rule_id), "no such retention rule")
 
 
 def _check_target(

@@ -16,7 +16,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vault.db import Base, UTCDateTime, utcnow
+from vault.db import Base, UTCDateTime, link_table, utcnow
 
 LEGAL_BASES = ("consent", "contract", "legitimate_interest", "legal_obligation")
 
@@ -38,11 +38,8 @@ class Purpose(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-role_purposes = sa.Table(
-    "role_purposes",
-    Base.metadata,
-    sa.Column("role_name", sa.ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
-    sa.Column("purpose_code", sa.ForeignKey("purposes.code", ondelete="CASCADE"), primary_key=True),
+role_purposes = link_table(
+    "role_purposes", ("role_name", "roles.name"), ("purpose_code", "purposes.code")
 )
 
 

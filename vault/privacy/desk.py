@@ -32,7 +32,7 @@ from vault.audit.service import AuditContext, record_event
 from vault.customers.catalogue import normalise_search_input
 from vault.customers.models import BlindIndexEntry, Interaction
 from vault.customers.service import CustomerStore
-from vault.errors import Conflict, NotFound, RateLimited, ValidationFailed, VaultError
+from vault.errors import Conflict, NotFound, RateLimited, ValidationFailed, VaultError, or_not_found
 from vault.governance.erasure import (
     erase_customers,
     lock_erasable,
@@ -68,21 +68,13 @@ DOWNLOAD_PATH = "/privacy/downloads/"
 REQUEST_PATH = "/privacy/requests/"
 
 
-class InvalidCode(VaultError):
-    status = 422
-    code = "invalid_code"
-    title = "Invalid Code"
+class InvalidCode(VaultError, status=422, code="invalid_code", title="Invalid Code"): ...
 
 
-class RequestLocked(Conflict):
-    code = "request_locked"
-    title = "Request Locked"
+class RequestLocked(Conflict, code="request_locked", title="Request Locked"): ...
 
 
-class LinkGone(VaultError):
-    status = 410
-    code = "link_gone"
-    title = "Gone"
+class LinkGone(VaultError, status=410, code="link_gone", title="Gone"): ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -358,9 +350,7 @@ class PrivacyDesk:
         request = self.session.scalar(
             sa.select(PrivacyRequest).where(PrivacyRequest.id == request_id).with_for_update()
         )
-        if request is None:
-            raise NotFound("no such privacy request")
-        return request
+        return or_not_found(request, "no such privacy request")
 
     def _code_digest(self, request_id: str, code: str) -> bytes:
         key = self.store.keyring.derived_key(CODE_KEY_LABEL)

@@ -20,7 +20,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -36,6 +36,8 @@ from vault.spreadsheet import spreadsheet_safe
 CHUNK_ROWS = 500
 FLUSH_BYTES = 64 * 1024
 MANIFEST_FORMAT = "vault export manifest v1"
+
+Dated = TypeVar("Dated", ConsentEvent, Interaction)
 
 
 class _Spool:
@@ -123,22 +125,10 @@ class Export:
     def _members(self) -> Iterator[tuple[str, Iterable[bytes]]]:
         yield "data.json", self._data_json()
         yield "fields.csv", _csv(["field", "value"], self._field_rows())
-        yield (
-            "consents.csv",
-            _csv(CONSENT_COLUMNS, (_row(c, CONSENT_COLUMNS) for c in self._consents())),
-        )
-        yield (
-            "interactions.csv",
-            _csv(INTERACTION_COLUMNS, (_row(i, INTERACTION_COLUMNS) for i in self._interactions())),
-        )
-        yield (
-            "privacy_requests.csv",
-            _csv(REQUEST_COLUMNS, (_row(r, REQUEST_COLUMNS) for r in self._requests())),
-        )
-        yield (
-            "accesses.csv",
-            _csv(ACCESS_COLUMNS, (_row(a, ACCESS_COLUMNS) for a in self._accesses())),
-        )
+        yield "consents.csv", _dicts_csv(CONSENT_COLUMNS, self._consents())
+        yield "interactions.csv", _dicts_csv(INTERACTION_COLUMNS, self._interactions())
+        yield "privacy_requests.csv", _dicts_csv(REQUEST_COLUMNS, self._requests())
+        yield "accesses.csv", _dicts_csv(ACCESS_COLUMNS, self._accesses())
 
     def _data_json(self) -> Iterator[bytes]:
         record = self._record()
@@ -201,14 +191,18 @@ class Export:
         plain: bytes = self._cipher.decrypt(label, ciphertext)
         return plain.decode()
 
-    def _consents(self) -> Iterator[dict[str, Any]]:
+    def _oldest_first(self, model: type[Dated]) -> Iterator[Dated]:
+        """The customer's consent events or interactions, oldest first, read in chunks."""
         query = (
-            sa.select(ConsentEvent)
-            .where(ConsentEvent.customer_id == self.customer_id)
-            .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
+            sa.select(model)
+            .where(model.customer_id == self.customer_id)
+            .order_by(model.occurred_at, model.id)
             .execution_options(yield_per=CHUNK_ROWS)
         )
-        for event in self.session.scalars(query):
+        return iter(self.session.scalars(query))
+
+    def _consents(self) -> Iterator[dict[str, Any]]:
+        for event in self._oldest_first(ConsentEvent):
             yield {
                 "purpose": event.purpose_code,
                 "granted": event.granted,
@@ -221,13 +215,7 @@ class Export:
             }
 
     def _interactions(self) -> Iterator[dict[str, Any]]:
-        query = (
-            sa.select(Interaction)
-            .where(Interaction.customer_id == self.customer_id)
-            .order_by(Interaction.occurred_at, Interaction.id)
-            .execution_options(yield_per=CHUNK_ROWS)
-        )
-        for item in self.session.scalars(query):
+        for item in self._oldest_first(Interaction):
             text = self._decrypt(f"interaction:{item.id}:text", item.text_ciphertext)
             yield interaction_dict(item, text)
 
@@ -276,8 +264,9 @@ REQUEST_COLUMNS = ["id", "type", "status", "channel", "received_at", "due_at", "
 ACCESS_COLUMNS = ["when", "by", "purpose", "action", "fields"]
 
 
-def _row(item: dict[str, Any], columns: list[str]) -> list[Any]:
-    return [item[c] for c in columns]
+def _dicts_csv(columns: list[str], items: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """``_csv`` of dictionaries: a column for each of ``columns``, in that order."""
+    return _csv(columns, ([item[c] for c in columns] for item in items))
 
 
 def _csv(header: list[str], rows: Iterable[list[Any]]) -> Iterator[bytes]:

@@ -13,7 +13,7 @@ from functools import cached_property
 from sqlalchemy.orm import Session
 
 from vault.customers.service import CustomerStore
-from vault.errors import NotFound
+from vault.errors import or_not_found
 from vault.governance.models import PrivacyRequest
 from vault.privacy.desk import LinkGone, Outgoing, PrivacyDesk, Verification
 from vault.privacy.export import Export
@@ -41,10 +41,7 @@ class PrivacyPortal:
 
     def request(self, request_id: str) -> PrivacyRequest:
         """The request with this id; raises ``NotFound``."""
-        found = self.session.get(PrivacyRequest, request_id)
-        if found is None:
-            raise NotFound("no such privacy request")
-        return found
+        return or_not_found(self.session.get(PrivacyRequest, request_id), "no such privacy request")
 
     def submit(self, email: str, kind: str) -> PrivacyRequest:
         """Receive a request (``PrivacyDesk.submit``) and commit it; its code goes out after

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from vault.audit.service import AuditContext, record_event
 from vault.auth.principal import Principal
 from vault.crypto.cursors import CursorSigner
-from vault.errors import NotFound
+from vault.errors import or_not_found
 from vault.governance.models import PrivacyRequest
 from vault.privacy.desk import (
     ADDRESS_DIGEST_KEPT,
@@ -71,10 +71,7 @@ def queue_page(
 
 
 def get_request(session: Session, request_id: str) -> PrivacyRequest:
-    request = session.get(PrivacyRequest, request_id)
-    if request is None:
-        raise NotFound("no such privacy request")
-    return request
+    return or_not_found(session.get(PrivacyRequest, request_id), "no such privacy request")
 
 
 def request_dict(request: PrivacyRequest, now: dt.datetime) -> dict[str, Any]:

@@ -72,65 +72,39 @@ def test_an_untouched_log_verifies(sealed: tuple[Session, AuditLog]) -> None:
     assert (report.seals, report.events, report.unsealed) == (5, EVENTS, 3)
 
 
-@FUZZ
-@given(data=st.data())
-def test_altering_any_column_of_any_sealed_event_is_detected(
-    sealed: tuple[Session, AuditLog], data: st.DataObject
-) -> None:
-    session, log = sealed
+# How a test tampers with the sealed events, and the problems verification may name for it.
+Tampering = tuple[Callable[[], object], set[str]]
+
+
+def alter_any_column_of_any_event(session: Session, data: st.DataObject) -> Tampering:
     target = data.draw(st.sampled_from(event_ids(session)))
     column = data.draw(st.sampled_from([*EDITABLE, "occurred_at"]))
     value: Any = EDITABLE.get(column, dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
     current = session.scalar(sa.select(getattr(AuditEvent, column)).where(AuditEvent.id == target))
     if current == value:
         value = "error" if column == "outcome" else value + "x"
-    problem = tampered(
-        session,
-        log,
-        lambda: session.execute(
-            sa.update(AuditEvent).where(AuditEvent.id == target).values({column: value})
-        ),
-    )
-    assert problem == f"event {target} was altered"
+    update = sa.update(AuditEvent).where(AuditEvent.id == target).values({column: value})
+    return lambda: session.execute(update), {f"event {target} was altered"}
 
 
-@FUZZ
-@given(data=st.data())
-def test_deleting_any_sealed_event_is_detected(
-    sealed: tuple[Session, AuditLog], data: st.DataObject
-) -> None:
-    session, log = sealed
+def delete_any_event(session: Session, data: st.DataObject) -> Tampering:
     target = data.draw(st.sampled_from(event_ids(session)))
-    problem = tampered(
-        session, log, lambda: session.execute(sa.delete(AuditEvent).where(AuditEvent.id == target))
-    )
-    assert problem == f"event {target} is missing"
+    delete = sa.delete(AuditEvent).where(AuditEvent.id == target)
+    return lambda: session.execute(delete), {f"event {target} is missing"}
 
 
-@FUZZ
-@given(data=st.data())
-def test_duplicating_any_sealed_event_is_detected(
-    sealed: tuple[Session, AuditLog], data: st.DataObject
-) -> None:
-    session, log = sealed
+def duplicate_any_event(session: Session, data: st.DataObject) -> Tampering:
     source = session.get(AuditEvent, data.draw(st.sampled_from(event_ids(session))))
     assert source is not None
     copy = {
         c.key: getattr(source, c.key) for c in sa.inspect(AuditEvent).column_attrs if c.key != "id"
     }
     new_id = 10_000 + data.draw(st.integers(0, 100))
-    problem = tampered(
-        session, log, lambda: session.execute(sa.insert(AuditEvent).values(id=new_id, **copy))
-    )
-    assert problem == f"event {new_id} was added"
+    insert = sa.insert(AuditEvent).values(id=new_id, **copy)
+    return lambda: session.execute(insert), {f"event {new_id} was added"}
 
 
-@FUZZ
-@given(data=st.data())
-def test_reordering_sealed_events_is_detected(
-    sealed: tuple[Session, AuditLog], data: st.DataObject
-) -> None:
-    session, log = sealed
+def reorder_two_events(session: Session, data: st.DataObject) -> Tampering:
     first, second = sorted(
         data.draw(
             st.lists(st.sampled_from(event_ids(session)), min_size=2, max_size=2, unique=True)
@@ -149,28 +123,37 @@ def test_reordering_sealed_events_is_detected(
             session.execute(sa.update(AuditEvent).where(AuditEvent.id == here).values(**values))
 
     # Within a seal the contents differ; across seals the event also left its seal.
-    assert tampered(session, log, swap) in {
-        f"event {first} was altered",
-        f"event {first} is missing",
-    }
+    return swap, {f"event {first} was altered", f"event {first} is missing"}
 
 
-@FUZZ
-@given(data=st.data())
-def test_deleting_the_newest_sealed_events_is_detected(
-    sealed: tuple[Session, AuditLog], data: st.DataObject
-) -> None:
-    session, log = sealed
+def delete_the_newest_events(session: Session, data: st.DataObject) -> Tampering:
     ids = event_ids(session)
     keep = data.draw(st.integers(0, len(ids) - 2))  # delete at least the newest event
-    problem = tampered(
-        session,
-        log,
-        lambda: session.execute(
-            sa.delete(AuditEvent).where(AuditEvent.id > ids[keep], AuditEvent.seal_id.is_not(None))
-        ),
-    )
-    assert problem == f"event {ids[keep + 1]} is missing"
+    delete = sa.delete(AuditEvent).where(AuditEvent.id > ids[keep], AuditEvent.seal_id.is_not(None))
+    return lambda: session.execute(delete), {f"event {ids[keep + 1]} is missing"}
+
+
+@pytest.mark.parametrize(
+    "tampering",
+    [
+        alter_any_column_of_any_event,
+        delete_any_event,
+        duplicate_any_event,
+        reorder_two_events,
+        delete_the_newest_events,
+    ],
+    ids=lambda tampering: tampering.__name__,
+)
+@FUZZ
+@given(data=st.data())
+def test_tampering_with_sealed_events_is_detected(
+    sealed: tuple[Session, AuditLog],
+    data: st.DataObject,
+    tampering: Callable[[Session, st.DataObject], Tampering],
+) -> None:
+    session, log = sealed
+    tamper, named = tampering(session, data)
+    assert tampered(session, log, tamper) in named
 
 
 def test_deleting_the_newest_seals_and_their_events_is_detected(

@@ -3,58 +3,63 @@ traces) runs once the work has committed, and never when it rolls back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from vault.db import db
 from vault.policies.models import Purpose
 
 
-def test_a_hook_runs_once_after_the_commit_and_never_after_a_rollback(
-    make_app: Callable[..., Flask],
-) -> None:
-    app = make_app()
-    ran: list[str] = []
-    with app.app_context():
-        session = db.session
-        session.add(Purpose(code="hooked", legal_basis="contract"))
-        db.after_commit(lambda: ran.append("first"))
-        assert ran == []  # not before
-        session.commit()
-        assert ran == ["first"]
-        session.commit()
-        assert ran == ["first"]  # once
+@pytest.fixture
+def session(make_app: Callable[..., Flask]) -> Iterator[Session]:
+    """The unit of work's session, in an app context of a new app (on a database of its own)."""
+    with make_app().app_context():
+        yield db.session
 
-        session.add(Purpose(code="dropped", legal_basis="contract"))
-        db.after_commit(lambda: ran.append("rolled back"))
-        session.rollback()
-        session.commit()  # a later commit does not run the forgotten hook
-        assert ran == ["first"]
-        assert session.get(Purpose, "dropped") is None
+
+@pytest.fixture
+def ran() -> list[str]:
+    """What the hooks of a test ran, in order."""
+    return []
+
+
+def test_a_hook_runs_once_after_the_commit_and_never_after_a_rollback(
+    session: Session, ran: list[str]
+) -> None:
+    session.add(Purpose(code="hooked", legal_basis="contract"))
+    db.after_commit(lambda: ran.append("first"))
+    assert ran == []  # not before
+    session.commit()
+    assert ran == ["first"]
+    session.commit()
+    assert ran == ["first"]  # once
+
+    session.add(Purpose(code="dropped", legal_basis="contract"))
+    db.after_commit(lambda: ran.append("rolled back"))
+    session.rollback()
+    session.commit()  # a later commit does not run the forgotten hook
+    assert ran == ["first"]
+    assert session.get(Purpose, "dropped") is None
 
 
 def test_a_savepoint_does_not_run_the_hooks_the_outer_commit_does(
-    make_app: Callable[..., Flask],
+    session: Session, ran: list[str]
 ) -> None:
-    app = make_app()
-    ran: list[str] = []
-    with app.app_context():
-        session = db.session
-        with session.begin_nested():
-            session.add(Purpose(code="inner", legal_basis="contract"))
-            db.after_commit(lambda: ran.append("outer commit"))
-        assert ran == []
-        session.commit()
+    with session.begin_nested():
+        session.add(Purpose(code="inner", legal_basis="contract"))
+        db.after_commit(lambda: ran.append("outer commit"))
+    assert ran == []
+    session.commit()
     assert ran == ["outer commit"]
 
 
 def test_a_failing_hook_is_logged_and_the_others_still_run(
-    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+    make_app: Callable[..., Flask], ran: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = make_app()
-    ran: list[str] = []
+    app = make_app()  # made once capsys captures, so that its log is captured
 
     def broken() -> None:
         raise OSError("the outbox is gone")
@@ -74,10 +79,9 @@ def test_a_failing_hook_is_logged_and_the_others_still_run(
 
 @pytest.mark.parametrize(("status", "runs"), [(200, True), (422, False)])
 def test_a_request_runs_its_hooks_only_when_its_work_commits(
-    make_app: Callable[..., Flask], status: int, runs: bool
+    make_app: Callable[..., Flask], ran: list[str], status: int, runs: bool
 ) -> None:
     app = make_app()
-    ran: list[str] = []
 
     @app.post("/_hooked")
     def hooked() -> tuple[str, int]:

@@ -19,12 +19,13 @@ from flask.testing import FlaskClient
 
 from tests.helpers import (
     DATABASE_KIND,
+    REQUESTS,
     SAMPLE_FIELDS,
     SECRET_TEXT,
     bearer,
-    code_in,
     messages,
     new_customer,
+    verified_privacy_request,
 )
 from vault import runtime
 from vault.audit.models import AuditEvent
@@ -40,7 +41,6 @@ from vault.privacy.desk import PrivacyDesk
 from vault.privacy.documents import signature_holds
 from vault.privacy.queue import record_deadlines
 
-REQUESTS = "/privacy/requests"
 ROLES = ("sales", "support", "marketing", "admin", "compliance_officer", "data_owner", "staff")
 PURPOSE_OF = {"sales": "sales", "support": "support", "marketing": "marketing"}
 
@@ -117,13 +117,10 @@ def needles(found: dict[str, Any]) -> list[bytes]:
     return [*(r.hex().encode() for r in raw), *values]  # bytea renders as hex
 
 
-def erase_through_the_portal(client: FlaskClient, app: Flask, address: str) -> dict[str, Any]:
-    asked = client.post(REQUESTS, json={"email": address, "type": "erasure"})
-    assert asked.status_code == 202
-    request_id = asked.get_json()["id"]
-    done = client.post(f"{REQUESTS}/{request_id}/verify", json={"code": code_in(messages(app)[-1])})
+def erase_through_the_portal(client: FlaskClient, address: str) -> dict[str, Any]:
+    done = verified_privacy_request(client, address, "erasure")
     assert done.status_code == 200, done.get_json()
-    state: dict[str, Any] = client.get(f"{REQUESTS}/{request_id}").get_json()
+    state: dict[str, Any] = client.get(f"{REQUESTS}/{done.get_json()['id']}").get_json()
     return state
 
 
@@ -142,7 +139,7 @@ def test_erasure_leaves_nothing_of_the_customer(vault: Flask, clock: FixedClock)
     for n in needles(found)[:3]:
         assert any(n in blob for blob in blobs), n[:40]
 
-    state = erase_through_the_portal(client, vault, "erase.me@example.org")
+    state = erase_through_the_portal(client, "erase.me@example.org")
     assert (state["status"], state["reason"], state["type"]) == ("completed", "", "erasure")
     certificate = state["certificate"]
     assert certificate["request_id"] == state["id"]
@@ -206,7 +203,7 @@ def test_under_a_legal_hold_nothing_is_deleted(vault: Flask, clock: FixedClock) 
     assert hold.status_code == 201
     before = traces(vault, customer_id)
 
-    state = erase_through_the_portal(client, vault, "held@example.org")
+    state = erase_through_the_portal(client, "held@example.org")
     assert (state["status"], state["reason"]) == ("rejected", "legal_hold")
     assert "certificate" not in state
     assert traces(vault, customer_id) == before
@@ -311,9 +308,7 @@ def test_a_download_leaves_no_transaction_open(vault: Flask, clock: FixedClock) 
     client = vault.test_client()
     sales = bearer(token(vault, clock, "sales", "crm"), **{"X-Purpose": "sales"})
     new_customer(client, sales, "reader@example.org")
-    asked = client.post(REQUESTS, json={"email": "reader@example.org", "type": "export"})
-    done = client.post(f"{REQUESTS}/{asked.get_json()['id']}/verify",
-                       json={"code": code_in(messages(vault)[-1])})  # fmt: skip
+    done = verified_privacy_request(client, "reader@example.org", "export")
     download = client.get(done.get_json()["download_url"])
     assert download.status_code == 200
     assert len(download.data) > 1000
