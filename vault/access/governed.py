@@ -59,6 +59,11 @@ class Refuse(Protocol):
     ) -> None: ...
 
 
+def _no_target(_ids: list[str]) -> None:
+    return None
+
+
+@dataclasses.dataclass(eq=False)
 class GovernedAccess:
     """What one principal may do with customer records for one purpose: which customers it
     may see, and each one's view (fields through the plan's transforms, the rest withheld).
@@ -67,29 +72,23 @@ class GovernedAccess:
     every customer a request is about (a refusal names its target). ``record`` and
     ``refuse`` write the audit events of what it does and refuses."""
 
-    def __init__(
-        self,
-        principal: Principal,
-        purpose: str,
-        store: CustomerStore,
-        *,
-        plans_for: Callable[[str], AccessPlan],
-        keys: KeyProvider,
-        record: Record,
-        refuse: Refuse,
-        on_target: Callable[[list[str]], None] = lambda _ids: None,
-        backdate_days: int = 30,
-    ) -> None:
-        self.principal = principal
-        self.record = record
-        self.refuse = refuse
-        self.backdate_days = backdate_days
-        self.purpose = purpose
-        self.store = store
-        self.keys = keys
-        self.on_target = on_target
-        self._plans_for = plans_for
-        self.plan: AccessPlan = plans_for(purpose)
+    principal: Principal
+    purpose: str
+    store: CustomerStore
+    _: dataclasses.KW_ONLY
+    plans_for: Callable[[str], AccessPlan]
+    keys: KeyProvider
+    record: Record
+    refuse: Refuse
+    on_target: Callable[[list[str]], None] = _no_target
+    backdate_days: int = 30
+    plan: AccessPlan = dataclasses.field(init=False)
+    _shown: list[tuple[str, Callable[[Any], Any] | None, str]] = dataclasses.field(
+        init=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        self.plan = self.plans_for(self.purpose)
         self._shown = self._view_steps()
 
     def _view_steps(self) -> list[tuple[str, Callable[[Any], Any] | None, str]]:
@@ -152,7 +151,7 @@ class GovernedAccess:
     def plan_for(self, purpose: str) -> AccessPlan:
         """The compiled, cached plan of this principal for ``purpose`` (the policy engine is
         not asked again)."""
-        return self._plans_for(purpose)
+        return self.plans_for(purpose)
 
     def check_fields(self, names: Iterable[str], allowed: frozenset[str], verb: str) -> None:
         names = list(names)

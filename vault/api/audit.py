@@ -15,6 +15,7 @@ from flask_smorest import Blueprint
 
 from vault import services
 from vault.api.auth import current_principal
+from vault.api.schemas import page_schema
 from vault.api.times import AwareTime
 from vault.audit.models import OUTCOMES
 from vault.audit.query import AuditFilter, event_dict
@@ -67,9 +68,7 @@ class EventSchema(ma.Schema):
     sealed = ma.fields.Boolean()
 
 
-class EventPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(EventSchema))
-    next_cursor = ma.fields.String(allow_none=True)
+EventPageSchema = page_schema("EventPageSchema", EventSchema)
 
 
 class VerifySchema(ma.Schema):

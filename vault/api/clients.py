@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from vault import services
 from vault.api.auth import current_principal
 from vault.api.directory import not_cached, page_answer
-from vault.api.schemas import ListQuerySchema
+from vault.api.schemas import ListQuerySchema, page_schema
 from vault.auth.models import ApiClient
 from vault.auth.service import principal_for_client
 
@@ -40,9 +40,7 @@ class NewClientSchema(ClientSchema):
     token = ma.fields.String(metadata={"description": "shown in this answer only"})
 
 
-class ClientPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ClientSchema))
-    next_cursor = ma.fields.String(allow_none=True)
+ClientPageSchema = page_schema("ClientPageSchema", ClientSchema)
 
 
 class ClientInSchema(ma.Schema):

@@ -79,6 +79,14 @@ class CustomerViewSchema(ma.Schema):
     relationship_ended_at = ma.fields.AwareDateTime(allow_none=True)
 
 
-class CustomerPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(CustomerViewSchema))
-    next_cursor = ma.fields.String(allow_none=True)
+def page_schema(name: str, item: type[ma.Schema]) -> type[ma.Schema]:
+    """The schema ``name`` of one page of a listing: its ``items`` and the cursor of the
+    next page (null on the last)."""
+    fields: dict[str, ma.fields.Field[Any]] = {
+        "items": ma.fields.List(ma.fields.Nested(item)),
+        "next_cursor": ma.fields.String(allow_none=True),
+    }
+    return ma.Schema.from_dict(fields, name=name)
+
+
+CustomerPageSchema = page_schema("CustomerPageSchema", CustomerViewSchema)

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from vault import services
 from vault.api.auth import current_principal
 from vault.api.directory import not_cached, page_answer
-from vault.api.schemas import ListQuerySchema
+from vault.api.schemas import ListQuerySchema, page_schema
 from vault.auth.staff import StaffMember
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Staff users")
@@ -28,9 +28,7 @@ class UserSchema(ma.Schema):
     open_sessions = ma.fields.Integer(metadata={"description": "sessions not ended or expired"})
 
 
-class UserPageSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(UserSchema))
-    next_cursor = ma.fields.String(allow_none=True)
+UserPageSchema = page_schema("UserPageSchema", UserSchema)
 
 
 class UserInSchema(ma.Schema):
@@ -40,17 +38,15 @@ class UserInSchema(ma.Schema):
     roles = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=64)), required=True)
 
 
+# What a user's answer takes from its row as it is (never the password hash).
+_USER_COLUMNS = ("id", "email", "active", "created_at", "last_login_at")
+
+
 def _user_dict(member: StaffMember) -> dict[str, Any]:
     user = member.user
-    return {
-        "id": user.id,
-        "email": user.email,
-        "roles": sorted(r.name for r in user.roles),
-        "active": user.active,
-        "created_at": user.created_at,
-        "last_login_at": user.last_login_at,
-        "open_sessions": member.open_sessions,
-    }
+    shown = {column: getattr(user, column) for column in _USER_COLUMNS}
+    return {**shown, "roles": sorted(r.name for r in user.roles),
+            "open_sessions": member.open_sessions}  # fmt: skip
 
 
 @blueprint.get("")

@@ -79,18 +79,12 @@ def record_consent(
         event.evidence_ciphertext = store.cipher_for(customer_id).encrypt(
             f"consent:{event.id}:evidence", evidence.encode()
         )
+    # The state follows the latest event by time (an event may be recorded late).
     state = store.session.get(ConsentState, (customer_id, purpose))
     if state is None:
-        store.session.add(
-            ConsentState(
-                customer_id=customer_id,
-                purpose_code=purpose,
-                granted=granted,
-                updated_at=when,
-                event_id=event.id,
-            )
-        )
-    elif when >= state.updated_at:
+        state = ConsentState(customer_id=customer_id, purpose_code=purpose, updated_at=when)
+        store.session.add(state)
+    if when >= state.updated_at:
         state.granted, state.updated_at, state.event_id = granted, when, event.id
     store.session.flush()
     store.touch(customer_id)

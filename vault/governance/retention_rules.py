@@ -124,18 +124,12 @@ def create_rule(
         raise ValidationFailed("the retention rule is invalid", errors=errors)
     rule = RetentionRule(
         id=rule_id or "ret_" + secrets.token_hex(10),
-        category=category or None,
-        field=field or None,
-        trigger=trigger,
-        purpose=purpose or None,
-        period_days=period_days,
-        action=action,
-        description=description,
-        enabled=enabled,
-        created_by=by,
-        created_at=now,
-        updated_at=now,
-    )
+        # what it erases (an empty category or field is none), when, and why
+        category=category or None, field=field or None, action=action,
+        trigger=trigger, purpose=purpose or None, period_days=period_days,
+        description=description, enabled=enabled,
+        created_by=by, created_at=now, updated_at=now,
+    )  # fmt: skip
     session.add(rule)
     session.flush()
     versions.bump(session, COUNTER)
