@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g
+from flask import Response, g, jsonify
 from flask_smorest import Blueprint
 
 from vault.access.governed import UNCHANGED, GovernedAccess
@@ -26,6 +26,7 @@ from vault.api.schemas import (
     ListQuerySchema,
     PatchSchema,
     SearchSchema,
+    view_body,
 )
 from vault.audit_trail import aim
 from vault.customers.interactions import InteractionRecord, interaction_dict
@@ -68,50 +69,60 @@ def require_audit_event(response: Response) -> Response:
     return response
 
 
+def _answer(body: dict[str, Any], status: int = 200) -> Response:
+    """``body``, already in the shape the route's schema documents, as its JSON answer."""
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
 # --- routes ----------------------------------------------------------------------------------
 
 
 @blueprint.post("")
 @blueprint.arguments(CreateSchema)
 @blueprint.response(201, CustomerViewSchema)
-def create_customer(body: dict[str, Any]) -> dict[str, Any]:
+def create_customer(body: dict[str, Any]) -> Response:
     """Create a customer; 201 with the caller's scoped view."""
-    return governed().create(body["values"], region=body["region"], consents=body["consents"])
+    view = governed().create(body["values"], region=body["region"], consents=body["consents"])
+    return _answer(view_body(view), 201)
 
 
 @blueprint.get("")
 @blueprint.arguments(ListQuerySchema, location="query")
 @blueprint.response(200, CustomerPageSchema)
-def list_customers(args: dict[str, Any]) -> dict[str, Any]:
+def list_customers(args: dict[str, Any]) -> Response:
     """The customers this caller may see for this purpose, oldest first."""
     items, next_cursor = governed().page(limit=args["limit"], cursor=args.get("cursor"))
-    return {"items": items, "next_cursor": next_cursor}
+    return _answer({"items": [view_body(v) for v in items], "next_cursor": next_cursor})
 
 
 @blueprint.get("/<customer_id>")
 @blueprint.response(200, CustomerViewSchema)
-def get_customer(customer_id: str) -> dict[str, Any]:
+def get_customer(customer_id: str) -> Response:
     """The scoped view of one customer."""
-    return governed().read(customer_id)
+    return _answer(view_body(governed().read(customer_id)))
 
 
 @blueprint.patch("/<customer_id>")
 @blueprint.arguments(PatchSchema)
 @blueprint.response(200, CustomerViewSchema)
-def update_customer(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
+def update_customer(body: dict[str, Any], customer_id: str) -> Response:
     """Change the fields this caller may write for this purpose (``null`` removes one), and
     record the end of the customer relationship (a retention trigger)."""
     ended = body.get("relationship_ended_at", UNCHANGED)
-    return governed().update(customer_id, body["values"], relationship_ended_at=ended)
+    return _answer(view_body(governed().update(customer_id, body["values"],
+                                               relationship_ended_at=ended)))  # fmt: skip
 
 
 @blueprint.post("/search")
 @blueprint.arguments(SearchSchema)
 @blueprint.response(200, CustomerPageSchema)
-def search_customers(body: dict[str, Any]) -> dict[str, Any]:
+def search_customers(body: dict[str, Any]) -> Response:
     """Exact match on email or phone through the blind index."""
     ((field, value),) = body.items()
-    return {"items": governed().search(field, value), "next_cursor": None}
+    items = [view_body(v) for v in governed().search(field, value)]
+    return _answer({"items": items, "next_cursor": None})
 
 
 @blueprint.get("/<customer_id>/consents")

@@ -3,6 +3,7 @@ every list route shares."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
@@ -77,6 +78,20 @@ class CustomerViewSchema(ma.Schema):
     )
     withheld = ma.fields.List(ma.fields.String())
     relationship_ended_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+def view_body(view: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of a governed view (``GovernedAccess.view``) as ``CustomerViewSchema`` dumps
+    it, built directly: a page holds fifty views, and marshmallow took a quarter of its time.
+    The schema still documents the answer; tests hold the two to the same body."""
+    ended = view["relationship_ended_at"]
+    return {
+        "id": view["id"],
+        "region": view["region"],
+        "fields": view["values"],
+        "withheld": view["withheld"],
+        "relationship_ended_at": None if ended is None else ended.isoformat(),
+    }
 
 
 def page_schema(name: str, item: type[ma.Schema]) -> type[ma.Schema]:
