@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -14,6 +15,7 @@ from tests.helpers import SAMPLE_FIELDS, Tokens, events
 from tests.helpers import call_customers as call
 from tests.helpers import create_customer as create
 from vault.audit.service import AuditWriteFailed
+from vault.db import db
 
 
 def test_no_audit_no_data(
@@ -28,6 +30,24 @@ def test_no_audit_no_data(
     monkeypatch.setattr("vault.audit_trail.record_event", broken)
     response = call(client, "GET", f"/{customer_id}", tokens["sales"], "sales")
     assert response.status_code == 500
+    assert "Jeanne" not in response.get_data(as_text=True)
+
+
+def test_a_read_whose_audit_insert_the_database_refuses_sends_no_data(
+    client: FlaskClient, tokens: Tokens, app: Flask
+) -> None:
+    customer_id = create(client, tokens)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    with app.app_context():  # (the test's outer transaction undoes it)
+        db.session.execute(sa.text("ALTER TABLE audit_events RENAME TO audit_events_away"))
+        db.session.commit()
+    response = call(client, "GET", f"/{customer_id}", tokens["sales"], "sales")
+    # PostgreSQL refuses the INSERT (an unknown table: the audit trail cannot be written);
+    # SQLite's "no such table" is an OperationalError, which the vault takes for an outage
+    answer = {"postgresql": (500, "audit_unavailable"), "sqlite": (503, "database_unavailable")}
+    with app.app_context():
+        expected = answer[db.engine.dialect.name]
+    assert (response.status_code, response.get_json()["code"]) == expected
     assert "Jeanne" not in response.get_data(as_text=True)
 
 
