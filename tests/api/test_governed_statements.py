@@ -1,6 +1,7 @@
 """The governed read's road through the database: a warm ``GET /api/v1/customers/{id}`` checks
 visibility and fetches the row in one SELECT of the customers table (and an invisible
-customer costs that one SELECT too, then a 404)."""
+customer costs that one SELECT too, then a 404); a search by email finds and reads in one
+SELECT too."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
+from tests.helpers import SAMPLE_FIELDS
 from vault.db import db
 
 _FROM_CUSTOMERS = re.compile(r"\bFROM customers\b", re.IGNORECASE)
@@ -57,3 +59,18 @@ def test_an_invisible_customer_costs_the_same_select_and_is_a_404(
     response = client.get("/api/v1/customers/cus_" + "0" * 32, headers=sales)
     assert response.status_code == 404
     assert len(customer_selects(statements)) == 1, statements
+
+
+def test_a_warm_search_finds_and_reads_in_one_select(
+    client: FlaskClient, sales: dict[str, str], customer_id: str, statements: list[str]
+) -> None:
+    search = {"email": SAMPLE_FIELDS["email"].upper()}  # found whatever its case
+    client.post("/api/v1/customers/search", json=search, headers=sales)
+    statements.clear()
+    response = client.post("/api/v1/customers/search", json=search, headers=sales)
+    assert response.status_code == 200
+    assert [item["id"] for item in response.get_json()["items"]] == [customer_id]
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")
+             and "change_counters" not in s]  # fmt: skip
+    assert len(reads) == 1, statements
+    assert "blind_indexes" in reads[0]

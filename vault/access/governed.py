@@ -164,7 +164,9 @@ class GovernedAccess:
                 f"you may not {verb} these fields for this purpose: {', '.join(refused)}"
             )
 
-    def _visible_records(self, customer_ids: list[str]) -> list[CustomerRecord]:
+    def _visible_records(
+        self, customer_ids: list[str] | sa.Select[tuple[str]]
+    ) -> list[CustomerRecord]:
         """The visible customers among ``customer_ids`` with the plan's fields: the check and
         the read are one SELECT."""
         if not self.plan.sees_customers:
@@ -222,7 +224,7 @@ class GovernedAccess:
 
     def search(self, field: str, value: Any) -> list[dict[str, Any]]:
         """The visible customers whose ``field`` (email, phone) equals ``value``."""
-        records = self._visible_records(self.store.search(field, value))
+        records = self._visible_records(self.store.matching(field, value))
         self.record("customer.search", customer_ids=[r.id for r in records],
                     field_names=[field, *self.plan.readable])  # fmt: skip
         return [self.view(r) for r in records]

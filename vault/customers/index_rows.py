@@ -47,6 +47,14 @@ class IndexRows:
         )
         return {bytes(digest): customer_id for digest, customer_id in rows}
 
+    @staticmethod
+    def holders(field: str, digest: bytes) -> sa.Select[tuple[str]]:
+        """The ids of the customers (of any status) whose ``field`` has this digest, as a
+        subquery for the statement that reads them."""
+        return sa.select(_INDEX.c.customer_id).where(
+            _INDEX.c.field_name == field, _INDEX.c.digest == digest
+        )
+
     def active_holders(self, field: str, digest: bytes) -> list[str]:
         """Ids of the active customers whose ``field`` has this digest, in id order."""
         query = (

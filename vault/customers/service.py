@@ -21,13 +21,11 @@ from vault.crypto.envelope import DecryptionFailed, FieldCipher, KeyRing, Wrappe
 from vault.customers import packing
 from vault.customers.catalogue import Catalogue, Normalised, normalise_search_input
 from vault.customers.index_rows import IndexRows
+from vault.customers.listing import Page, list_page
 from vault.customers.models import Customer
-from vault.db import UTCDateTime
 from vault.errors import NotFound, ValidationFailed, or_not_found
 
 DEFAULT_REGIONS = frozenset({"EU", "UK", "US", "APAC"})
-MAX_PAGE = 500
-LISTING = "customers"  # what the list's cursors are bound to
 
 
 @dataclasses.dataclass(slots=True)
@@ -41,12 +39,6 @@ class CustomerRecord:
     updated_at: dt.datetime | None = None
     last_activity_at: dt.datetime | None = None
     relationship_ended_at: dt.datetime | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Page:
-    ids: list[str]
-    next_cursor: str | None
 
 
 def new_customer_id() -> str:
@@ -69,23 +61,10 @@ _CUSTOMER_COLUMNS = (
 )
 _READ_COLUMNS = tuple(c for c in _CUSTOMER_COLUMNS if c.key not in _TIMES)
 # Built once: constructing the statement is a measurable part of reading a page.
-_READ = sa.select(*_READ_COLUMNS).where(
-    Customer.id.in_(sa.bindparam("ids", expanding=True)), Customer.status == "active"
-)
-_READ_WITH_TIMES = sa.select(*_CUSTOMER_COLUMNS).where(
-    Customer.id.in_(sa.bindparam("ids", expanding=True)), Customer.status == "active"
-)
-_RAW_CREATED = sa.type_coerce(Customer.created_at, sa.String())
-
-
-def _utc(value: Any) -> dt.datetime:
-    """A timestamp as the driver returned it (text on SQLite), as ``UTCDateTime`` reads it."""
-    parsed = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    aware: dt.datetime | None = UTCDateTime().process_result_value(parsed, None)
-    assert aware is not None
-    return aware
-
-
+_READ_ACTIVE = sa.select(*_READ_COLUMNS).where(Customer.status == "active")
+_READ_ACTIVE_WITH_TIMES = sa.select(*_CUSTOMER_COLUMNS).where(Customer.status == "active")
+_IDS = Customer.id.in_(sa.bindparam("ids", expanding=True))
+_READ, _READ_WITH_TIMES = _READ_ACTIVE.where(_IDS), _READ_ACTIVE_WITH_TIMES.where(_IDS)
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
 
 
@@ -270,10 +249,8 @@ class CustomerStore:
         return WrappedKey(row.wrapped_key, row.kek_version)
 
     def exists(self, customer_id: str) -> bool:
-        query = sa.select(Customer.id).where(
-            Customer.id == customer_id, Customer.status == "active"
-        )
-        return self.session.scalar(query) is not None
+        """Whether the customer exists and is active."""
+        return bool(self.visible([customer_id]))
 
     def visible(
         self, customer_ids: Sequence[str], *, regions: Collection[str] | None = None,
@@ -294,19 +271,24 @@ class CustomerStore:
         return [i for i in customer_ids if i in found]
 
     def read(
-        self, customer_ids: Sequence[str], field_names: Iterable[str], *, with_times: bool = False,
-        regions: Collection[str] | None = None, only: sa.ColumnElement[bool] | None = None,
+        self, customer_ids: Sequence[str] | sa.Select[tuple[str]], field_names: Iterable[str],
+        *, with_times: bool = False, regions: Collection[str] | None = None,
+        only: sa.ColumnElement[bool] | None = None,
     ) -> list[CustomerRecord]:  # fmt: skip
-        """Active customers among ``customer_ids`` (in that order), with the values of
-        ``field_names`` decrypted; no other value is decrypted. ``regions`` and ``only``
-        narrow the rows as in ``visible``, in the same statement (a visibility check and the
-        read are one SELECT). Raises ``DecryptionFailed`` (naming customer and field) and
-        ``DataKeyDestroyed``."""
-        ids = list(dict.fromkeys(customer_ids))
-        if not ids:
-            return []
+        """Active customers among ``customer_ids`` (in that order; or, in id order, those a
+        query of ids such as ``matching`` finds), with only ``field_names`` decrypted.
+        ``regions`` and ``only`` narrow the rows as in ``visible``, in the same SELECT.
+        Raises ``DecryptionFailed`` (naming customer and field) and ``DataKeyDestroyed``."""
+        ids: list[str] = []
+        if isinstance(customer_ids, sa.Select):
+            query = _READ_ACTIVE_WITH_TIMES if with_times else _READ_ACTIVE
+            query = query.where(Customer.id.in_(customer_ids)).order_by(Customer.id)
+        else:
+            ids = list(dict.fromkeys(customer_ids))
+            if not ids:
+                return []
+            query = _READ_WITH_TIMES if with_times else _READ
         names = [n for n in dict.fromkeys(field_names) if n in self.catalogue]
-        query = _READ_WITH_TIMES if with_times else _READ
         if regions is not None:
             query = query.where(Customer.region.in_(sorted(regions)))
         if only is not None:
@@ -340,7 +322,7 @@ class CustomerStore:
                     name: json.loads(plain) if name in lists else plain.decode()
                     for name, plain in cipher.decrypt_many(entries).items()
                 }
-        return [records[i] for i in ids if i in records]
+        return [records[i] for i in (ids or list(records)) if i in records]
 
     def read_one(
         self, customer_id: str, field_names: Iterable[str], *, with_times: bool = False
@@ -350,48 +332,24 @@ class CustomerStore:
         raise NotFound("no such customer")
 
     def list_page(
-        self,
-        *,
-        limit: int = 50,
-        cursor: str | None = None,
-        regions: Collection[str] | None = None,
-        only: sa.ColumnElement[bool] | None = None,
-    ) -> Page:
-        """Active customer ids, oldest first, ``limit`` at a time; ``only`` is an extra row
-        filter (consent, grants) from the access plan. Raises ``ValidationFailed`` for a
-        ``limit`` out of range or a ``cursor`` this store's signer did not give out."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise ValidationFailed(errors={"limit": [f"must be between 1 and {MAX_PAGE}"]})
-        # created_at comes raw: only the last row's is needed (for the cursor), so the other
-        # rows are not converted into datetimes (measured: a third of a page listing).
-        query = sa.select(Customer.id, _RAW_CREATED).where(Customer.status == "active")
-        if regions is not None:
-            query = query.where(Customer.region.in_(sorted(regions)))
-        if only is not None:
-            query = query.where(only)
-        if cursor:
-            created, last_id = self.cursors.decode(LISTING, cursor)
-            query = query.where(
-                sa.or_(
-                    Customer.created_at > created,
-                    sa.and_(Customer.created_at == created, Customer.id > last_id),
-                )
-            )
-        rows = (
-            self.session.connection()
-            .execute(query.order_by(Customer.created_at, Customer.id).limit(limit + 1))
-            .all()
-        )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = self.cursors.encode(LISTING, _utc(rows[-1][1]), rows[-1][0]) if more else None
-        return Page([r[0] for r in rows], next_cursor)
+        self, *, limit: int = 50, cursor: str | None = None,
+        regions: Collection[str] | None = None, only: sa.ColumnElement[bool] | None = None,
+    ) -> Page:  # fmt: skip
+        """Active customer ids, oldest first (``vault.customers.listing.list_page``)."""
+        return list_page(self.session, self.cursors, limit=limit, cursor=cursor,
+                         regions=regions, only=only)  # fmt: skip
 
     def search(self, field: str, value: Any) -> list[str]:
         """Ids of active customers whose ``field`` equals ``value`` once normalised (an email
         in any case, a phone in any format). Raises ``ValidationFailed``."""
+        return self.unique.active_holders(field, self._search_digest(field, value))
+
+    def matching(self, field: str, value: Any) -> sa.Select[tuple[str]]:
+        """``search`` as a query of ids for ``read``, which finds and reads in one SELECT."""
+        return self.unique.holders(field, self._search_digest(field, value))
+
+    def _search_digest(self, field: str, value: Any) -> bytes:
         spec = self.catalogue.fields.get(field)
         if spec is None or not spec.searchable:
             raise ValidationFailed(errors={field: ["is not a searchable field"]})
-        digest = self.index.digest(field, normalise_search_input(spec, value))
-        return self.unique.active_holders(field, digest)
+        return self.index.digest(field, normalise_search_input(spec, value))
