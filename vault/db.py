@@ -17,7 +17,13 @@ import sqlalchemy as sa
 from flask import Flask, Response, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    QueryableAttribute,
+    Session,
+    SessionTransaction,
+    sessionmaker,
+)
 from sqlalchemy.pool import StaticPool
 
 from vault.config import Settings
@@ -74,6 +80,15 @@ def link_table(name: str, *links: tuple[str, str]) -> sa.Table:
         for column, target in links
     ]
     return sa.Table(name, Base.metadata, *columns)
+
+
+def after_position(
+    time: QueryableAttribute[dt.datetime], row_id: QueryableAttribute[str],
+    when: dt.datetime, last_id: str,
+) -> sa.ColumnElement[bool]:  # fmt: skip
+    """The rows after (``when``, ``last_id``) in the order (time, id): where a list cursor's
+    next page starts."""
+    return sa.or_(time > when, sa.and_(time == when, row_id > last_id))
 
 
 def normalise_url(url: str) -> str:

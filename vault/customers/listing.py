@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from vault.crypto.cursors import CursorSigner
 from vault.customers.models import Customer
-from vault.db import UTCDateTime
+from vault.db import UTCDateTime, after_position
 from vault.errors import ValidationFailed
 
 MAX_PAGE = 500
@@ -57,12 +57,7 @@ def list_page(
         query = query.where(only)
     if cursor:
         created, last_id = cursors.decode(LISTING, cursor)
-        query = query.where(
-            sa.or_(
-                Customer.created_at > created,
-                sa.and_(Customer.created_at == created, Customer.id > last_id),
-            )
-        )
+        query = query.where(after_position(Customer.created_at, Customer.id, created, last_id))
     rows = (
         session.connection()
         .execute(query.order_by(Customer.created_at, Customer.id).limit(limit + 1))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from vault.audit.service import AuditContext, record_event
 from vault.auth.principal import Principal
 from vault.crypto.cursors import CursorSigner
+from vault.db import after_position
 from vault.errors import or_not_found
 from vault.governance.models import PrivacyRequest
 from vault.privacy.desk import (
@@ -55,12 +56,7 @@ def queue_page(
         query = query.where(sa.not_(late))
     if cursor:
         due, last_id = cursors.decode(LISTING, cursor)
-        query = query.where(
-            sa.or_(
-                PrivacyRequest.due_at > due,
-                sa.and_(PrivacyRequest.due_at == due, PrivacyRequest.id > last_id),
-            )
-        )
+        query = query.where(after_position(PrivacyRequest.due_at, PrivacyRequest.id, due, last_id))
     rows = list(
         session.scalars(query.order_by(PrivacyRequest.due_at, PrivacyRequest.id).limit(limit + 1))
     )
