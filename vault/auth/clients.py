@@ -1,6 +1,7 @@
 """API clients as admins manage them: the list (revoked ones included), new clients with their
 token shown once, and revocation, which the next request of the token meets in every worker
-(each request reads the client). Each change records its audit event in the caller's
+(it replaces the clients' change stamp, under which each process keeps tokens' principals:
+``vault.auth.token_cache``). Each change records its audit event in the caller's
 transaction; functions here flush, the caller commits."""
 
 from __future__ import annotations
