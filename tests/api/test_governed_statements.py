@@ -1,7 +1,7 @@
 """The governed read's road through the database: a warm ``GET /api/v1/customers/{id}`` checks
 visibility and fetches the row in one SELECT of the customers table (and an invisible
 customer costs that one SELECT too, then a 404); a search by email finds and reads in one
-SELECT too."""
+SELECT too, and so does a page of the listing."""
 
 from __future__ import annotations
 
@@ -74,3 +74,23 @@ def test_a_warm_search_finds_and_reads_in_one_select(
              and "change_counters" not in s]  # fmt: skip
     assert len(reads) == 1, statements
     assert "blind_indexes" in reads[0]
+
+
+def test_a_warm_page_lists_and_reads_in_one_select(
+    client: FlaskClient, sales: dict[str, str], customer_id: str, statements: list[str]
+) -> None:
+    second = client.post("/api/v1/customers", headers=sales, json={
+        "fields": {**SAMPLE_FIELDS, "email": "second@example.org"}, "region": "EU"})  # fmt: skip
+    assert second.status_code == 201
+    first_page = client.get("/api/v1/customers?limit=1", headers=sales).get_json()
+    statements.clear()
+    response = client.get(f"/api/v1/customers?limit=1&cursor={first_page['next_cursor']}",
+                          headers=sales)  # fmt: skip
+    assert response.status_code == 200
+    ids = [first_page["items"][0]["id"], *(item["id"] for item in response.get_json()["items"])]
+    # both, once each, across the cursor (created at the same moment of the test's clock,
+    # they come in id order)
+    assert ids == sorted([customer_id, second.get_json()["id"]])
+    emails = {"second@example.org", SAMPLE_FIELDS["email"].lower()}
+    assert response.get_json()["items"][0]["fields"]["email"]["value"].lower() in emails
+    assert len(customer_selects(statements)) == 1, statements

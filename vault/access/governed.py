@@ -207,11 +207,13 @@ class GovernedAccess:
         if not self.plan.sees_customers:
             self.record("customer.list")
             return [], None
-        page = self.store.list_page(limit=limit, cursor=cursor, regions=self.principal.regions,
-                                    only=self.row_filter)  # fmt: skip
-        items = self.read_views(page.ids)
-        self.record("customer.list", customer_ids=page.ids, field_names=self.plan.readable)
-        return items, page.next_cursor
+        records, next_cursor = self.store.read_page(
+            self.plan.readable, limit=limit, cursor=cursor, regions=self.principal.regions,
+            only=self.row_filter,
+        )  # fmt: skip
+        self.record("customer.list", customer_ids=[r.id for r in records],
+                    field_names=self.plan.readable)  # fmt: skip
+        return [self.view(r) for r in records], next_cursor
 
     def read(self, customer_id: str) -> dict[str, Any]:
         """The view of one customer; ``NotFound`` when it is not visible (as for no such id)."""

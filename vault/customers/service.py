@@ -21,7 +21,7 @@ from vault.crypto.envelope import DecryptionFailed, FieldCipher, KeyRing, Wrappe
 from vault.customers import packing
 from vault.customers.catalogue import Catalogue, Normalised, normalise_search_input
 from vault.customers.index_rows import IndexRows
-from vault.customers.listing import Page, list_page
+from vault.customers.listing import Page, list_page, next_page, page_query
 from vault.customers.models import Customer
 from vault.errors import NotFound, ValidationFailed, or_not_found
 
@@ -294,6 +294,14 @@ class CustomerStore:
         if only is not None:
             query = query.where(only)
         rows = self.session.connection().execute(query, {"ids": ids}).all()
+        records = self._records(rows, names, with_times=with_times)
+        return [records[i] for i in (ids or list(records)) if i in records]
+
+    def _records(
+        self, rows: Sequence[Any], names: list[str], *, with_times: bool = False
+    ) -> dict[str, CustomerRecord]:
+        """Records of ``rows`` (of ``_READ_COLUMNS``, or all columns ``with_times``), in row
+        order, with the fields ``names`` decrypted."""
         records = {
             r.id: CustomerRecord(
                 r.id, r.region, r.status, {}, relationship_ended_at=r.relationship_ended_at
@@ -322,7 +330,7 @@ class CustomerStore:
                     name: json.loads(plain) if name in lists else plain.decode()
                     for name, plain in cipher.decrypt_many(entries).items()
                 }
-        return [records[i] for i in (ids or list(records)) if i in records]
+        return records
 
     def read_one(
         self, customer_id: str, field_names: Iterable[str], *, with_times: bool = False
@@ -338,6 +346,19 @@ class CustomerStore:
         """Active customer ids, oldest first (``vault.customers.listing.list_page``)."""
         return list_page(self.session, self.cursors, limit=limit, cursor=cursor,
                          regions=regions, only=only)  # fmt: skip
+
+    def read_page(
+        self, field_names: Iterable[str], *, limit: int = 50, cursor: str | None = None,
+        regions: Collection[str] | None = None, only: sa.ColumnElement[bool] | None = None,
+    ) -> tuple[list[CustomerRecord], str | None]:  # fmt: skip
+        """``list_page`` and ``read`` in one SELECT: a page of active customers, oldest first,
+        with only ``field_names`` decrypted, and the cursor of the next page."""
+        query = page_query(_READ_COLUMNS, self.cursors, limit=limit, cursor=cursor,
+                           regions=regions, only=only)  # fmt: skip
+        rows, next_cursor = next_page(self.cursors, self.session.connection().execute(query).all(),
+                                      limit)  # fmt: skip
+        names = [n for n in dict.fromkeys(field_names) if n in self.catalogue]
+        return list(self._records(rows, names).values()), next_cursor
 
     def search(self, field: str, value: Any) -> list[str]:
         """Ids of active customers whose ``field`` equals ``value`` once normalised (an email
