@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,6 +24,19 @@ _RAW_CREATED = sa.type_coerce(Customer.created_at, sa.String())
 class Page:
     ids: list[str]
     next_cursor: str | None
+
+
+_Query = TypeVar("_Query", bound="sa.Select[*tuple[Any, ...]]")
+
+
+def narrowed(
+    query: _Query, regions: Collection[str] | None, only: sa.ColumnElement[bool] | None
+) -> _Query:
+    """``query`` of customers kept to ``regions`` (when given) and the extra row filter
+    ``only`` (consent, grants) of an access plan: the visibility every read applies."""
+    if regions is not None:
+        query = query.where(Customer.region.in_(sorted(regions)))
+    return query if only is None else query.where(only)
 
 
 def _utc(value: Any) -> dt.datetime:
@@ -48,11 +61,7 @@ def page_query(
     # created_at comes raw: only the last row's is needed (for the cursor), so the other
     # rows are not converted into datetimes (measured: a third of a page listing).
     query = sa.select(*columns, _RAW_CREATED.label("raw_created"))
-    query = query.where(Customer.status == "active")
-    if regions is not None:
-        query = query.where(Customer.region.in_(sorted(regions)))
-    if only is not None:
-        query = query.where(only)
+    query = narrowed(query.where(Customer.status == "active"), regions, only)
     if cursor:
         created, last_id = cursors.decode(LISTING, cursor)
         query = query.where(after_position(Customer.created_at, Customer.id, created, last_id))

@@ -21,7 +21,7 @@ from vault.crypto.envelope import DecryptionFailed, FieldCipher, KeyRing, Wrappe
 from vault.customers import packing
 from vault.customers.catalogue import Catalogue, Normalised, normalise_search_input
 from vault.customers.index_rows import IndexRows
-from vault.customers.listing import Page, list_page, next_page, page_query
+from vault.customers.listing import Page, list_page, narrowed, next_page, page_query
 from vault.customers.models import Customer
 from vault.errors import NotFound, ValidationFailed, or_not_found
 
@@ -263,10 +263,7 @@ class CustomerStore:
         query = sa.select(Customer.id).where(
             Customer.id.in_(list(customer_ids)), Customer.status == "active"
         )
-        if regions is not None:
-            query = query.where(Customer.region.in_(sorted(regions)))
-        if only is not None:
-            query = query.where(only)
+        query = narrowed(query, regions, only)
         found = set(self.session.scalars(query))
         return [i for i in customer_ids if i in found]
 
@@ -289,10 +286,7 @@ class CustomerStore:
                 return []
             query = _READ_WITH_TIMES if with_times else _READ
         names = [n for n in dict.fromkeys(field_names) if n in self.catalogue]
-        if regions is not None:
-            query = query.where(Customer.region.in_(sorted(regions)))
-        if only is not None:
-            query = query.where(only)
+        query = narrowed(query, regions, only)
         rows = self.session.connection().execute(query, {"ids": ids}).all()
         records = self._records(rows, names, with_times=with_times)
         return [records[i] for i in (ids or list(records)) if i in records]
