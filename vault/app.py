@@ -13,7 +13,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from admin_ui import blueprint as admin_blueprint
 from vault import runtime
 from vault.api import register_api
-from vault.api.errors import database_unavailable, problem, register_error_handlers
+from vault.api.errors import (
+    database_unavailable,
+    handle_vault_error,
+    problem,
+    register_error_handlers,
+    wrapped_vault_error,
+)
 from vault.api.input_boundary import register_input_boundary
 from vault.api.request_context import register_request_hooks
 from vault.api.security_headers import register_security_headers
@@ -25,7 +31,7 @@ from vault.auth.throttle import FailureLimit
 from vault.clock import SystemClock
 from vault.config import Settings, load_settings
 from vault.db import db
-from vault.errors import ConfigurationError
+from vault.errors import ConfigurationError, VaultError
 from vault.extensions import limiter, login_manager
 from vault.logs import configure_logging
 from vault.outages import OutageLog, database_outage, watch_answers
@@ -33,15 +39,19 @@ from vault.portal.views import blueprint as portal_blueprint
 
 
 class VaultFlask(Flask):
-    """Flask, with a database outage met after the view (the request's commit, in an
-    ``after_request`` hook, which error handlers do not see) answered 503 like one met in the
-    view, rather than logged with its stack trace and answered 500."""
+    """Flask, with a failure met after the view (at the request's commit, in an
+    ``after_request`` hook, which error handlers do not see) answered as one met in the view:
+    a database outage 503, a vault error (an audit event the database refused, sent with the
+    COMMIT) its own problem, rather than logged with its stack trace and answered 500."""
 
     def handle_exception(self, e: Exception) -> Response:
         outage = database_outage(e)
-        if outage is None:
-            return super().handle_exception(e)
-        return self.finalize_request(database_unavailable(outage), from_error_handler=True)
+        if outage is not None:
+            return self.finalize_request(database_unavailable(outage), from_error_handler=True)
+        error = e if isinstance(e, VaultError) else wrapped_vault_error(e)
+        if error is not None:
+            return self.finalize_request(handle_vault_error(error), from_error_handler=True)
+        return super().handle_exception(e)
 
 
 def create_app(

@@ -32,6 +32,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from vault.config import Settings
+from vault.db_deferred import DeferredWrites
 
 # How much longer than the server's statement timeout the client waits for an answer: the
 # server's own cancellation (a 57014 error) normally arrives first.
@@ -127,10 +128,11 @@ class PostgresTimeouts:
         }
 
 
-class BoundedConnection(psycopg.Connection[Any]):
+class BoundedConnection(DeferredWrites):
     """A psycopg connection whose every wait for the server ends after ``wait_limit``
     seconds (None: no limit): the connection is then closed and the wait fails with
-    ``psycopg.OperationalError``, as when the server hangs up."""
+    ``psycopg.OperationalError``, as when the server hangs up. It can hold writes for the
+    transaction's next round trip (``vault.db_deferred``)."""
 
     wait_limit: float | None = None
 

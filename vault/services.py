@@ -70,8 +70,8 @@ def governed(principal: Principal, purpose: str) -> GovernedAccess:
         return plans.plan(db.session, store.catalogue, principal.roles, purpose, stamp=stamp)
 
     def record(action: str, *, customer_ids: Iterable[str] = (),
-               field_names: Iterable[str] = (), reason: str = "") -> object:  # fmt: skip
-        return audit(action, customer_ids=customer_ids, field_names=field_names, reason=reason,
+               field_names: Iterable[str] = (), reason: str = "") -> None:  # fmt: skip
+        audit(action, customer_ids=customer_ids, field_names=field_names, reason=reason,
                      principal=principal, purpose=purpose)  # fmt: skip
 
     def refused(reason: str, *, action: str | None = None,

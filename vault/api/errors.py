@@ -8,6 +8,7 @@ import traceback
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -216,10 +217,21 @@ def database_unavailable(error: BaseException) -> Response:
     return problem(503, "database_unavailable", DATABASE_UNAVAILABLE, headers=headers)
 
 
+def wrapped_vault_error(exc: BaseException) -> VaultError | None:
+    """The vault error that SQLAlchemy wrapped in ``exc``: a write sent with a later
+    statement (``vault.db.insert_soon``) fails as that statement, with its writer's error."""
+    if isinstance(exc, sa_exc.StatementError) and isinstance(exc.orig, VaultError):
+        return exc.orig
+    return None
+
+
 def handle_unexpected(exc: Exception) -> Response:
     outage = database_outage(exc)
     if outage is not None:
         return database_unavailable(outage)
+    wrapped = wrapped_vault_error(exc)
+    if wrapped is not None:
+        return handle_vault_error(wrapped)
     # The exception's message may quote SQL or input: log its type and where it happened,
     # never its message.
     stack = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))

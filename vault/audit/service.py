@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from vault.audit.canonical import clean, content_text, event_mac
 from vault.audit.models import OUTCOMES, AuditEvent
+from vault.db import insert_soon
 from vault.errors import VaultError
 
 AUDIT_KEY_LABEL = "vault/audit-head/v1"
@@ -34,7 +35,12 @@ class AuditContext:
 
 
 SYSTEM = AuditContext(actor_kind="system", actor_id="vault")
-_INSERT_EVENT = sa.insert(AuditEvent).returning(AuditEvent.id)
+_INSERT_ROW = sa.insert(AuditEvent)
+_INSERT_EVENT = _INSERT_ROW.returning(AuditEvent.id)
+
+
+def _write_failed(_error: Exception) -> AuditWriteFailed:
+    return AuditWriteFailed("the audit trail cannot be written; nothing was done")
 
 
 def bind_audit_key(session: Session, key: bytes | Callable[[], bytes]) -> None:
@@ -64,11 +70,14 @@ def record_event(
     customer_ids: Iterable[str] = (),
     field_names: Iterable[str] = (),
     reason: str = "",
-) -> int:
-    """Add one event (flushed, not committed) with its MAC; returns its id. Never pass a
-    value here: only ids and field names (control characters are replaced). Raises
+    soon: bool = False,
+) -> int | None:
+    """Add one event (flushed, not committed) with its MAC; returns its id. With ``soon``
+    (for a caller that needs no id) the INSERT may go with the transaction's next round trip
+    (``vault.db.insert_soon``: with the COMMIT, on PostgreSQL) and None is returned. Never
+    pass a value here: only ids and field names (control characters are replaced). Raises
     ``AuditWriteFailed`` when the session has no audit key or the database refuses the
-    write."""
+    write (with ``soon``, maybe only at the next statement or the commit)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
     key = audit_key(session)
@@ -92,7 +101,9 @@ def record_event(
         # would be most of its cost.
         # One row per event: the per-customer links ("who accessed my data") are written
         # by the sealer, in batches (vault.audit.integrity.link_customers).
-        event_id: int = session.connection().execute(_INSERT_EVENT, values).scalar_one()
+        event_id: int | None = None
+        if not (soon and insert_soon(session, _INSERT_ROW, values, _write_failed)):
+            event_id = session.connection().execute(_INSERT_EVENT, values).scalar_one()
     except sa.exc.SQLAlchemyError as exc:
         raise AuditWriteFailed("the audit trail cannot be written; nothing was done") from exc
     if outcome == "denied":  # the unit of work knows this request recorded its refusal

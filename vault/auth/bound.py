@@ -26,9 +26,9 @@ class BoundService:
     def record(
         self, action: str, *, reason: str = "", field_names: Iterable[str] = (),
         customer_ids: Iterable[str] = (),
-    ) -> int:  # fmt: skip
-        """Record an allowed ``action`` in the session's transaction; returns its id."""
-        return record_event(self.session, self.context, action=action, outcome="allowed",
+    ) -> None:  # fmt: skip
+        """Record an allowed ``action`` in the session's transaction."""
+        record_event(self.session, self.context, action=action, outcome="allowed",
                             now=self.now, reason=reason, field_names=field_names,
                             customer_ids=customer_ids)  # fmt: skip
 

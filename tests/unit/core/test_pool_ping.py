@@ -5,9 +5,7 @@ On the machine's PostgreSQL in both runs of the suite (a missing server is a fai
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -15,18 +13,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tests.helpers import POSTGRES_URL
 from vault import db_timeouts
-from vault.db import create_db_engine
-from vault.db_timeouts import PostgresTimeouts
-
-SERVER = os.environ.get("VAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
-def engine() -> Iterator[Engine]:
-    engine = create_db_engine(SERVER, timeouts=PostgresTimeouts(connect_seconds=3))
-    yield engine
-    engine.dispose()
+def engine(machine_postgres: Engine) -> Engine:
+    return machine_postgres
 
 
 @pytest.fixture
@@ -62,7 +55,7 @@ def test_an_idle_connection_whose_server_process_is_gone_is_replaced(
 ) -> None:
     first = _backend(engine)
     assert pings == []
-    with psycopg.connect(SERVER.replace("+psycopg", ""), autocommit=True) as admin:
+    with psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [first])
         deadline = time.monotonic() + 10
         while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [first]).fetchone():

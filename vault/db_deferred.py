@@ -1,0 +1,80 @@
+"""Writes sent with the transaction's next round trip: on PostgreSQL, an INSERT whose result
+nobody reads (an audit event) waits on the connection until the transaction sends anything
+else, and goes with it; sent with the COMMIT, the two are one round trip instead of two.
+
+The database sees exactly what it would have seen had the INSERT been sent at once: it
+is sent before any later statement of its transaction (so nothing can read around it, and a
+savepoint rolled back after it takes it along), with the commit, or never, when the
+transaction rolls back. Only its failure comes later: at that next statement or at the
+commit, as the exception its writer chose, and the transaction then commits nothing.
+
+The INSERT and the COMMIT go as one simple query; psycopg binds the INSERT's values on the
+client (``ClientCursor.mogrify``, its own quoting), since a simple query takes no parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import psycopg
+
+WriteFailed = Callable[[psycopg.Error], Exception]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Deferred:
+    sql: str
+    params: Mapping[str, Any]
+    failed: WriteFailed
+
+
+class DeferredWrites(psycopg.Connection[Any]):
+    """A psycopg connection that can hold writes until the transaction's next round trip
+    (``defer``)."""
+
+    _deferred: list[_Deferred] | None = None
+
+    def defer(self, sql: str, params: Mapping[str, Any], failed: WriteFailed) -> None:
+        """Send ``sql`` (pyformat placeholders) with ``params`` before the transaction's next
+        statement or with its commit; if it fails, ``failed(error)`` is raised there."""
+        if self._deferred is None:
+            self._deferred = []
+        self._deferred.append(_Deferred(sql, params, failed))
+
+    @property
+    def deferred(self) -> int:
+        """How many writes wait to be sent."""
+        return len(self._deferred or ())
+
+    def _send_deferred(self, *, then: str = "") -> None:
+        waiting, self._deferred = self._deferred or [], None
+        cursor = psycopg.ClientCursor(self)
+        try:
+            text = "; ".join(cursor.mogrify(w.sql, w.params) for w in waiting)
+            cursor.execute(f"{text}; {then}" if then else text)
+        except psycopg.Error as exc:
+            raise waiting[0].failed(exc) from exc
+        finally:
+            cursor.close()
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        if self._deferred:
+            self._send_deferred()
+        return super().cursor(*args, **kwargs)
+
+    def commit(self) -> None:
+        if self._deferred:
+            # One round trip; the commit below then finds no transaction open and sends
+            # nothing. Had the INSERT failed, the COMMIT would not have run.
+            self._send_deferred(then="COMMIT")
+        super().commit()
+
+    def rollback(self) -> None:
+        self._deferred = None
+        super().rollback()
+
+    def close(self) -> None:
+        self._deferred = None
+        super().close()
