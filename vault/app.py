@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, redirect, request, session
@@ -32,7 +32,7 @@ from vault.clock import SystemClock
 from vault.config import Settings, load_settings
 from vault.db import db
 from vault.errors import ConfigurationError, VaultError
-from vault.extensions import limiter, login_manager
+from vault.extensions import SigningSessionInterface, init_limiter, login_manager
 from vault.logs import configure_logging
 from vault.outages import OutageLog, database_outage, watch_answers
 from vault.portal.views import blueprint as portal_blueprint
@@ -43,6 +43,16 @@ class VaultFlask(Flask):
     ``after_request`` hook, which error handlers do not see) answered as one met in the view:
     a database outage 503, a vault error (an audit event the database refused, sent with the
     COMMIT) its own problem, rather than logged with its stack trace and answered 500."""
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask asks, for every hook and view of every request, whether it is a coroutine
+        function (``inspect``): the answer is kept per function."""
+        known: dict[Callable[..., Any], Callable[..., Any]]
+        known = self.__dict__.setdefault("_vault_sync", {})
+        found = known.get(func)
+        if found is None:
+            found = known[func] = super().ensure_sync(func)
+        return found
 
     def handle_exception(self, e: Exception) -> Response:
         outage = database_outage(e)
@@ -110,6 +120,7 @@ def configure_app(app: Flask, settings: Settings) -> None:
         RATELIMIT_HEADERS_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
+    app.session_interface = SigningSessionInterface()
     app.extensions["vault.settings"] = settings
     app.extensions["vault.clock"] = SystemClock()
     if settings.proxy_count < 0:
@@ -141,7 +152,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     # first, so that an unusable storage URI is refused without quoting it (it may hold a
     # password).
     app.extensions["vault.token_failures"] = FailureLimit.for_tokens(settings)
-    limiter.init_app(app)
+    init_limiter(app)
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
     login_manager.session_protection = "strong"

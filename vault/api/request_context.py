@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
-import uuid
 
 import structlog
 from flask import Flask, Response, current_app, g, request
@@ -25,7 +25,7 @@ SECRET_PATH_ENDPOINTS = {"privacy.download"}
 
 def _bind_request_id() -> None:
     sent = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = sent if _SAFE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+    g.request_id = sent if _SAFE_REQUEST_ID.match(sent) else secrets.token_hex(16)
     g.request_started = time.perf_counter()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
