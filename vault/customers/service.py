@@ -65,6 +65,9 @@ _READ_ACTIVE = sa.select(*_READ_COLUMNS).where(Customer.status == "active")
 _READ_ACTIVE_WITH_TIMES = sa.select(*_CUSTOMER_COLUMNS).where(Customer.status == "active")
 _IDS = Customer.id.in_(sa.bindparam("ids", expanding=True))
 _READ, _READ_WITH_TIMES = _READ_ACTIVE.where(_IDS), _READ_ACTIVE_WITH_TIMES.where(_IDS)
+# One customer (a GET): no list to expand into the statement on every execution.
+_ONE = Customer.id == sa.bindparam("id")
+_READ_ONE, _READ_ONE_WITH_TIMES = _READ_ACTIVE.where(_ONE), _READ_ACTIVE_WITH_TIMES.where(_ONE)
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
 
 
@@ -284,10 +287,14 @@ class CustomerStore:
             ids = list(dict.fromkeys(customer_ids))
             if not ids:
                 return []
-            query = _READ_WITH_TIMES if with_times else _READ
+            if len(ids) == 1:
+                query = _READ_ONE_WITH_TIMES if with_times else _READ_ONE
+            else:
+                query = _READ_WITH_TIMES if with_times else _READ
         names = [n for n in dict.fromkeys(field_names) if n in self.catalogue]
         query = narrowed(query, regions, only)
-        rows = self.session.connection().execute(query, {"ids": ids}).all()
+        params = {"id": ids[0]} if len(ids) == 1 else {"ids": ids}
+        rows = self.session.connection().execute(query, params).all()
         records = self._records(rows, names, with_times=with_times)
         return [records[i] for i in (ids or list(records)) if i in records]
 

@@ -28,12 +28,23 @@ def bump(session: Session, name: str) -> int:
 
 
 _ALL = sa.select(ChangeCounter.name, ChangeCounter.version)
+_ALL_SQL: dict[str, str] = {}  # per dialect
 
 
 def current_all(session: Session) -> dict[str, int]:
-    """Every stamp, in one query (every request reads them once: a Core statement)."""
-    rows = session.connection().execute(_ALL)
-    return dict(rows.all())  # rows of (name, version)
+    """Every stamp, in one query. Every request reads them once, first of all: on the
+    driver's own cursor (two plain columns need nothing of SQLAlchemy's execution)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    sql = _ALL_SQL.get(dialect.name)
+    if sql is None:
+        sql = _ALL_SQL[dialect.name] = str(_ALL.compile(dialect=dialect))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return dict(cursor.fetchall())  # rows of (name, version)
+    finally:
+        cursor.close()
 
 
 def current(session: Session, name: str) -> int:
