@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from vault.auth.principal import Principal
 from vault.crypto.keys import KeyProvider
-from vault.customers.index_rows import DuplicateCustomer
+from vault.customers.index_rows import DuplicateCustomer, Holders
 from vault.customers.interactions import InteractionRecord, add_interaction, list_interactions
 from vault.customers.service import CustomerRecord, CustomerStore
 from vault.errors import Forbidden, NotFound, ValidationFailed
@@ -164,9 +164,7 @@ class GovernedAccess:
                 f"you may not {verb} these fields for this purpose: {', '.join(refused)}"
             )
 
-    def _visible_records(
-        self, customer_ids: list[str] | sa.Select[tuple[str]]
-    ) -> list[CustomerRecord]:
+    def _visible_records(self, customer_ids: list[str] | Holders) -> list[CustomerRecord]:
         """The visible customers among ``customer_ids`` with the plan's fields: the check and
         the read are one SELECT."""
         if not self.plan.sees_customers:

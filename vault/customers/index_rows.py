@@ -4,6 +4,7 @@ when two writers race (the loser learns from the index who holds the value)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,25 @@ class DuplicateCustomer(Conflict, code="duplicate_customer"):
         self.existing_id = existing_id
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Holders:
+    """The customers (of any status) whose ``field`` has ``digest`` in the blind index: the
+    ids the statement that reads them selects in a subquery (``QUERY``, built once, with
+    these two as its parameters)."""
+
+    field: str
+    digest: bytes
+
+    def params(self) -> dict[str, Any]:
+        return {"holders_field": self.field, "holders_digest": self.digest}
+
+
+HOLDERS_QUERY = sa.select(_INDEX.c.customer_id).where(
+    _INDEX.c.field_name == sa.bindparam("holders_field"),
+    _INDEX.c.digest == sa.bindparam("holders_digest"),
+)
+
+
 class IndexRows:
     def __init__(self, session: Session, catalogue: Catalogue, index: BlindIndex) -> None:
         self.session = session
@@ -46,14 +66,6 @@ class IndexRows:
             )
         )
         return {bytes(digest): customer_id for digest, customer_id in rows}
-
-    @staticmethod
-    def holders(field: str, digest: bytes) -> sa.Select[tuple[str]]:
-        """The ids of the customers (of any status) whose ``field`` has this digest, as a
-        subquery for the statement that reads them."""
-        return sa.select(_INDEX.c.customer_id).where(
-            _INDEX.c.field_name == field, _INDEX.c.digest == digest
-        )
 
     def active_holders(self, field: str, digest: bytes) -> list[str]:
         """Ids of the active customers whose ``field`` has this digest, in id order."""

@@ -20,7 +20,7 @@ from vault.crypto.cursors import CURSOR_KEY_LABEL, CursorSigner
 from vault.crypto.envelope import DecryptionFailed, FieldCipher, KeyRing, WrappedKey
 from vault.customers import packing
 from vault.customers.catalogue import Catalogue, Normalised, normalise_search_input
-from vault.customers.index_rows import IndexRows
+from vault.customers.index_rows import HOLDERS_QUERY, Holders, IndexRows
 from vault.customers.listing import Page, list_page, narrowed, next_page, page_query
 from vault.customers.models import Customer
 from vault.errors import NotFound, ValidationFailed, or_not_found
@@ -68,6 +68,11 @@ _READ, _READ_WITH_TIMES = _READ_ACTIVE.where(_IDS), _READ_ACTIVE_WITH_TIMES.wher
 # One customer (a GET): no list to expand into the statement on every execution.
 _ONE = Customer.id == sa.bindparam("id")
 _READ_ONE, _READ_ONE_WITH_TIMES = _READ_ACTIVE.where(_ONE), _READ_ACTIVE_WITH_TIMES.where(_ONE)
+# A search's matches (index_rows.Holders), in id order: the same statement object every
+# time, so that SQLAlchemy neither builds nor adapts it per request.
+_HELD = Customer.id.in_(HOLDERS_QUERY)
+_READ_HELD = _READ_ACTIVE.where(_HELD).order_by(Customer.id)
+_READ_HELD_WITH_TIMES = _READ_ACTIVE_WITH_TIMES.where(_HELD).order_by(Customer.id)
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
 
 
@@ -271,29 +276,32 @@ class CustomerStore:
         return [i for i in customer_ids if i in found]
 
     def read(
-        self, customer_ids: Sequence[str] | sa.Select[tuple[str]], field_names: Iterable[str],
+        self, customer_ids: Sequence[str] | Holders, field_names: Iterable[str],
         *, with_times: bool = False, regions: Collection[str] | None = None,
         only: sa.ColumnElement[bool] | None = None,
     ) -> list[CustomerRecord]:  # fmt: skip
-        """Active customers among ``customer_ids`` (in that order; or, in id order, those a
-        query of ids such as ``matching`` finds), with only ``field_names`` decrypted.
+        """Active customers among ``customer_ids`` (in that order; or, in id order, the
+        holders of a blind-index digest that ``matching`` names), with only ``field_names``
+        decrypted.
         ``regions`` and ``only`` narrow the rows as in ``visible``, in the same SELECT.
         Raises ``DecryptionFailed`` (naming customer and field) and ``DataKeyDestroyed``."""
         ids: list[str] = []
-        if isinstance(customer_ids, sa.Select):
-            query = _READ_ACTIVE_WITH_TIMES if with_times else _READ_ACTIVE
-            query = query.where(Customer.id.in_(customer_ids)).order_by(Customer.id)
+        params: dict[str, Any]
+        if isinstance(customer_ids, Holders):
+            query = _READ_HELD_WITH_TIMES if with_times else _READ_HELD
+            params = customer_ids.params()
         else:
             ids = list(dict.fromkeys(customer_ids))
             if not ids:
                 return []
             if len(ids) == 1:
                 query = _READ_ONE_WITH_TIMES if with_times else _READ_ONE
+                params = {"id": ids[0]}
             else:
                 query = _READ_WITH_TIMES if with_times else _READ
+                params = {"ids": ids}
         names = [n for n in dict.fromkeys(field_names) if n in self.catalogue]
         query = narrowed(query, regions, only)
-        params = {"id": ids[0]} if len(ids) == 1 else {"ids": ids}
         rows = self.session.connection().execute(query, params).all()
         records = self._records(rows, names, with_times=with_times)
         return [records[i] for i in (ids or list(records)) if i in records]
@@ -366,9 +374,10 @@ class CustomerStore:
         in any case, a phone in any format). Raises ``ValidationFailed``."""
         return self.unique.active_holders(field, self._search_digest(field, value))
 
-    def matching(self, field: str, value: Any) -> sa.Select[tuple[str]]:
-        """``search`` as a query of ids for ``read``, which finds and reads in one SELECT."""
-        return self.unique.holders(field, self._search_digest(field, value))
+    def matching(self, field: str, value: Any) -> Holders:
+        """``search`` as the holders of a digest for ``read``, which finds and reads them in
+        one SELECT."""
+        return Holders(field, self._search_digest(field, value))
 
     def _search_digest(self, field: str, value: Any) -> bytes:
         spec = self.catalogue.fields.get(field)
