@@ -18,6 +18,7 @@ from flask import Flask
 from bench.harness import Context, Result, benchmark
 from bench.synthetic import synthetic_customer
 from vault import runtime
+from vault.audit.canonical import content_text, event_mac
 from vault.audit.models import AuditEvent
 from vault.audit.service import SYSTEM
 from vault.customers.models import Interaction
@@ -52,16 +53,17 @@ def _customer_with_history(app: Flask, index: int, interactions: int, events: in
             })  # fmt: skip
         if rows:
             db.session.execute(sa.insert(Interaction), rows)
+        key = runtime.audit_log().key  # events as writers make them, with their MACs
         for start in range(0, events, 10_000):
             count = min(10_000, events - start)
-            db.session.execute(
-                sa.insert(AuditEvent),
-                [{"occurred_at": now, "actor_kind": "client", "actor_id": "cli_crm",
-                  "purpose": "sales", "action": "customer.read", "customer_ids": customer_id,
-                  "field_names": "email given_name", "outcome": "allowed", "reason": "",
-                  "request_id": f"req-{start + i}", "client_address": "127.0.0.1"}
-                 for i in range(count)],
-            )  # fmt: skip
+            batch = [{"occurred_at": now, "actor_kind": "client", "actor_id": "cli_crm",
+                      "purpose": "sales", "action": "customer.read", "customer_ids": customer_id,
+                      "field_names": "email given_name", "outcome": "allowed", "reason": "",
+                      "request_id": f"req-{start + i}", "client_address": "127.0.0.1"}
+                     for i in range(count)]  # fmt: skip
+            for row in batch:
+                row["mac"] = event_mac(key, content_text(row))
+            db.session.execute(sa.insert(AuditEvent), batch)
     with app.app_context():  # most of a real history is sealed (and linked to the customer)
         runtime.audit_log().seal(db.session, now=runtime.now())
     return customer_id
