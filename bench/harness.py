@@ -74,8 +74,12 @@ class Context:
                 database_url = url
         else:
             prepare_database(database_url)
-        settings = {"env": "testing", "database_url": database_url, "instance_path": str(instance),
-                    "log_level": "WARNING"}  # a table, not a request log, is the output
+        settings = {
+            "env": "testing",
+            "database_url": database_url,
+            "instance_path": str(instance),
+            "log_level": "WARNING",
+        }  # a table, not a request log, is the output
         app = create_app({**settings, "secret_key": "b" * 40, **extra})
         with app.app_context():  # what `vault init` does to the audit log
             runtime.audit_log().initialise(db.session, now=runtime.now())

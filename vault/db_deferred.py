@@ -10,6 +10,11 @@ commit, as the exception its writer chose, and the transaction then commits noth
 
 The INSERT and the COMMIT go as one simple query; psycopg binds the INSERT's values on the
 client (``ClientCursor.mogrify``, its own quoting), since a simple query takes no parameters.
+
+The other end of a transaction saves its round trip the same way: psycopg sends BEGIN on
+its own and waits for it before a transaction's first statement; ``begin_with`` sends that
+BEGIN (the very text psycopg would send, with its isolation level) and a first statement
+without parameters as one simple query (every request's read of the change stamps).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
+from psycopg import pq
 
 WriteFailed = Callable[[psycopg.Error], Exception]
 
@@ -35,6 +41,7 @@ class DeferredWrites(psycopg.Connection[Any]):
     (``defer``)."""
 
     _deferred: list[_Deferred] | None = None
+    _begun_by_us = False
 
     def defer(self, sql: str, params: Mapping[str, Any], failed: WriteFailed) -> None:
         """Send ``sql`` (pyformat placeholders) with ``params`` before the transaction's next
@@ -58,6 +65,28 @@ class DeferredWrites(psycopg.Connection[Any]):
             raise waiting[0].failed(exc) from exc
         finally:
             cursor.close()
+
+    def begin_with(self, sql: str) -> list[tuple[Any, ...]] | None:
+        """Open the transaction with ``sql`` (one statement without parameters) and return
+        its rows: the BEGIN and ``sql`` go as one simple query, one round trip. None, and
+        nothing sent, when a transaction is open already or the connection autocommits."""
+        if self.autocommit or self.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            return None
+        begin = self._get_tx_start_command().decode()
+        cursor = psycopg.ClientCursor(self)
+        self._begun_by_us = True
+        try:
+            cursor.execute(f"{begin}; {sql}")
+            cursor.nextset()  # past the BEGIN's result, to the statement's rows
+            return cursor.fetchall()
+        finally:
+            self._begun_by_us = False
+            cursor.close()
+
+    def _start_query(self) -> Any:
+        if self._begun_by_us:  # the query carries its own BEGIN
+            return iter(())
+        return super()._start_query()
 
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
         if self._deferred:

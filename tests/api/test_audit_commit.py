@@ -69,7 +69,7 @@ def reads_of(vault: Flask, customer_id: str) -> int:
         return db.session.scalar(query) or 0
 
 
-def test_a_read_commits_its_event_and_on_postgresql_with_the_commit(
+def test_a_read_commits_its_event_and_on_postgresql_with_the_commit_after_stamps_read_with_begin(
     vault: Flask, sales: dict[str, str], customer: str, sent: list[str]
 ) -> None:
     client: FlaskClient = vault.test_client()
@@ -81,7 +81,10 @@ def test_a_read_commits_its_event_and_on_postgresql_with_the_commit(
     with vault.app_context():
         dialect = db.engine.dialect.name
     if dialect == "postgresql":
-        (query,) = sent
+        # two of the read's three round trips are bound on the client: the BEGIN with the
+        # change stamps, and the audit INSERT with the COMMIT (the row's SELECT between them)
+        begin, query = sent
+        assert begin.startswith("BEGIN; SELECT change_counters.name, change_counters.version")
         assert query.startswith("INSERT INTO audit_events ")
         assert query.endswith("; COMMIT")
         assert SAMPLE_FIELDS["email"] not in query  # ids and field names only

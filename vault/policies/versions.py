@@ -33,12 +33,17 @@ _ALL_SQL: dict[str, str] = {}  # per dialect
 
 def current_all(session: Session) -> dict[str, int]:
     """Every stamp, in one query. Every request reads them once, first of all: on the
-    driver's own cursor (two plain columns need nothing of SQLAlchemy's execution)."""
+    driver's own cursor (two plain columns need nothing of SQLAlchemy's execution), and on
+    PostgreSQL in one round trip with the transaction's BEGIN (``vault.db_deferred``)."""
     connection = session.connection()
     dialect = connection.dialect
     sql = _ALL_SQL.get(dialect.name)
     if sql is None:
         sql = _ALL_SQL[dialect.name] = str(_ALL.compile(dialect=dialect))
+    begin_with = getattr(connection.connection.dbapi_connection, "begin_with", None)
+    rows = begin_with(sql) if begin_with is not None else None
+    if rows is not None:
+        return dict(rows)
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql)

@@ -1,8 +1,9 @@
 """A write whose result nobody reads goes with the transaction's next round trip
 (vault.db.insert_soon, vault.db_deferred): with the COMMIT in one round trip, before any later
 statement of its transaction, never after a rollback (of the transaction or of a savepoint
-around it), and a failure is its writer's error with nothing committed. On the machine's
-PostgreSQL in both runs of the suite; SQLite sends it at once."""
+around it), and a failure is its writer's error with nothing committed. At the other end,
+a transaction's BEGIN goes with its first statement (``begin_with``, the change stamps' read).
+On the machine's PostgreSQL in both runs of the suite; SQLite sends it at once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import secrets
 from collections.abc import Generator, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from vault.db import create_db_engine, insert_soon
 from vault.db_timeouts import BoundedConnection
+from vault.policies import versions
 
 
 class Refused(Exception):
@@ -74,6 +77,34 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(BoundedConnection, "wait", counted)
     return waits
+
+
+@pytest.fixture
+def own_commands(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The commands psycopg sends on its own (BEGIN, COMMIT), each its own round trip."""
+    commands: list[bytes] = []
+    execute = psycopg.Connection._exec_command
+
+    def heard(self: psycopg.Connection[Any], command: Any, *args: Any, **kwargs: Any) -> Any:
+        commands.append(bytes(command))
+        return execute(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "_exec_command", heard)
+    return commands
+
+
+@pytest.fixture
+def client_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The simple queries bound on the client: each one message, one round trip."""
+    queries: list[str] = []
+    execute = psycopg.ClientCursor.execute
+
+    def heard(self: psycopg.ClientCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        queries.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.ClientCursor, "execute", heard)
+    return queries
 
 
 def labels(engine: Engine, table: sa.Table) -> list[str]:
@@ -150,6 +181,73 @@ def test_a_refused_insert_fails_the_next_statement_as_its_writers_error(
         assert isinstance(raised.value.orig, Refused)
         session.rollback()
     assert labels(engine, probe) == []
+
+
+def dbapi(session: Session) -> BoundedConnection:
+    raw: Any = session.connection().connection.dbapi_connection
+    assert isinstance(raw, BoundedConnection)
+    return raw
+
+
+def test_begin_with_opens_the_transaction_and_reads_in_one_round_trip(
+    engine: Engine, probe: sa.Table, own_commands: list[bytes], client_queries: list[str]
+) -> None:
+    with Session(engine) as session:
+        connection = dbapi(session)
+        own_commands.clear()
+        rows = connection.begin_with("SELECT 1, 'one' UNION ALL SELECT 2, 'two'")
+        assert rows == [(1, "one"), (2, "two")]
+        # one simple query, and no BEGIN of psycopg's own before it
+        assert client_queries == ["BEGIN; SELECT 1, 'one' UNION ALL SELECT 2, 'two'"]
+        assert own_commands == []
+        assert connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        # the transaction is open: what follows is in it, and a rollback undoes it
+        session.execute(sa.insert(probe).values(label="undone"))
+        assert connection.begin_with("SELECT 1") is None  # a transaction is open: not sent
+        assert len(client_queries) == 1
+        session.rollback()
+    assert labels(engine, probe) == []
+
+
+def test_begin_with_keeps_the_isolation_level_psycopg_would_begin_with(
+    machine_postgres: Engine,
+) -> None:
+    serializable = machine_postgres.execution_options(isolation_level="SERIALIZABLE")
+    with Session(serializable) as session:
+        rows = dbapi(session).begin_with("SHOW transaction_isolation")
+        assert rows == [("serializable",)]
+
+
+def test_a_statement_begun_with_that_fails_leaves_a_connection_that_rolls_back(
+    engine: Engine, probe: sa.Table
+) -> None:
+    with Session(engine) as session:
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            dbapi(session).begin_with("SELECT * FROM no_such_table")
+        session.rollback()
+        session.execute(sa.insert(probe).values(label="after"))
+        session.commit()
+    assert labels(engine, probe) == ["after"]
+
+
+def test_the_change_stamps_are_read_with_the_begin(
+    engine: Engine, own_commands: list[bytes], client_queries: list[str]
+) -> None:
+    with engine.connect() as connection:
+        # this connection's own stamps (a temporary table: the machine's database is shared)
+        connection.execute(sa.text(
+            "CREATE TEMPORARY TABLE change_counters (name VARCHAR(64) PRIMARY KEY, version BIGINT)"
+        ))  # fmt: skip
+        connection.execute(sa.text("INSERT INTO change_counters VALUES ('policies', 41)"))
+        connection.commit()
+        with Session(bind=connection) as session:
+            own_commands.clear()
+            assert versions.current_all(session) == {"policies": 41}
+            assert own_commands == [], "the transaction's BEGIN went with the stamps' SELECT"
+            (query,) = client_queries
+            assert query.startswith("BEGIN; SELECT change_counters.name")
+            assert versions.current_all(session) == {"policies": 41}  # in the transaction
+            assert len(client_queries) == 1  # the second read is an ordinary statement
 
 
 def test_sqlite_sends_nothing_later(tmp_path: Any) -> None:
