@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.helpers import SAMPLE_FIELDS
+from tests.support import heard
 from vault.audit.models import AuditEvent
 from vault.auth.service import create_api_client
 from vault.db import db
@@ -50,15 +49,7 @@ def customer(vault: Flask, sales: dict[str, str]) -> str:
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The queries psycopg sends bound on the client (the deferred writes' road)."""
-    queries: list[str] = []
-    execute = psycopg.ClientCursor.execute
-
-    def heard(self: psycopg.ClientCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
-        queries.append(str(query))
-        return execute(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.ClientCursor, "execute", heard)
-    return queries
+    return heard.client_queries(monkeypatch)
 
 
 def reads_of(vault: Flask, customer_id: str) -> int:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from tests.support import heard
 from vault.db import create_db_engine, insert_soon
 from vault.db_timeouts import BoundedConnection
 from vault.policies import versions
@@ -81,30 +82,12 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.fixture
 def own_commands(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The commands psycopg sends on its own (BEGIN, COMMIT), each its own round trip."""
-    commands: list[bytes] = []
-    execute = psycopg.Connection._exec_command
-
-    def heard(self: psycopg.Connection[Any], command: Any, *args: Any, **kwargs: Any) -> Any:
-        commands.append(bytes(command))
-        return execute(self, command, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Connection, "_exec_command", heard)
-    return commands
+    return heard.own_commands(monkeypatch)
 
 
 @pytest.fixture
 def client_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The simple queries bound on the client: each one message, one round trip."""
-    queries: list[str] = []
-    execute = psycopg.ClientCursor.execute
-
-    def heard(self: psycopg.ClientCursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
-        queries.append(str(query))
-        return execute(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.ClientCursor, "execute", heard)
-    return queries
+    return heard.client_queries(monkeypatch)
 
 
 def labels(engine: Engine, table: sa.Table) -> list[str]:
