@@ -199,7 +199,7 @@ def load_catalogue(session: Session, *, stamp: int | None = None) -> Catalogue:
     """The current catalogue, cached in this process until a change replaces its stamp;
     ``stamp`` when the caller has read it already this request."""
     version = versions.current(session, COUNTER) if stamp is None else stamp
-    key = str(session.get_bind().engine.url)
+    key = versions.database_of(session)
     cached = _cache.get(key)
     if cached is not None and cached.version == version:
         return cached

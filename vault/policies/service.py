@@ -89,7 +89,7 @@ class PlanCache:
         the caller has read it already this request (otherwise it is read here)."""
         if stamp is None:
             stamp = versions.current(session, COUNTER)
-        database = str(session.get_bind().engine.url)
+        database = versions.database_of(session)
         key = (database, stamp, catalogue.version, roles, purpose)
         plan = self._plans.get(key)
         if plan is not None:

@@ -8,6 +8,7 @@ stamp must not let a later, different change reuse that stamp and look cached.
 from __future__ import annotations
 
 import secrets
+import weakref
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -50,6 +51,19 @@ def current_all(session: Session) -> dict[str, int]:
         return dict(cursor.fetchall())  # rows of (name, version)
     finally:
         cursor.close()
+
+
+_DATABASES: weakref.WeakKeyDictionary[sa.Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_of(session: Session) -> str:
+    """The database a session works on, as the key of the caches kept under its stamps: its
+    engine's URL, rendered once per engine (rendering it costs more than the cache lookup)."""
+    engine = session.get_bind().engine
+    name = _DATABASES.get(engine)
+    if name is None:
+        name = _DATABASES[engine] = str(engine.url)
+    return name
 
 
 def current(session: Session, name: str) -> int:

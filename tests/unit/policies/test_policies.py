@@ -4,8 +4,10 @@ agreement with pycasbin's own enforce()."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from vault.customers.catalogue import load_catalogue
@@ -15,6 +17,7 @@ from vault.errors import ValidationFailed
 from vault.policies.models import PolicyRule
 from vault.policies.plan import Rule
 from vault.policies.service import add_rules, load_enforcer, plans, validate_rule
+from vault.policies.versions import database_of
 
 IDENTITY = {"given_name", "family_name"}
 CONTACT = {"email", "phone", "postal_address"}
@@ -113,3 +116,14 @@ def test_malformed_rules_are_refused(session: Session, rule: Rule, field: str) -
     with pytest.raises(ValidationFailed) as refused:
         validate_rule(session, rule, load_catalogue(session))
     assert field in (refused.value.errors or {})
+
+
+def test_caches_are_kept_per_database(tmp_path: Path) -> None:
+    """Plans and catalogues are cached under the stamps of one database: two databases are two
+    keys, and an engine's key is the same text each time (rendered once)."""
+    first = sa.create_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    second = sa.create_engine(f"sqlite:///{tmp_path / 'b.db'}")
+    with Session(first) as one, Session(second) as other, Session(first) as again:
+        assert database_of(one) != database_of(other)
+        assert database_of(one) == str(first.url)
+        assert database_of(again) is database_of(one)
