@@ -27,7 +27,6 @@ from sqlalchemy.orm import (
 from sqlalchemy.pool import StaticPool
 
 from vault.config import Settings
-from vault.db_deferred import DeferredWrites
 from vault.db_timeouts import PostgresTimeouts, bound_waits
 from vault.logs import get_logger
 from vault.private_files import create_private_file
@@ -90,47 +89,6 @@ def after_position(
     """The rows after (``when``, ``last_id``) in the order (time, id): where a list cursor's
     next page starts."""
     return sa.or_(time > when, sa.and_(time == when, row_id > last_id))
-
-
-class _DeferrableInsert:
-    """An INSERT's SQL on one dialect, and how its values are bound (compiled once)."""
-
-    def __init__(self, statement: sa.Insert, keys: tuple[str, ...], dialect: Any) -> None:
-        table = statement.table
-        self.sql = str(statement.inline().compile(dialect=dialect, column_keys=list(keys)))
-        processors = {k: table.c[k].type.bind_processor(dialect) for k in keys}
-        self.processors = {k: p for k, p in processors.items() if p is not None}
-
-    def params(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {k: (p(v) if (p := self.processors.get(k)) else v)
-                for k, v in values.items()}  # fmt: skip
-
-
-_DEFERRABLE: dict[tuple[int, str, tuple[str, ...]], tuple[sa.Insert, _DeferrableInsert]] = {}
-
-
-def insert_soon(
-    session: Session, statement: sa.Insert, values: dict[str, Any],
-    failed: Callable[[Exception], Exception],
-) -> bool:  # fmt: skip
-    """Write the row ``values`` with ``statement`` (an INSERT whose result nobody reads) in
-    the session's transaction: on PostgreSQL with the transaction's next round trip (its
-    next statement or its COMMIT, ``vault.db_deferred``), where a failure raises
-    ``failed(error)``; returns False, having sent nothing, where writes cannot wait (SQLite,
-    whose statements cost no round trip): the caller then executes it."""
-    connection = session.connection()
-    driver = connection.connection.driver_connection
-    if not isinstance(driver, DeferredWrites):
-        return False
-    keys = tuple(values)
-    key = (id(statement), connection.dialect.name, keys)
-    found = _DEFERRABLE.get(key)
-    if found is None:  # (the statement is kept with it, so that its id stays its own)
-        found = _DEFERRABLE[key] = (statement, _DeferrableInsert(statement, keys,
-                                                                 connection.dialect))  # fmt: skip
-    insert = found[1]
-    driver.defer(insert.sql, insert.params(values), failed)
-    return True
 
 
 def normalise_url(url: str) -> str:

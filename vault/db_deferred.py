@@ -24,7 +24,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
 from psycopg import pq
+from sqlalchemy.orm import Session
 
 WriteFailed = Callable[[psycopg.Error], Exception]
 
@@ -107,3 +109,44 @@ class DeferredWrites(psycopg.Connection[Any]):
     def close(self) -> None:
         self._deferred = None
         super().close()
+
+
+class _DeferrableInsert:
+    """An INSERT's SQL on one dialect, and how its values are bound (compiled once)."""
+
+    def __init__(self, statement: sa.Insert, keys: tuple[str, ...], dialect: Any) -> None:
+        table = statement.table
+        self.sql = str(statement.inline().compile(dialect=dialect, column_keys=list(keys)))
+        processors = {k: table.c[k].type.bind_processor(dialect) for k in keys}
+        self.processors = {k: p for k, p in processors.items() if p is not None}
+
+    def params(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {k: (p(v) if (p := self.processors.get(k)) else v)
+                for k, v in values.items()}  # fmt: skip
+
+
+_DEFERRABLE: dict[tuple[int, str, tuple[str, ...]], tuple[sa.Insert, _DeferrableInsert]] = {}
+
+
+def insert_soon(
+    session: Session, statement: sa.Insert, values: dict[str, Any],
+    failed: Callable[[Exception], Exception],
+) -> bool:  # fmt: skip
+    """Write the row ``values`` with ``statement`` (an INSERT whose result nobody reads) in
+    the session's transaction: on PostgreSQL with the transaction's next round trip (its
+    next statement or its COMMIT, ``DeferredWrites``), where a failure raises
+    ``failed(error)``; returns False, having sent nothing, where writes cannot wait (SQLite,
+    whose statements cost no round trip): the caller then executes it."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, DeferredWrites):
+        return False
+    keys = tuple(values)
+    key = (id(statement), connection.dialect.name, keys)
+    found = _DEFERRABLE.get(key)
+    if found is None:  # (the statement is kept with it, so that its id stays its own)
+        found = _DEFERRABLE[key] = (statement, _DeferrableInsert(statement, keys,
+                                                                 connection.dialect))  # fmt: skip
+    insert = found[1]
+    driver.defer(insert.sql, insert.params(values), failed)
+    return True

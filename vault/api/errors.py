@@ -219,7 +219,8 @@ def database_unavailable(error: BaseException) -> Response:
 
 def wrapped_vault_error(exc: BaseException) -> VaultError | None:
     """The vault error that SQLAlchemy wrapped in ``exc``: a write sent with a later
-    statement (``vault.db.insert_soon``) fails as that statement, with its writer's error."""
+    statement (``vault.db_deferred.insert_soon``) fails as that statement, with its
+    writer's error."""
     if isinstance(exc, sa_exc.StatementError) and isinstance(exc.orig, VaultError):
         return exc.orig
     return None

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from vault.audit.canonical import clean, content_text, event_mac
 from vault.audit.models import OUTCOMES, AuditEvent
-from vault.db import insert_soon
+from vault.db_deferred import insert_soon
 from vault.errors import VaultError
 
 AUDIT_KEY_LABEL = "vault/audit-head/v1"
@@ -74,7 +74,7 @@ def record_event(
 ) -> int | None:
     """Add one event (flushed, not committed) with its MAC; returns its id. With ``soon``
     (for a caller that needs no id) the INSERT may go with the transaction's next round trip
-    (``vault.db.insert_soon``: with the COMMIT, on PostgreSQL) and None is returned. Never
+    (``vault.db_deferred.insert_soon``: with the COMMIT, on PostgreSQL) and None is returned. Never
     pass a value here: only ids and field names (control characters are replaced). Raises
     ``AuditWriteFailed`` when the session has no audit key or the database refuses the
     write (with ``soon``, maybe only at the next statement or the commit)."""

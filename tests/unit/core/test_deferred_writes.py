@@ -1,5 +1,5 @@
 """A write whose result nobody reads goes with the transaction's next round trip
-(vault.db.insert_soon, vault.db_deferred): with the COMMIT in one round trip, before any later
+(``vault.db_deferred.insert_soon``): with the COMMIT in one round trip, before any later
 statement of its transaction, never after a rollback (of the transaction or of a savepoint
 around it), and a failure is its writer's error with nothing committed. At the other end,
 a transaction's BEGIN goes with its first statement (``begin_with``, the change stamps' read).
@@ -18,7 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tests.support import heard
-from vault.db import create_db_engine, insert_soon
+from vault.db import create_db_engine
+from vault.db_deferred import insert_soon
 from vault.db_timeouts import BoundedConnection
 from vault.policies import versions
 
