@@ -29,6 +29,7 @@ FLOORS: list[set[str]] = [
     {"privacy", "access"},
     {"governance"},
     {"customers", "auth"},
+    {"events"},  # the outbox the services below governance write their changes' events to
     {"audit", "policies", "crypto", "mail"},  # policies: roles, purposes, change stamps
     {"db", "readiness", "outages"},
     {"db_timeouts"},

@@ -110,6 +110,17 @@ class Settings:
     # How far back a system may date the end of a customer relationship (a retention trigger
     # that leads to anonymisation): an end earlier than now minus this many days is refused.
     relationship_backdate_days: int = 30
+    # Events for consumer systems (``vault.events``): how often the relay numbers, fans out and
+    # delivers; how long a failing delivery is retried before it is marked failed; the time a
+    # receiver has to connect and to answer; how many deliveries go out at once.
+    events_relay_seconds: float = 0.5
+    webhook_retry_hours: int = 24
+    webhook_connect_timeout_seconds: float = 3.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_concurrency: int = 16
+    # Link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10...) are refused as
+    # webhook receivers unless this allows them.
+    webhook_allow_link_local: bool = False
 
     @property
     def production(self) -> bool:
@@ -179,9 +190,11 @@ def _coerce(name: str, raw: Any) -> Any:
         return raw
     if "None" in annotation and isinstance(raw, str) and raw.strip() in {"", "auto"}:
         return None
+    numbers: dict[str, type] = {"int": int, "float": float}
     try:
-        if annotation.startswith("int"):
-            return int(raw)
+        kind = annotation.split(" ", maxsplit=1)[0]
+        if kind in numbers:
+            return numbers[kind](raw)
         if annotation.startswith("bool"):
             return _parse_bool(str(raw), nullable="None" in annotation)
     except ValueError as exc:
@@ -250,6 +263,7 @@ def load_settings(
     if settings.relationship_backdate_days < 0:
         raise ConfigurationError("VAULT_RELATIONSHIP_BACKDATE_DAYS must be 0 or more days")
     _check_database_timeouts(settings)
+    _check_webhooks(settings)
     if not settings.secret_key:
         settings = dataclasses.replace(settings, secret_key=_read_secret_key(settings))
     _check_production(settings, initialising=initialising)
@@ -267,6 +281,15 @@ def _check_database_timeouts(settings: Settings) -> None:
                  "readiness_timeout_ms"):  # fmt: skip
         if getattr(settings, name) < 1:
             raise ConfigurationError(f"VAULT_{name.upper()} must be 1 or more")
+
+
+def _check_webhooks(settings: Settings) -> None:
+    """Raises ``ConfigurationError`` for a relay period, timeout, retry window or
+    concurrency that is not positive."""
+    for name in ("events_relay_seconds", "webhook_retry_hours", "webhook_connect_timeout_seconds",
+                 "webhook_timeout_seconds", "webhook_concurrency"):  # fmt: skip
+        if not getattr(settings, name) > 0:
+            raise ConfigurationError(f"VAULT_{name.upper()} must be more than 0")
 
 
 def _read_secret_key(settings: Settings) -> str:

@@ -98,10 +98,10 @@ class DemoCustomers:
                 if self.rng.random() < chance:
                     record_consent(store, customer_id, purpose=purpose, granted=True,
                                    source="signup-form", notice_version="2026-01",
-                                   occurred_at=joined)  # fmt: skip
+                                   occurred_at=joined, announce=False)  # fmt: skip
                     if self.rng.random() < 0.1:
                         record_consent(store, customer_id, purpose=purpose, granted=False,
-                                       source="preference-centre",
+                                       source="preference-centre", announce=False,
                                        occurred_at=joined + dt.timedelta(days=20))  # fmt: skip
             for _ in range(self.rng.randint(0, 4)):
                 self._interaction(store, customer_id, currency, joined)

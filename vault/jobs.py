@@ -3,14 +3,17 @@ each under its lock, as `vault worker` and `vault serve` run them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Flask
 
-from vault import runtime
+from vault import runtime, services
 from vault.audit.service import SYSTEM
 from vault.config import Settings
 from vault.db import db, purge_sqlite_wal
+from vault.events.delivery import Relay, Sender
+from vault.events.subscriptions import open_secret
 from vault.governance.access_requests import record_expired_grants
 from vault.governance.retention import DEFAULT_BATCH, Sweep, SweepReport
 from vault.governance.retention import run_sweep as sweep_with
@@ -27,6 +30,20 @@ def run_sweep(*, dry_run: bool, batch_size: int = DEFAULT_BATCH, bar: Any = None
                   forget_mail=runtime.mailer().forget)  # fmt: skip
     return sweep_with(sweep, dry_run=dry_run, purge_wal=lambda: purge_sqlite_wal(db.engine),
                       bar=bar)  # fmt: skip
+
+
+def relay(settings: Settings) -> Relay:
+    """The event relay over this app context's session (``vault.events.delivery``)."""
+    sender = Sender(connect_timeout=settings.webhook_connect_timeout_seconds,
+                    timeout=settings.webhook_timeout_seconds,
+                    allow_link_local=settings.webhook_allow_link_local,
+                    concurrency=settings.webhook_concurrency)  # fmt: skip
+    cipher = services.webhook_secrets()
+    return Relay(db.session, audience_of=services.audience_of_client,
+                 secret_of=lambda s: open_secret(cipher, s), sender=sender,
+                 commit=db.session.commit, clock=runtime.now,
+                 retry_window=dt.timedelta(hours=settings.webhook_retry_hours),
+                 concurrency=settings.webhook_concurrency)  # fmt: skip
 
 
 def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
@@ -67,9 +84,19 @@ def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
                 f" {report['lapsed']} unverified ones lapsed"
             )
 
+    def deliver() -> str:
+        with app.app_context():
+            done = relay(settings).run_once()
+            return (
+                f"{done['numbered']} events numbered, {done['fanned_out']} deliveries queued,"
+                f" {done['delivered']} delivered, {done['failed_attempts']} attempts failed"
+            )
+
     with app.app_context():
         engine = db.engine
     jobs = [
+            Job("events.relay", settings.events_relay_seconds,
+                exclusive(engine, "events.relay", deliver)),
             # in this order, so that one pass seals the events the others wrote
             Job("retention.sweep", settings.retention_sweep_seconds,
                 exclusive(engine, "retention.sweep", sweep)),
@@ -84,7 +111,8 @@ def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
 
 def schedule_summary(settings: Settings) -> str:
     return (
-        f"audit sealing every {settings.audit_seal_seconds} s, retention every"
+        f"events relayed every {settings.events_relay_seconds:g} s,"
+        f" audit sealing every {settings.audit_seal_seconds} s, retention every"
         f" {settings.retention_sweep_seconds} s, grant expiry every"
         f" {settings.grant_expiry_seconds} s, privacy-request deadlines every"
         f" {settings.privacy_deadline_seconds} s"

@@ -4,6 +4,7 @@ from vault.audit import models as audit_models
 from vault.auth import models as auth_models
 from vault.customers import models as customer_models
 from vault.db import Base
+from vault.events import models as event_models
 from vault.governance import models as governance_models
 from vault.policies import models as policy_models
 
@@ -12,6 +13,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "customer_models",
+    "event_models",
     "governance_models",
     "policy_models",
 ]

@@ -22,15 +22,26 @@ from vault.audit.review import AuditReview
 from vault.audit.service import record_event
 from vault.audit_trail import aim, audit, refuse, request_context
 from vault.auth.clients import ClientDirectory
-from vault.auth.models import User
+from vault.auth.models import ApiClient, User
 from vault.auth.principal import Principal
-from vault.auth.service import CLIENTS, LockoutPolicy, LoginFailed, authenticate_user
+from vault.auth.service import (
+    CLIENTS,
+    LockoutPolicy,
+    LoginFailed,
+    authenticate_user,
+    principal_for_client,
+)
 from vault.auth.sessions import SessionPolicy, end_session, start_session
 from vault.auth.staff import StaffDirectory
 from vault.crypto.envelope import KeyRing
+from vault.crypto.notes import NoteCipher
 from vault.customers.catalogue import Catalogue
 from vault.customers.service import CustomerStore
 from vault.db import db, purge_sqlite_wal
+from vault.errors import Forbidden
+from vault.events.audience import Audience
+from vault.events.feed import EventFeed
+from vault.events.subscriptions import SECRETS_KEY_LABEL, SubscriptionDesk
 from vault.governance.access_desk import AccessDesk
 from vault.governance.access_requests import grant_purposes
 from vault.governance.catalogue_admin import CatalogueAdmin
@@ -180,6 +191,63 @@ def clients(principal: Principal) -> ClientDirectory:
     return ClientDirectory(db.session, request_context(principal), principal, now=runtime.now())
 
 
+# --- events for consumer systems --------------------------------------------------------------
+
+
+def webhook_secrets() -> NoteCipher:
+    """The cipher that keeps subscriptions' signing secrets at rest."""
+    return NoteCipher(runtime.key_provider().derived_key(SECRETS_KEY_LABEL))
+
+
+def subscriptions(principal: Principal) -> SubscriptionDesk:
+    """The subscriptions, as ``principal`` (an admin) may manage them."""
+    principal.require_role("admin", because="only admins manage subscriptions")
+    settings = runtime.settings()
+    return SubscriptionDesk(
+        db.session, request_context(principal), runtime.now(), webhook_secrets(),
+        allow_link_local=settings.webhook_allow_link_local,
+    )  # fmt: skip
+
+
+def audience_of_principal(principal: Principal) -> Audience:
+    """What a client may hear of: the purposes it sees customers for (with or without their
+    consent), its regions, and the fields it may read for them, under the current plans."""
+    catalogue = _catalogue()
+    stamp = runtime.change_stamps().get(POLICIES, 0)
+    open_purposes: set[str] = set()
+    consent_purposes: set[str] = set()
+    fields: set[str] = set()
+    for purpose in sorted(principal.purposes):
+        plan = plans.plan(db.session, catalogue, principal.roles, purpose, stamp=stamp)
+        if not plan.sees_customers:
+            continue
+        (consent_purposes if plan.consent_required else open_purposes).add(purpose)
+        fields.update(plan.readable)
+    return Audience(principal.id, principal.regions, frozenset(open_purposes),
+                    frozenset(consent_purposes), frozenset(fields))  # fmt: skip
+
+
+def audience_of_client(client_id: str) -> Audience:
+    """``audience_of_principal`` of an API client by id; nothing for a client revoked,
+    expired or gone."""
+    client = db.session.get(ApiClient, client_id)
+    now = runtime.now()
+    if (
+        client is None
+        or client.revoked_at is not None
+        or (client.expires_at is not None and client.expires_at <= now)
+    ):
+        return Audience(client_id, None, frozenset(), frozenset(), frozenset())
+    return audience_of_principal(principal_for_client(client))
+
+
+def event_audience(principal: Principal) -> Audience:
+    """The audience of the calling API client (the feed and acknowledgements are theirs)."""
+    if principal.kind != "client":
+        raise Forbidden("the event feed is read with an API client's token")
+    return audience_of_principal(principal)
+
+
 # --- what follows a privacy desk's work ------------------------------------------------------
 
 # Mail over SMTP is handed to a background thread so that its latency cannot tell a known
@@ -302,3 +370,13 @@ def readiness(app: Flask) -> ReadinessCheck:
         check = ReadinessCheck(lambda: db.reading_session(app), timeout)
         app.extensions["vault.readiness"] = check
     return check
+
+
+def event_feed(principal: Principal) -> EventFeed:
+    """The calling API client's event feed and acknowledgements."""
+    audience = event_audience(principal)
+
+    def record(action: str, *, customer_ids: Iterable[str] = (), reason: str = "") -> None:
+        audit(action, customer_ids=customer_ids, reason=reason, principal=principal)
+
+    return EventFeed(db.session, audience, runtime.now(), record, runtime.cursor_signer())

@@ -20,10 +20,7 @@ from tests.helpers import SAMPLE_FIELDS, Staff, bearer
 from vault.auth.service import create_api_client, create_user
 from vault.bootstrap import seed_defaults
 from vault.cli import main
-from vault.crypto.envelope import KeyRing
 from vault.crypto.keys import FileKeyProvider
-from vault.customers.catalogue import load_catalogue
-from vault.customers.service import CustomerStore
 from vault.db import create_db_engine, db
 from vault.governance.models import AccessRequest, LegalHold
 from vault.migrate import current_revision, downgrade, head_revision, upgrade
@@ -102,7 +99,7 @@ def test_a_holds_reasons_go_with_its_customers_erasure(
     assert all(blob in (b"None", b"") for blob in stored_texts(app))
 
 
-def legacy_rows(url: str, key_file: Path) -> None:
+def legacy_rows(url: str) -> None:
     """What a vault of revision 0009 holds: an access request and a lifted legal hold whose
     texts were written in plaintext."""
     engine = create_db_engine(url)
@@ -113,12 +110,14 @@ def legacy_rows(url: str, key_file: Path) -> None:
             seed_defaults(session)
             user_id = create_user(session, email="asker@example.com", password="x" * 16,
                                   roles=["staff"]).id  # fmt: skip
-            ring, catalogue = KeyRing(FileKeyProvider(key_file)), load_catalogue(session)
-            store = CustomerStore(session, ring, catalogue, now=now.replace(tzinfo=dt.UTC))
-            customer_id = store.create(SAMPLE_FIELDS, region="EU")
             session.commit()
+        customer_id = "cus_legacy"
         with engine.begin() as conn:
             meta = sa.MetaData()
+            customers = sa.Table("customers", meta, autoload_with=conn)
+            conn.execute(customers.insert(), [{  # no fields: only the notes matter here
+                "id": customer_id, "region": "EU", "status": "active", "created_at": now,
+                "updated_at": now, "last_activity_at": now, "dek_version": 1}])  # fmt: skip
             requests = sa.Table("access_requests", meta, autoload_with=conn)
             holds = sa.Table("legal_holds", meta, autoload_with=conn)
             conn.execute(requests.insert(), [{
@@ -141,7 +140,8 @@ def test_plaintext_notes_of_an_older_vault_stay_readable_and_init_seals_them(
 ) -> None:
     instance = tmp_path / "instance"
     instance.mkdir()
-    legacy_rows(fresh_database_url, FileKeyProvider.create(instance / "master.key").path)
+    FileKeyProvider.create(instance / "master.key")
+    legacy_rows(fresh_database_url)
     vault = make_app(fresh_database_url)
     client = vault.test_client()
     with vault.app_context(), db.transaction() as session:

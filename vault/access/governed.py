@@ -196,7 +196,8 @@ class GovernedAccess:
                     exc.extra["existing_id"] = exc.existing_id
             raise
         for consent in consents:
-            record_consent(self.store, customer_id, recorded_by=self.principal.id, **consent)
+            record_consent(self.store, customer_id, recorded_by=self.principal.id,
+                           announce=False, **consent)  # fmt: skip
         self.record("customer.create", customer_ids=[customer_id], field_names=values)
         return self.read_views([customer_id])[0]
 

@@ -12,6 +12,7 @@ from vault.api import (
     clients,
     customers,
     docs,
+    events,
     fields,
     health,
     legal_holds,
@@ -53,6 +54,8 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(fields.blueprint)
     api.register_blueprint(audit.blueprint)
     api.register_blueprint(customers.blueprint)
+    api.register_blueprint(events.subscriptions_blueprint)
+    api.register_blueprint(events.events_blueprint)
     api.register_blueprint(policies.roles_blueprint)
     api.register_blueprint(policies.policies_blueprint)
     api.register_blueprint(access_requests.ownership_blueprint)

@@ -24,6 +24,7 @@ from vault.customers.index_rows import HOLDERS_QUERY, Holders, IndexRows
 from vault.customers.listing import Page, list_page, narrowed, next_page, page_query
 from vault.customers.models import Customer
 from vault.errors import NotFound, ValidationFailed, or_not_found
+from vault.events import outbox
 
 DEFAULT_REGIONS = frozenset({"EU", "UK", "US", "APAC"})
 
@@ -148,6 +149,13 @@ class CustomerStore:
             ids.append(customer_id)
         self.session.connection().execute(sa.insert(_CUSTOMERS), customer_rows)
         self.unique.insert(index_rows)
+        # who may hear of a new customer depends on the consents given with it: read at commit
+        outbox.record(
+            self.session, "customer.created", ids, now=self.now,
+            regions={r["id"]: r["region"] for r in customer_rows},
+            fields={i: present for i, (_region, present) in zip(ids, prepared, strict=True)},
+            audience_now=False, audience_at_commit=True,
+        )  # fmt: skip
         return ids
 
     def check(self, fields: Mapping[str, Any], region: Any) -> dict[str, bytes]:
@@ -191,6 +199,8 @@ class CustomerStore:
                 last_activity_at=self.now,
             )
         )
+        outbox.record(self.session, "customer.updated", [customer_id], now=self.now,
+                      regions={customer_id: row.region}, fields=names)  # fmt: skip
         return names
 
     def end_relationship(self, customer_id: str, when: dt.datetime | None) -> None:

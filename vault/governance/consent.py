@@ -16,6 +16,7 @@ from vault.codes import is_code
 from vault.customers.models import Customer
 from vault.customers.service import CustomerStore
 from vault.errors import Forbidden, ValidationFailed
+from vault.events import outbox
 from vault.governance.models import ConsentEvent, ConsentState
 from vault.policies.models import Purpose
 from vault.policies.plan import AccessPlan
@@ -45,10 +46,13 @@ def record_consent(
     evidence: str | None = None,
     recorded_by: str = "",
     occurred_at: dt.datetime | None = None,
+    announce: bool = True,
 ) -> int:
-    """Append a consent event and update the derived state; returns the event id. Raises
-    ``NotFound`` (customer) and ``ValidationFailed`` (unknown purpose, a source that is not
-    code-shaped (``vault.codes``)...)."""
+    """Append a consent event and update the derived state; returns the event id. A change
+    of the state is announced to consumer systems (``consent.changed``) unless ``announce``
+    is false (the consents given with a new customer: its ``customer.created`` stands for
+    them). Raises ``NotFound`` (customer) and ``ValidationFailed`` (unknown purpose, a
+    source that is not code-shaped (``vault.codes``)...)."""
     errors: dict[str, list[str]] = {}
     if not is_code(source):
         # a source outlives anonymisation: a code, never free text that could name someone
@@ -62,7 +66,15 @@ def record_consent(
     if errors:
         raise ValidationFailed("the consent event is invalid", errors=errors)
     store.require_active(customer_id)
+    # Locks the customer's row first: events about one customer are written in commit order.
+    store.touch(customer_id)
     when = occurred_at or store.now
+    state = store.session.get(ConsentState, (customer_id, purpose))
+    if announce and (state is None or (when >= state.updated_at and state.granted != granted)):
+        # who may hear of it: those who saw the consent before, and those who see it after
+        outbox.record(store.session, "consent.changed", [customer_id], now=store.now,
+                      purpose=purpose, data={"granted": granted},
+                      audience_at_commit=True)  # fmt: skip
     event = ConsentEvent(
         customer_id=customer_id,
         purpose_code=purpose,
@@ -80,14 +92,12 @@ def record_consent(
             f"consent:{event.id}:evidence", evidence.encode()
         )
     # The state follows the latest event by time (an event may be recorded late).
-    state = store.session.get(ConsentState, (customer_id, purpose))
     if state is None:
         state = ConsentState(customer_id=customer_id, purpose_code=purpose, updated_at=when)
         store.session.add(state)
     if when >= state.updated_at:
         state.granted, state.updated_at, state.event_id = granted, when, event.id
     store.session.flush()
-    store.touch(customer_id)
     return event.id
 
 

@@ -31,6 +31,7 @@ from vault.codes import is_code
 from vault.crypto.envelope import KeyRing
 from vault.customers import packing
 from vault.customers.models import BlindIndexEntry, Customer, Interaction
+from vault.events import outbox
 from vault.governance.models import ConsentEvent, ConsentState, LegalHold, PrivacyRequest
 
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
@@ -98,13 +99,17 @@ def stored_field_names(session: Session, customer_ids: Sequence[str]) -> list[st
 
 def erase_customers(
     session: Session, keyring: KeyRing, customer_ids: Sequence[str], *, now: dt.datetime,
-    anonymise: bool,
+    anonymise: bool, cause: str,
 ) -> None:  # fmt: skip
     """Erase (or anonymise) these customers: see the module's docstring. The ids must come
-    from ``lock_erasable`` in this transaction."""
+    from ``lock_erasable`` in this transaction. Consumer systems are told
+    (``customer.erased`` or ``customer.anonymised``, with ``cause``: ``privacy_request``,
+    ``retention``), those that could see the customers before included."""
     if not customer_ids:
         return
     ids = list(customer_ids)
+    outbox.record(session, "customer.anonymised" if anonymise else "customer.erased", ids,
+                  now=now, data={"cause": cause})  # fmt: skip
     session.execute(
         sa.update(Customer)
         .where(Customer.id.in_(ids))
@@ -190,6 +195,8 @@ def erase_fields(
         )
     if not updates:
         return erased
+    outbox.record(session, "field.erased", sorted(erased), now=now, fields=erased,
+                  data={"cause": "retention"})  # fmt: skip
     session.connection().execute(
         sa.update(_CUSTOMERS).where(_CUSTOMERS.c.id == sa.bindparam("target")),
         updates,

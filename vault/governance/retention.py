@@ -214,7 +214,7 @@ class Sweep:
             customers = erasable.free
             names = stored_field_names(session, customers)
             erase_customers(session, self.keyring, customers, now=self.now,
-                            anonymise=rule.action == "anonymise")  # fmt: skip
+                            anonymise=rule.action == "anonymise", cause="retention")  # fmt: skip
             mail = privacy_request_ids(session, customers)
         if customers:
             outcome.erased += len(customers)

@@ -312,9 +312,8 @@ class PrivacyDesk:
             "interactions": self._count(Interaction.customer_id, customer_id),
             "consent_events": self._count(ConsentEvent.customer_id, customer_id),
         }
-        erase_customers(
-            self.session, self.store.keyring, [customer_id], now=self.now, anonymise=False
-        )
+        erase_customers(self.session, self.store.keyring, [customer_id], now=self.now,
+                        anonymise=False, cause="privacy_request")  # fmt: skip
         self.erased_mail += privacy_request_ids(self.session, [customer_id])
         self.session.execute(
             sa.update(PrivacyRequest)

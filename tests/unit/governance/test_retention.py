@@ -203,7 +203,14 @@ def test_anonymisation_keeps_code_shaped_sources_and_channels_only(
     store.session.flush()
     only_rule(store, trigger="created", period_days=0, action="anonymise")
     erasable = lock_erasable(store.session, [customer_id])
-    erase_customers(store.session, store.keyring, erasable.free, now=clock.now(), anonymise=True)
+    erase_customers(
+        store.session,
+        store.keyring,
+        erasable.free,
+        now=clock.now(),
+        anonymise=True,
+        cause="retention",
+    )
 
     def kept(who: str) -> tuple[list[str], list[str]]:
         sources = store.session.scalars(sa.select(ConsentEvent.source).where(

@@ -1,0 +1,160 @@
+"""The transactional outbox: the services that change customers write their events here, in
+the change's own transaction, so that there is no event without its change and no change
+without its event. An event carries ids, field names and purpose codes, never a value.
+
+Who may hear of an event is written with it: the customer's region, and the purposes whose
+consent the customer had before the change or has once it is made (``event_audience``). So a
+marketing system hears of the withdrawal of a consent it saw, and of the erasure of a
+customer it could see before, although neither is visible after the change.
+
+Each service records its event after it has locked or changed the customer's row, so two
+transactions about one customer write their events in the order they commit. The relay
+numbers committed events (``number_committed``): the feed and the deliveries follow these
+positions, and an event committed late is numbered late, never behind a reader.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from vault.events.models import EVENT_TYPES, Event, EventAudience
+
+# The tables the outbox reads who may hear of an event from, without importing the floors
+# above that own them (customers, governance).
+_customers = sa.table("customers", sa.column("id"), sa.column("region"))
+_consents = sa.table(
+    "consent_states", sa.column("customer_id"), sa.column("purpose_code"), sa.column("granted")
+)
+_EVENTS = cast(sa.Table, Event.__table__)
+_AUDIENCE = cast(sa.Table, EventAudience.__table__)
+_AT_COMMIT = "vault.events.audience_at_commit"  # session.info: ids of events to complete
+
+
+def new_event_id() -> str:
+    return "evt_" + secrets.token_hex(12)
+
+
+def regions_of(session: Session, customer_ids: Collection[str]) -> dict[str, str]:
+    """Customer id -> region, in one query."""
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        sa.select(_customers.c.id, _customers.c.region).where(
+            _customers.c.id.in_(sorted(customer_ids))
+        )
+    )
+    return {row.id: row.region for row in rows}
+
+
+def record(
+    session: Session,
+    type_: str,
+    customer_ids: Iterable[str],
+    *,
+    now: dt.datetime,
+    regions: Mapping[str, str] | None = None,
+    fields: Mapping[str, Iterable[str]] | Iterable[str] = (),
+    purpose: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    audience_now: bool = True,
+    audience_at_commit: bool = False,
+) -> list[str]:
+    """Write one ``type_`` event per customer (flushed with the session's transaction);
+    returns their ids. ``fields`` are names (the same for all, or per customer id);
+    ``data`` must hold no value. The purposes the customers consent to are read now
+    (``audience_now``: before a withdrawal or an erasure takes them away) and/or when the
+    transaction commits (``audience_at_commit``: after the consents given with a new customer
+    or a grant); the audience is both."""
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type_!r}")
+    ids = list(customer_ids)
+    if not ids:
+        return []
+    if regions is None or any(i not in regions for i in ids):
+        regions = {**(regions or {}), **regions_of(session, ids)}
+    body = json.dumps(dict(data or {}), sort_keys=True, separators=(",", ":"))
+    if not isinstance(fields, Mapping):
+        fields = list(fields)  # a generator must not be read once per customer
+    rows = []
+    for customer_id in ids:
+        names = fields.get(customer_id, ()) if isinstance(fields, Mapping) else fields
+        rows.append(
+            {
+                "id": new_event_id(),
+                "type": type_,
+                "occurred_at": now,
+                "customer_id": customer_id,
+                "region": regions.get(customer_id),
+                "purpose": purpose,
+                "fields": ",".join(sorted(set(names))),
+                "data": body,
+            }
+        )
+    connection = session.connection()
+    connection.execute(sa.insert(_EVENTS), rows)
+    event_ids = [str(r["id"]) for r in rows]
+    if audience_now:
+        _capture_audience(session, event_ids)
+    if audience_at_commit:
+        session.info.setdefault(_AT_COMMIT, []).extend(event_ids)
+    return event_ids
+
+
+def _capture_audience(session: Session, event_ids: list[str]) -> None:
+    """Add, for each of these events, the purposes its customer consents to now (those not
+    there yet): one INSERT ... SELECT."""
+    events = _EVENTS.alias("e")
+    audience = _AUDIENCE.alias("a")
+    already = (
+        sa.select(sa.literal(1))
+        .where(audience.c.event_seq == events.c.seq, audience.c.purpose == _consents.c.purpose_code)
+        .exists()
+    )
+    source = (
+        sa.select(events.c.seq, _consents.c.purpose_code)
+        .join(_consents, _consents.c.customer_id == events.c.customer_id)
+        .where(events.c.id.in_(event_ids), _consents.c.granted.is_(True), ~already)
+    )
+    session.connection().execute(sa.insert(_AUDIENCE).from_select(["event_seq", "purpose"], source))
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _complete_audience(session: Session) -> None:
+    """Read, as the transaction commits, the consents of the events that asked for it."""
+    pending = session.info.pop(_AT_COMMIT, None)
+    if pending:
+        _capture_audience(session, pending)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_audience(session: Session) -> None:
+    session.info.pop(_AT_COMMIT, None)
+
+
+def number_committed(session: Session, *, now: dt.datetime, limit: int = 5_000) -> int:
+    """Give the committed events that have no position yet the next positions, in the order
+    they were written; returns how many. One numberer at a time (the relay's job lock; the
+    unique index on ``position`` refuses a second one's numbers)."""
+    waiting = list(
+        session.scalars(
+            sa.select(Event.seq).where(Event.position.is_(None)).order_by(Event.seq).limit(limit)
+        )
+    )
+    if not waiting:
+        return 0
+    last = session.scalar(sa.select(sa.func.max(Event.position))) or 0
+    session.connection().execute(
+        sa.update(_EVENTS)
+        .where(_EVENTS.c.seq == sa.bindparam("target"))
+        .values(position=sa.bindparam("given"), numbered_at=now),
+        [{"target": seq, "given": last + i} for i, seq in enumerate(waiting, start=1)],
+    )
+    return len(waiting)
