@@ -66,22 +66,42 @@ def short_time(value: dt.datetime | str | None) -> str:
 def privacy_requests() -> ResponseReturnValue:
     """The queue of data-subject requests, soonest due first."""
     queue = services.privacy_queue(require_principal())
-    overdue = {"yes": True, "no": False}.get(request.args.get("overdue", ""))
-    items = [queue.view(item) for item in queue.page(overdue=overdue, limit=500).items]
+    answers = {"yes": True, "no": False}
+    overdue = answers.get(request.args.get("overdue", ""))
+    awaiting = answers.get(request.args.get("awaiting_acknowledgement", ""))
+    items = queue.views(queue.page(overdue=overdue, awaiting=awaiting, limit=500).items)
     rows = [
         [i["id"], i["type"], i["status"].replace("_", " "), i["reason"], i["channel"],
          i["customer_id"] or "(no customer)", short_time(i["received_at"]), short_time(i["due_at"]),
-         "OVERDUE" if i["overdue"] else "", "extended" if i["extended"] else ""]
+         "OVERDUE" if i["overdue"] else "", "extended" if i["extended"] else "",
+         systems_told(i)]
         for i in items
     ]  # fmt: skip
     columns = ["request", "type", "status", "reason", "channel", "customer", "received",
-               "due", "overdue", "extension"]  # fmt: skip
+               "due", "overdue", "extension", "systems told"]  # fmt: skip
     forms = [("File a request made by phone, letter or in person",
               url_for("admin.file_privacy_request"), FileRequestForm()),
              ("Extend a due date once (Art. 12(3))", url_for("admin.extend_request"),
               ExtendForm())]  # fmt: skip
-    return table_page("Privacy requests", columns, rows, filters={"overdue": ["", "yes", "no"]},
-                      chosen={"overdue": request.args.get("overdue", "")}, forms=forms)  # fmt: skip
+    filters = {"overdue": ["", "yes", "no"], "awaiting_acknowledgement": ["", "yes", "no"]}
+    chosen = {name: request.args.get(name, "") for name in filters}
+    return table_page("Privacy requests", columns, rows, filters=filters, chosen=chosen,
+                      forms=forms)  # fmt: skip
+
+
+def systems_told(view: dict[str, Any]) -> str:
+    """An erasure's systems: each with when it acknowledged, or that it has not yet."""
+    if view["type"] != "erasure" or view["status"] != "completed":
+        return ""
+    told = [
+        f"{n['system']}: acknowledged {short_time(n['acknowledged_at'])}"
+        if n["acknowledged_at"]
+        else f"{n['system']}: {n['status']}, not acknowledged"
+        for n in view.get("notified", [])
+    ]
+    if view.get("awaiting_acknowledgement") and not told:
+        told = ["being told"]
+    return "; ".join(told)
 
 
 @blueprint.get("/audit")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import audit, foundation, http, policies, privacy, records, retention  # noqa: F401  (each registers its benchmarks)
+from bench import audit, events, foundation, http, policies, privacy, records, retention  # noqa: F401  (each registers its benchmarks)
 from bench.harness import RESULTS_FILE, render, run, write
 
 

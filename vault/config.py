@@ -115,6 +115,7 @@ class Settings:
     # receiver has to connect and to answer; how many deliveries go out at once.
     events_relay_seconds: float = 0.5
     webhook_retry_hours: int = 24
+    webhook_first_retry_seconds: float = 5.0  # doubled after each failure, up to an hour
     webhook_connect_timeout_seconds: float = 3.0
     webhook_timeout_seconds: float = 10.0
     webhook_concurrency: int = 16
@@ -286,7 +287,8 @@ def _check_database_timeouts(settings: Settings) -> None:
 def _check_webhooks(settings: Settings) -> None:
     """Raises ``ConfigurationError`` for a relay period, timeout, retry window or
     concurrency that is not positive."""
-    for name in ("events_relay_seconds", "webhook_retry_hours", "webhook_connect_timeout_seconds",
+    for name in ("events_relay_seconds", "webhook_retry_hours", "webhook_first_retry_seconds",
+                 "webhook_connect_timeout_seconds",
                  "webhook_timeout_seconds", "webhook_concurrency"):  # fmt: skip
         if not getattr(settings, name) > 0:
             raise ConfigurationError(f"VAULT_{name.upper()} must be more than 0")

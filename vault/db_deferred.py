@@ -36,6 +36,7 @@ class _Deferred:
     sql: str
     params: Mapping[str, Any]
     failed: WriteFailed
+    table: str = ""  # the table it writes to
 
 
 class DeferredWrites(psycopg.Connection[Any]):
@@ -45,12 +46,14 @@ class DeferredWrites(psycopg.Connection[Any]):
     _deferred: list[_Deferred] | None = None
     _begun_by_us = False
 
-    def defer(self, sql: str, params: Mapping[str, Any], failed: WriteFailed) -> None:
-        """Send ``sql`` (pyformat placeholders) with ``params`` before the transaction's next
-        statement or with its commit; if it fails, ``failed(error)`` is raised there."""
+    def defer(self, sql: str, params: Mapping[str, Any], failed: WriteFailed,
+              table: str = "") -> None:  # fmt: skip
+        """Send ``sql`` (pyformat placeholders) with ``params`` (a write to ``table``) before
+        the transaction's next statement or with its commit; if it fails, ``failed(error)``
+        is raised there."""
         if self._deferred is None:
             self._deferred = []
-        self._deferred.append(_Deferred(sql, params, failed))
+        self._deferred.append(_Deferred(sql, params, failed, table))
 
     @property
     def deferred(self) -> int:
@@ -64,7 +67,7 @@ class DeferredWrites(psycopg.Connection[Any]):
             text = "; ".join(cursor.mogrify(w.sql, w.params) for w in waiting)
             cursor.execute(f"{text}; {then}" if then else text)
         except psycopg.Error as exc:
-            raise waiting[0].failed(exc) from exc
+            raise _failed_write(waiting, exc).failed(exc) from exc
         finally:
             cursor.close()
 
@@ -111,6 +114,18 @@ class DeferredWrites(psycopg.Connection[Any]):
         super().close()
 
 
+def _failed_write(waiting: list[_Deferred], error: psycopg.Error) -> _Deferred:
+    """Which of the writes sent together failed: the server stops at the first statement
+    that fails but does not say which it was, so the one whose table the error names (a
+    constraint's table, or a relation in the message), else the first."""
+    named = error.diag.table_name or ""
+    message = error.diag.message_primary or ""
+    for write in waiting:
+        if write.table and (write.table == named or f'"{write.table}"' in message):
+            return write
+    return waiting[0]
+
+
 class _DeferrableInsert:
     """An INSERT's SQL on one dialect, and how its values are bound (compiled once)."""
 
@@ -126,6 +141,45 @@ class _DeferrableInsert:
 
 
 _DEFERRABLE: dict[tuple[int, str, tuple[str, ...]], tuple[sa.Insert, _DeferrableInsert]] = {}
+
+
+class _DeferrableStatement:
+    """A statement with named parameters (an INSERT ... SELECT) on one dialect."""
+
+    def __init__(self, statement: sa.Insert, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.names = frozenset(compiled.binds)
+        processors = {n: b.type.bind_processor(dialect) for n, b in compiled.binds.items()}
+        self.processors = {n: p for n, p in processors.items() if p is not None}
+
+    def params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        if set(values) != self.names:
+            raise ValueError(f"the statement takes {sorted(self.names)}, not {sorted(values)}")
+        return {k: (p(v) if (p := self.processors.get(k)) else v)
+                for k, v in values.items()}  # fmt: skip
+
+
+_STATEMENTS: dict[tuple[int, str], tuple[sa.Insert, _DeferrableStatement]] = {}
+
+
+def write_soon(
+    session: Session, statement: sa.Insert, values: Mapping[str, Any],
+    failed: Callable[[Exception], Exception],
+) -> bool:  # fmt: skip
+    """As ``insert_soon``, for a write whose every parameter is named in ``values`` (an
+    INSERT ... SELECT, built once): sent with the transaction's next round trip on
+    PostgreSQL; False, having sent nothing, where writes cannot wait."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, DeferredWrites):
+        return False
+    key = (id(statement), connection.dialect.name)
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS[key] = (statement, _DeferrableStatement(statement, connection.dialect))
+    driver.defer(found[1].sql, found[1].params(values), failed, statement.table.name)
+    return True
 
 
 def insert_soon(
@@ -148,5 +202,5 @@ def insert_soon(
         found = _DEFERRABLE[key] = (statement, _DeferrableInsert(statement, keys,
                                                                  connection.dialect))  # fmt: skip
     insert = found[1]
-    driver.defer(insert.sql, insert.params(values), failed)
+    driver.defer(insert.sql, insert.params(values), failed, statement.table.name)
     return True

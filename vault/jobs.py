@@ -4,6 +4,7 @@ each under its lock, as `vault worker` and `vault serve` run them."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 from flask import Flask
@@ -12,7 +13,8 @@ from vault import runtime, services
 from vault.audit.service import SYSTEM
 from vault.config import Settings
 from vault.db import db, purge_sqlite_wal
-from vault.events.delivery import Relay, Sender
+from vault.events.delivery import Holdoff, Relay
+from vault.events.sender import Sender
 from vault.events.subscriptions import open_secret
 from vault.governance.access_requests import record_expired_grants
 from vault.governance.retention import DEFAULT_BATCH, Sweep, SweepReport
@@ -20,6 +22,10 @@ from vault.governance.retention import run_sweep as sweep_with
 from vault.privacy.desk import PrivacyDesk
 from vault.privacy.queue import record_deadlines
 from vault.worker import Job, Worker, exclusive
+
+# How long the relay keeps its lock before it lets go (and takes it again at once, unless
+# another worker has).
+RELAY_TURN_SECONDS = 30.0
 
 
 def run_sweep(*, dry_run: bool, batch_size: int = DEFAULT_BATCH, bar: Any = None) -> SweepReport:
@@ -37,12 +43,13 @@ def relay(settings: Settings) -> Relay:
     sender = Sender(connect_timeout=settings.webhook_connect_timeout_seconds,
                     timeout=settings.webhook_timeout_seconds,
                     allow_link_local=settings.webhook_allow_link_local,
-                    concurrency=settings.webhook_concurrency)  # fmt: skip
+                    connections_per_host=settings.webhook_concurrency)  # fmt: skip
     cipher = services.webhook_secrets()
     return Relay(db.session, audience_of=services.audience_of_client,
                  secret_of=lambda s: open_secret(cipher, s), sender=sender,
                  commit=db.session.commit, clock=runtime.now,
                  retry_window=dt.timedelta(hours=settings.webhook_retry_hours),
+                 holdoff=Holdoff(first=settings.webhook_first_retry_seconds),
                  concurrency=settings.webhook_concurrency)  # fmt: skip
 
 
@@ -86,17 +93,23 @@ def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
 
     def deliver() -> str:
         with app.app_context():
-            done = relay(settings).run_once()
-            return (
-                f"{done['numbered']} events numbered, {done['fanned_out']} deliveries queued,"
-                f" {done['delivered']} delivered, {done['failed_attempts']} attempts failed"
-            )
+            return _relayed(relay(settings).run_once())
+
+    def keep_delivering(stop: threading.Event) -> str:
+        # The relay goes on for a while under its lock, then lets go of it, so that another
+        # worker may take over should this one stop.
+        with app.app_context():
+            done = relay(settings).run_for(stop, seconds=RELAY_TURN_SECONDS,
+                                           idle=settings.events_relay_seconds)  # fmt: skip
+            return _relayed(done)
 
     with app.app_context():
         engine = db.engine
     jobs = [
             Job("events.relay", settings.events_relay_seconds,
-                exclusive(engine, "events.relay", deliver)),
+                exclusive(engine, "events.relay", deliver),
+                loop=lambda stop: exclusive(engine, "events.relay",
+                                            lambda: keep_delivering(stop))()),
             # in this order, so that one pass seals the events the others wrote
             Job("retention.sweep", settings.retention_sweep_seconds,
                 exclusive(engine, "retention.sweep", sweep)),
@@ -107,6 +120,13 @@ def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
             Job("audit.seal", settings.audit_seal_seconds, exclusive(engine, "audit.seal", seal)),
     ]  # fmt: skip
     return Worker([job for job in jobs if only is None or job.name in only])
+
+
+def _relayed(done: dict[str, int]) -> str:
+    return (
+        f"{done['numbered']} events numbered, {done['fanned_out']} deliveries queued,"
+        f" {done['delivered']} delivered, {done['failed_attempts']} attempts failed"
+    )
 
 
 def schedule_summary(settings: Settings) -> str:

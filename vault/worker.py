@@ -33,6 +33,10 @@ class Job:
     every: float  # seconds between runs
     run: Callable[[], str]  # does the work, returns a one-line summary
     next_at: float = 0.0
+    # A job that goes on by itself until told to stop (the event relay): ``run_until`` runs
+    # it on a thread of its own, so that neither it nor the others wait for each other.
+    # ``run`` is still what one pass (``run_due``, ``vault worker --once``) does.
+    loop: Callable[[threading.Event], str] | None = None
 
 
 class Worker:
@@ -40,29 +44,55 @@ class Worker:
         self.jobs = jobs
         self.monotonic = monotonic
 
-    def run_due(self) -> list[tuple[str, str]]:
-        """Run every job that is due; returns (job, summary or error) for each run."""
+    def run_due(self, *, looping: bool = True) -> list[tuple[str, str]]:
+        """Run every job that is due (with ``looping`` false, not those that run on a thread
+        of their own); returns (job, summary or error) for each run."""
         now = self.monotonic()
         done = []
         for job in self.jobs:
-            if job.next_at > now:
+            if job.next_at > now or (job.loop is not None and not looping):
                 continue
-            try:
-                summary = job.run()
-                log.info("job.done", job=job.name, summary=summary)
-            except Exception as exc:  # a job's failure must not stop the others
-                summary = f"failed: {type(exc).__name__}"
-                log.error("job.failed", job=job.name, error_type=type(exc).__name__)
+            done.append((job.name, _run(job.name, job.run)))
             job.next_at = now + job.every
-            done.append((job.name, summary))
         return done
 
     def run_until(self, stop: threading.Event) -> None:
-        """Run the jobs on their schedule until ``stop`` is set."""
+        """Run the jobs on their schedule until ``stop`` is set; each looping job on a thread
+        of its own, started again ``every`` seconds after it returns."""
+        threads = [
+            threading.Thread(
+                target=_keep_running, args=(job, stop), name=f"vault-{job.name}", daemon=True
+            )
+            for job in self.jobs
+            if job.loop is not None
+        ]
+        for thread in threads:
+            thread.start()
+        scheduled = [job for job in self.jobs if job.loop is None]
         while not stop.is_set():
-            self.run_due()
-            wait = min(job.next_at for job in self.jobs) - self.monotonic()
+            self.run_due(looping=False)
+            wait = min((job.next_at for job in scheduled), default=60.0) - self.monotonic()
             stop.wait(max(wait, 0.05))
+        for thread in threads:
+            thread.join()
+
+
+def _run(name: str, run: Callable[[], str]) -> str:
+    try:
+        summary = run()
+        log.info("job.done", job=name, summary=summary)
+    except Exception as exc:  # a job's failure must not stop the others
+        summary = f"failed: {type(exc).__name__}"
+        log.error("job.failed", job=name, error_type=type(exc).__name__)
+    return summary
+
+
+def _keep_running(job: Job, stop: threading.Event) -> None:
+    loop = job.loop
+    assert loop is not None
+    while not stop.is_set():
+        _run(job.name, lambda: loop(stop))
+        stop.wait(job.every)
 
 
 _LOCAL_LOCKS: dict[str, threading.Lock] = {}

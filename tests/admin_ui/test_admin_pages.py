@@ -19,7 +19,8 @@ from tests.helpers import (
     form_token,
     log_in,
 )
-from vault import runtime
+from tests.support.receiver import running_receiver
+from vault import jobs, runtime
 from vault.audit.models import AuditEvent
 from vault.clock import FixedClock
 from vault.db import db
@@ -354,3 +355,39 @@ def test_officers_file_a_request_for_a_customer_who_called(
     assert filed[1] in page.split("</p>", 1)[1]  # and in the queue below
     outbox = Path(app.config["VAULT_SETTINGS"].instance_path) / "outbox"
     assert len(list(outbox.glob("*.eml"))) == 1  # the link, to the address on file
+
+
+def test_the_queue_shows_the_systems_told_of_an_erasure_until_they_acknowledge(
+    officer: FlaskClient, app: Flask, customer_id: str, make_token: Callable[..., str]
+) -> None:
+    api = app.test_client()
+    admin = bearer(make_token(role="admin", name="ops"))
+    filer = bearer(make_token(role="compliance_officer", name="desk"))
+    crm = make_token(role="sales", name="crm-listener")
+    with running_receiver() as receiver:
+        subscribed = api.post("/api/v1/subscriptions", headers=admin, json={
+            "name": "crm-hooks", "url": receiver.url, "client": "crm-listener",
+            "events": ["customer.erased"]})  # fmt: skip
+        assert subscribed.status_code == 201
+        filed = api.post("/api/v1/privacy-requests", headers=filer, json={
+            "type": "erasure", "customer_id": customer_id, "channel": "phone",
+            "identity_check": "callback_to_number_on_file"})  # fmt: skip
+        request_id = filed.get_json()["id"]
+        with app.app_context():
+            jobs.relay(app.config["VAULT_SETTINGS"]).run_once()
+        assert len(receiver.received) == 1
+
+    def queue(awaiting: str) -> str:
+        page = officer.get(f"/admin/privacy-requests?awaiting_acknowledgement={awaiting}")
+        assert page.status_code == 200
+        return page.get_data(as_text=True)
+
+    waiting = queue("yes")
+    assert request_id in waiting
+    assert "crm-hooks: delivered, not acknowledged" in waiting
+    assert request_id not in queue("no")
+    feed = api.get("/api/v1/events", headers=bearer(crm)).get_json()["items"]
+    (erased,) = [e for e in feed if e["type"] == "customer.erased"]
+    assert api.post(f"/api/v1/events/{erased['id']}/ack", headers=bearer(crm)).status_code == 200
+    assert request_id not in queue("yes")
+    assert "crm-hooks: acknowledged" in queue("no")

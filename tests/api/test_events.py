@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,9 @@ from tests.support.receiver import Receiver, running_receiver
 from vault import jobs, runtime
 from vault.clock import FixedClock
 from vault.db import db
+from vault.events.delivery import Holdoff
 from vault.governance.consent import record_consent
+from vault.privacy.documents import signature_holds
 
 EVENTS = "/api/v1/events"
 SUBSCRIPTIONS = "/api/v1/subscriptions"
@@ -288,3 +291,97 @@ def test_a_delivery_is_failed_once_the_retry_window_has_passed(
         assert delivery["status"] == "failed"
         assert delivery["last_status_code"] == 503
         assert 2 <= delivery["attempts"] <= 30
+
+
+def test_an_erasure_shows_the_systems_told_and_their_acknowledgements(
+    app: Flask, client: FlaskClient, tokens: Tokens, admin: dict[str, str],
+    officer: dict[str, str],
+) -> None:  # fmt: skip
+    sales = bearer(tokens["sales"], **{"X-Purpose": "sales"})
+    customer_id = create(client, sales)
+    with running_receiver() as receiver:
+        made = new_subscription(client, admin, receiver.url, events=["customer.erased"])
+        filed = client.post("/api/v1/privacy-requests", headers=officer, json={
+            "type": "erasure", "customer_id": customer_id, "channel": "phone",
+            "identity_check": "callback_to_number_on_file"})  # fmt: skip
+        assert filed.status_code == 201, filed.get_json()
+        request_id = filed.get_json()["id"]
+
+        def seen() -> dict[str, Any]:
+            body: dict[str, Any] = client.get(f"/api/v1/privacy-requests/{request_id}",
+                                              headers=officer).get_json()  # fmt: skip
+            return body
+
+        def awaiting(flag: str) -> list[str]:
+            listed = client.get("/api/v1/privacy-requests", headers=officer,
+                                query_string={"awaiting_acknowledgement": flag})  # fmt: skip
+            return [item["id"] for item in listed.get_json()["items"]]
+
+        # not told yet: waiting, and nobody listed
+        assert seen()["awaiting_acknowledgement"] is True
+        assert seen()["notified"] == []
+        assert request_id in awaiting("true")
+        relay(app)
+        (told,) = seen()["notified"]
+        assert (told["system"], told["client"], told["status"]) == ("crm-hooks", "crm", "delivered")
+        assert told["delivered_at"]
+        assert told["acknowledged_at"] is None
+        assert seen()["awaiting_acknowledgement"] is True
+        (delivered,) = verify(receiver, made["secret"])
+        assert (delivered["type"], delivered["customer_id"]) == ("customer.erased", customer_id)
+        acked = client.post(f"{EVENTS}/{delivered['id']}/ack", headers=bearer(tokens["sales"]))
+        assert acked.status_code == 200
+    view = seen()
+    assert view["awaiting_acknowledgement"] is False
+    when = dt.datetime.fromisoformat(view["notified"][0]["acknowledged_at"])
+    assert when == dt.datetime.fromisoformat(acked.get_json()["acknowledged_at"])
+    certificate = view["certificate"]
+    assert certificate["recipients"] == view["notified"]
+    with app.app_context():
+        assert signature_holds(runtime.customer_store(), certificate)
+        forged = {**certificate, "recipients": []}
+        assert not signature_holds(runtime.customer_store(), forged)
+    assert request_id in awaiting("false")
+    assert request_id not in awaiting("true")
+
+
+def test_a_receiver_that_answers_again_gets_its_waiting_retries_at_once(
+    app: Flask, client: FlaskClient, tokens: Tokens, admin: dict[str, str]
+) -> None:
+    sales = bearer(tokens["sales"], **{"X-Purpose": "sales"})
+    with running_receiver() as receiver:
+        made = new_subscription(client, admin, receiver.url)
+        waiting = [create(client, sales, fields={"email": f"w{n}@example.org"}) for n in range(3)]
+        with app.app_context():
+            relayer = jobs.relay(app.config["VAULT_SETTINGS"])
+            relayer.holdoff = Holdoff(first=0.01)  # left alone for a hundredth of a second
+            receiver.answers = [503, 503, 503]
+            assert relayer.run_once()["failed_attempts"] == 3
+            assert relayer.holdoff.failures == {made["id"]: 1}  # one pause, not three
+            assert relayer.run_once()["delivered"] == 0  # their retries are not due yet
+            later = create(client, sales, fields={"email": "later@example.org"})
+            time.sleep(0.02)
+            assert relayer.run_once()["delivered"] == 1  # the receiver answers again...
+            assert relayer.run_once()["delivered"] == 3  # ...so what waited goes at once
+    delivered = [b["customer_id"] for b in verify(receiver, made["secret"])[3:]]
+    assert delivered[0] == later
+    assert sorted(delivered[1:]) == sorted(waiting)
+
+
+def test_a_holdoff_grows_only_when_the_first_attempt_after_it_fails() -> None:
+    now = [0.0]
+    holdoff = Holdoff(clock=lambda: now[0], first=1.0, longest=3.0)
+    holdoff.failed("sub")
+    holdoff.failed("sub")  # on its way when the first failed: the same pause
+    assert holdoff.failures["sub"] == 1
+    assert 0.5 <= holdoff.until["sub"] <= 1.0
+    now[0] = 1.0
+    holdoff.failed("sub")
+    assert holdoff.failures["sub"] == 2
+    for _ in range(5):  # doubling, but never past the longest pause
+        now[0] = holdoff.until["sub"]
+        holdoff.failed("sub")
+        assert holdoff.until["sub"] - now[0] <= 3.0
+    assert holdoff.reached("sub") is True
+    assert holdoff.reached("sub") is False
+    assert not holdoff.holds("sub")

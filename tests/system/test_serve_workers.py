@@ -56,7 +56,8 @@ def test_two_vaults_on_one_host_each_have_their_own_control_socket(
         assert not (home / ".gunicorn").exists()
         assert sealed_within(app, 6, seconds=20) >= 6  # the master's jobs seal the log
     text = log_one.read_text(encoding="utf-8")
-    assert "Scheduled jobs in the server's master process: audit sealing every 1 s." in text
+    scheduled = "audit sealing every 1 s, events relayed as they come."
+    assert f"Scheduled jobs in the server's master process: {scheduled}" in text
     assert "Booting worker" in text
     assert "Traceback" not in text + log_two.read_text(encoding="utf-8")
 

@@ -176,4 +176,5 @@ def test_serve_seals_the_audit_log_by_default(
     log = tmp_path / "served.log"
     with served_vault(app, log, VAULT_AUDIT_SEAL_SECONDS="1"):
         assert sealed_within(app, 4, seconds=20) >= 4
-    assert "Scheduled jobs in this process: audit sealing every 1 s." in log.read_text("utf-8")
+    scheduled = "audit sealing every 1 s, events relayed as they come."
+    assert f"Scheduled jobs in this process: {scheduled}" in log.read_text("utf-8")

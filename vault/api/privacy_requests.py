@@ -32,6 +32,10 @@ class QueueQuerySchema(ma.Schema):
     status = ma.fields.String(validate=ma.validate.OneOf(PRIVACY_REQUEST_STATUSES))
     type = ma.fields.String(validate=ma.validate.OneOf(PRIVACY_REQUEST_TYPES))
     overdue = ma.fields.Boolean()
+    awaiting_acknowledgement = ma.fields.Boolean(
+        metadata={"description": "completed erasures that a subscribed system has not yet"
+                  " acknowledged (true), or the others (false)"}
+    )  # fmt: skip
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
     cursor = ma.fields.String(validate=ma.validate.Length(max=200))
 
@@ -59,17 +63,20 @@ def _queue() -> PrivacyQueue:
 @blueprint.get("")
 @blueprint.arguments(QueueQuerySchema, location="query")
 def list_requests(args: dict[str, Any]) -> dict[str, Any]:
-    """The queue, soonest due first; filters ``status``, ``type``, ``overdue``."""
+    """The queue, soonest due first; filters ``status``, ``type``, ``overdue``,
+    ``awaiting_acknowledgement``. An erasure lists the systems told of it (``notified``) and
+    whether one has still to acknowledge it."""
     queue = _queue()
     page = queue.page(status=args.get("status"), kind=args.get("type"),
-                      overdue=args.get("overdue"), limit=args["limit"],
-                      cursor=args.get("cursor"))  # fmt: skip
-    return {"items": [queue.view(r) for r in page.items], "next_cursor": page.next_cursor}
+                      overdue=args.get("overdue"), awaiting=args.get("awaiting_acknowledgement"),
+                      limit=args["limit"], cursor=args.get("cursor"))  # fmt: skip
+    return {"items": queue.views(page.items), "next_cursor": page.next_cursor}
 
 
 @blueprint.get("/<request_id>")
 def get_one(request_id: str) -> dict[str, Any]:
-    """One request, with its deletion certificate once an erasure is done."""
+    """One request, with its deletion certificate once an erasure is done: as of now, with
+    the subscribed systems told of it and when each acknowledged."""
     queue = _queue()
     return queue.view(queue.get(request_id))
 

@@ -22,7 +22,8 @@ from vault.serving import VaultServer
 )  # fmt: skip
 @click.option(
     "--no-jobs", is_flag=True,
-    help="Run no scheduled job here, not even audit sealing (a `vault worker` runs them).",
+    help="Run no scheduled job here, not even audit sealing and the event relay (a `vault "
+    "worker` runs them).",
 )  # fmt: skip
 @click.option(
     "--workers", type=click.IntRange(min=1), default=None,
@@ -37,9 +38,9 @@ def serve_command(
     *, host: str, port: int, with_worker: bool, no_jobs: bool, workers: int | None, threads: int
 ) -> None:
     """Serve the API, the privacy portal and the admin UI, sealing the audit log every
-    VAULT_AUDIT_SEAL_SECONDS unless --no-jobs. With --workers N, gunicorn serves with N
-    worker processes and the jobs run once, in its master; its control socket is
-    gunicorn.ctl in the instance folder."""
+    VAULT_AUDIT_SEAL_SECONDS and relaying events to subscribed systems unless --no-jobs.
+    With --workers N, gunicorn serves with N worker processes and the jobs run once, in its
+    master; its control socket is gunicorn.ctl in the instance folder."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if with_worker and no_jobs:
         raise click.UsageError("give --worker or --no-jobs, not both")
@@ -56,9 +57,11 @@ def serve_command(
         )
     jobs = None
     if not no_jobs:
-        jobs = scheduled_jobs(app, only=None if with_worker else {"audit.seal"}).run_until
+        own = {"audit.seal", "events.relay"}
+        jobs = scheduled_jobs(app, only=None if with_worker else own).run_until
         summary = schedule_summary(current_settings()) if with_worker else (
-            f"audit sealing every {current_settings().audit_seal_seconds} s")  # fmt: skip
+            f"audit sealing every {current_settings().audit_seal_seconds} s, events relayed"
+            " as they come")  # fmt: skip
         where = "the server's master process" if workers else "this process"
         click.echo(f"Scheduled jobs in {where}: {summary}.")
     click.echo(f"Vault on http://{host}:{port}  (admin UI: /admin, API docs: /api/v1/docs)")

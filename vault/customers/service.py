@@ -251,9 +251,9 @@ class CustomerStore:
         ).one_or_none()
         return or_not_found(row, "no such customer")
 
-    def require_active(self, customer_id: str) -> None:
-        """Raises ``NotFound`` unless the customer exists and is active."""
-        self._active_row(customer_id)
+    def require_active(self, customer_id: str) -> str:
+        """The region of the customer; raises ``NotFound`` unless it exists and is active."""
+        return str(self._active_row(customer_id).region)
 
     def cipher_for(self, customer_id: str, row: Any = None) -> FieldCipher:
         """The field cipher of an active customer (``NotFound`` otherwise)."""

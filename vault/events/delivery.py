@@ -1,15 +1,18 @@
 """The relay: numbers committed events, fans them out to subscriptions, and delivers them as
-Standard Webhooks (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``).
+signed webhooks (``vault.events.sender``).
 
 At least once: a delivery is marked delivered only after its receiver answered 2xx, in a
 transaction of its own after the call; a relay killed in between leaves it pending, and the
 next round sends it again (a receiver deduplicates by ``webhook-id``, the event's id). In
 order per customer: a delivery waits while an earlier one for the same customer and
-subscription is pending. Anything but a 2xx (a timeout, a refused connection, a redirect, a
-5xx) is retried with exponential backoff and jitter until the retry window has passed, then
-marked failed. Deliveries go out on a thread pool, at most a few per subscription in a round,
-with connect and read timeouts and at most ``MAX_ANSWER_BYTES`` of an answer read, so a slow
-or broken receiver costs bounded time and memory.
+subscription is pending (one on its way is still pending). Anything but a 2xx (a timeout, a
+refused connection, a redirect, a 5xx) is retried with exponential backoff and jitter until
+the retry window has passed, then marked failed.
+
+A receiver that is down does not hold up the others: attempts go out on a thread pool with at
+most ``per_subscription`` of them on their way to one subscription, and a subscription whose
+receiver cannot be reached is left alone for a while (``Holdoff``) instead of being tried
+once per waiting event. When it answers again, its waiting retries are made due at once.
 """
 
 from __future__ import annotations
@@ -17,122 +20,71 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import random
+import threading
+import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-from urllib.parse import urlsplit
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, cast
 
 import sqlalchemy as sa
-import urllib3
 from sqlalchemy.orm import Session
-from standardwebhooks.webhooks import Webhook
 
 from vault.events.audience import Audience
 from vault.events.models import Delivery, Event, Subscription
 from vault.events.outbox import number_committed
-from vault.events.subscriptions import receiver_allowed
+from vault.events.sender import (
+    FIRST_RETRY_SECONDS,
+    Attempt,
+    Outcome,
+    Sender,
+    retry_delay,
+)
 from vault.logs import get_logger
 
 log = get_logger("vault.events")
 
-MAX_ANSWER_BYTES = 64 * 1024
 FAN_OUT_BATCH = 2_000
-PER_SUBSCRIPTION = 50  # deliveries per subscription and round
-FIRST_RETRY_SECONDS = 5.0
-LONGEST_RETRY_SECONDS = 3600.0
-USER_AGENT = "Vault-Webhooks/1"
+DUE_BATCH = 1_000
+# Attempts on their way: delivery id -> (its future, its subscription's id).
+InFlight = dict[int, tuple[Future[Outcome], str]]
+_DELIVERIES = cast(sa.Table, Delivery.__table__)
+_EVENTS = cast(sa.Table, Event.__table__)
 
 
-def retry_delay(attempts: int, *, rng: Callable[[], float] = random.random) -> float:
-    """Seconds before the next attempt after ``attempts`` failed ones: doubling from
-    ``FIRST_RETRY_SECONDS`` up to ``LONGEST_RETRY_SECONDS``, with jitter (half to all of it)."""
-    delay = min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), LONGEST_RETRY_SECONDS)
-    return float(delay * (0.5 + rng() / 2))
+@dataclasses.dataclass
+class Holdoff:
+    """Subscriptions whose receiver could not be reached, and until when they are left
+    alone: doubling, from ``first`` up to ``longest`` seconds, each time the first attempt
+    after a pause fails too (attempts that were on their way when it began do not count)."""
 
+    clock: Callable[[], float] = time.monotonic
+    first: float = FIRST_RETRY_SECONDS
+    longest: float = 60.0
+    until: dict[str, float] = dataclasses.field(default_factory=dict)
+    failures: dict[str, int] = dataclasses.field(default_factory=dict)
 
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    delivery_id: int
-    status_code: int | None  # None: no answer
-    error: str  # "" when delivered; a short code otherwise (never a body)
+    def holds(self, subscription_id: str) -> bool:
+        return self.until.get(subscription_id, 0.0) > self.clock()
 
+    def failed(self, subscription_id: str) -> None:
+        if self.holds(subscription_id):
+            return
+        count = self.failures.get(subscription_id, 0) + 1
+        self.failures[subscription_id] = count
+        pause = min(retry_delay(count, first=self.first), self.longest)
+        self.until[subscription_id] = self.clock() + pause
 
-@dataclasses.dataclass(frozen=True)
-class Attempt:
-    delivery_id: int
-    url: str
-    event_id: str
-    body: bytes
-    secret: str
-
-
-class Sender:
-    """POSTs signed bodies over one pool of connections (no redirects followed, no retries:
-    the relay retries)."""
-
-    def __init__(self, *, connect_timeout: float, timeout: float, allow_link_local: bool,
-                 concurrency: int) -> None:  # fmt: skip
-        self.allow_link_local = allow_link_local
-        self.timeout = urllib3.Timeout(connect=connect_timeout, read=timeout)
-        self.pool = urllib3.PoolManager(num_pools=64, maxsize=concurrency, retries=False,
-                                        block=False)  # fmt: skip
-
-    def headers(self, attempt: Attempt, now: dt.datetime) -> dict[str, str]:
-        signature = Webhook(attempt.secret).sign(attempt.event_id, now, attempt.body)
-        return {
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "webhook-id": attempt.event_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": signature,
-        }
-
-    def send(self, attempt: Attempt) -> Outcome:
-        """One attempt, signed with the time it is made (the wall clock: receivers refuse a
-        timestamp minutes away from theirs)."""
-        now = dt.datetime.now(dt.UTC)
-        parts = urlsplit(attempt.url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        if not receiver_allowed(parts.hostname or "", port, allow_link_local=self.allow_link_local):
-            return Outcome(attempt.delivery_id, None, "address_refused")
-        try:
-            response = self.pool.request(
-                "POST", attempt.url, body=attempt.body, headers=self.headers(attempt, now),
-                timeout=self.timeout, redirect=False, preload_content=False,
-            )  # fmt: skip
-        except urllib3.exceptions.TimeoutError:
-            return Outcome(attempt.delivery_id, None, "timeout")
-        except urllib3.exceptions.HTTPError as exc:
-            return Outcome(attempt.delivery_id, None, _connection_error(exc))
-        try:
-            response.read(MAX_ANSWER_BYTES)  # an answer's body is not kept; bounded all the same
-        except urllib3.exceptions.HTTPError:
-            pass
-        finally:
-            response.close()  # an unread rest is not drained: the connection goes
-        status = response.status
-        if 200 <= status < 300:
-            return Outcome(attempt.delivery_id, status, "")
-        kind = "redirect" if 300 <= status < 400 else "http_error"
-        return Outcome(attempt.delivery_id, status, kind)
-
-
-def _connection_error(exc: Exception) -> str:
-    text = type(getattr(exc, "reason", None) or exc).__name__
-    if "NewConnection" in text or "ConnectionRefused" in text:
-        return "connection_refused"
-    if "NameResolution" in text:
-        return "name_not_resolved"
-    if "SSL" in text:
-        return "tls_error"
-    return "connection_error"
+    def reached(self, subscription_id: str) -> bool:
+        """Forget the subscription's failures; returns whether it had any."""
+        self.until.pop(subscription_id, None)
+        return self.failures.pop(subscription_id, 0) > 0
 
 
 @dataclasses.dataclass
 class Relay:
-    """One relay over a session: ``run_once`` numbers, fans out and delivers, committing
-    between the steps (``commit``)."""
+    """The relay over one session. ``run_once`` does one round and waits for its attempts
+    (``vault worker --once``, tests); ``run_for`` goes on round after round without waiting
+    for slow receivers, as the worker runs it."""
 
     session: Session
     audience_of: Callable[[str], Audience]  # API client id -> what it may hear of
@@ -142,42 +94,95 @@ class Relay:
     clock: Callable[[], dt.datetime]
     retry_window: dt.timedelta = dt.timedelta(hours=24)
     concurrency: int = 16
+    per_subscription: int = 8
+    holdoff: Holdoff = dataclasses.field(default_factory=Holdoff)
+    _secrets: dict[tuple[str, bytes], str] = dataclasses.field(default_factory=dict)
 
     def run_once(self) -> dict[str, int]:
+        """Number, fan out, attempt every due delivery once and record the outcomes."""
+        numbered, fanned, subscriptions = self._prepare()
+        outcomes: list[Outcome] = []
+        with ThreadPoolExecutor(max_workers=self.concurrency,
+                                thread_name_prefix="vault-webhooks") as pool:  # fmt: skip
+            started = self._start_due(pool, {}, subscriptions)
+            outcomes = [future.result() for future, _sub in started.values()]
+        self._record(outcomes)
+        return _summary(numbered, fanned, outcomes)
+
+    def run_for(self, stop: threading.Event, *, seconds: float, idle: float) -> dict[str, int]:
+        """Rounds until ``stop`` is set or ``seconds`` have passed: each records the attempts
+        that finished, numbers and fans out new events, and starts the due deliveries without
+        waiting for them; with nothing to do it waits up to ``idle`` seconds. Attempts on
+        their way at the end are waited for (their timeouts bound it) and recorded."""
+        deadline = time.monotonic() + seconds
+        totals = {"numbered": 0, "fanned_out": 0, "delivered": 0, "failed_attempts": 0}
+        in_flight: InFlight = {}
+        with ThreadPoolExecutor(max_workers=self.concurrency,
+                                thread_name_prefix="vault-webhooks") as pool:  # fmt: skip
+            while True:
+                finished = _take_finished(in_flight)
+                self._record(finished)
+                if stop.is_set() or time.monotonic() >= deadline:
+                    break
+                numbered, fanned, subscriptions = self._prepare()
+                started = self._start_due(pool, in_flight, subscriptions)
+                in_flight.update(started)
+                _add(totals, _summary(numbered, fanned, finished))
+                if not (finished or started or numbered or fanned):
+                    if in_flight:
+                        wait([f for f, _s in in_flight.values()], timeout=idle,
+                             return_when=FIRST_COMPLETED)  # fmt: skip
+                    else:
+                        stop.wait(idle)
+            rest = [future.result() for future, _sub in in_flight.values()]
+        self._record(rest)
+        _add(totals, _summary(0, 0, rest))
+        return totals
+
+    def _prepare(self) -> tuple[int, int, dict[str, Subscription]]:
         numbered = number_committed(self.session, now=self.clock())
         self.commit()
-        fanned = self.fan_out()
+        subscriptions = {s.id: s for s in self._subscriptions()}
+        fanned = self.fan_out(subscriptions.values())
         self.commit()
-        outcomes = self.deliver_due()
-        delivered = sum(1 for o in outcomes if not o.error)
-        return {"numbered": numbered, "fanned_out": fanned, "delivered": delivered,
-                "failed_attempts": len(outcomes) - delivered}  # fmt: skip
+        return numbered, fanned, subscriptions
+
+    def _subscriptions(self) -> list[Subscription]:
+        # as they are now: an admin may have changed one since this session last read it
+        query = sa.select(Subscription).execution_options(populate_existing=True)
+        return list(self.session.scalars(query))
 
     # --- fan-out ------------------------------------------------------------------------------
 
-    def fan_out(self) -> int:
+    def fan_out(self, subscriptions: Iterable[Subscription] | None = None) -> int:
         """Queue, for every subscription, the numbered events since it last looked that it
-        may hear of; returns how many deliveries were queued."""
+        may hear of; returns how many deliveries were queued. A subscription replayed
+        meanwhile (its mark moved back) is left for the next round."""
+        if subscriptions is None:
+            subscriptions = self._subscriptions()
         top = self.session.scalar(sa.select(sa.func.max(Event.position))) or 0
         queued = 0
-        for subscription in self.session.scalars(sa.select(Subscription)).all():
-            if subscription.fanned_out_to >= top:
+        for subscription in subscriptions:
+            start = subscription.fanned_out_to
+            if start >= top:
                 continue
             audience = self.audience_of(subscription.client_id)
             types = [t for t in subscription.event_types.split(",") if t]
-            start = subscription.fanned_out_to
-            while start < top:
-                end = min(start + FAN_OUT_BATCH, top)
-                queued += self._fan_out_range(subscription, audience, types, start, end)
-                start = end
-            subscription.fanned_out_to = top
-        self.session.flush()
+            for low in range(start, top, FAN_OUT_BATCH):
+                high = min(low + FAN_OUT_BATCH, top)
+                queued += self._fan_out_range(subscription, audience, types, low, high)
+            self.session.execute(
+                sa.update(Subscription)
+                .where(Subscription.id == subscription.id, Subscription.fanned_out_to == start)
+                .values(fanned_out_to=top)
+                .execution_options(synchronize_session=False)
+            )
         return queued
 
     def _fan_out_range(self, subscription: Subscription, audience: Audience, types: list[str],
                        start: int, end: int) -> int:  # fmt: skip
-        events = self.session.scalars(
-            sa.select(Event)
+        events = self.session.execute(
+            sa.select(_EVENTS)
             .where(
                 Event.position > start,
                 Event.position <= end,
@@ -218,10 +223,10 @@ class Relay:
 
     # --- delivery -----------------------------------------------------------------------------
 
-    def due(self, limit: int = 1_000) -> list[tuple[Delivery, Event, Subscription]]:
-        """Deliveries to attempt now: pending, due, of an active subscription, with no earlier
-        pending delivery for the same customer and subscription."""
-        now = self.clock()
+    def due(self, limit: int = DUE_BATCH) -> list[Any]:
+        """Deliveries to attempt now, as rows with their event's columns: pending, due, of
+        an active subscription, with no earlier pending delivery for the same customer and
+        subscription."""
         earlier = sa.orm.aliased(Delivery)
         blocked = (
             sa.select(earlier.id)
@@ -233,96 +238,184 @@ class Relay:
             )
             .exists()
         )
-        rows = self.session.execute(
-            sa.select(Delivery, Event, Subscription)
+        query = (
+            sa.select(
+                Delivery.id.label("delivery_id"),
+                Delivery.subscription_id,
+                Delivery.attempts,
+                Delivery.created_at.label("queued_at"),
+                Event.seq,
+                Event.id,
+                Event.type,
+                Event.occurred_at,
+                Event.customer_id,
+                Event.purpose,
+                Event.fields,
+                Event.data,
+            )
             .join(Event, Event.seq == Delivery.event_seq)
             .join(Subscription, Subscription.id == Delivery.subscription_id)
             .where(
                 Delivery.status == "pending",
-                Delivery.next_attempt_at <= now,
+                Delivery.next_attempt_at <= self.clock(),
                 Subscription.status == "active",
                 ~blocked,
             )
             .order_by(Delivery.position)
             .limit(limit)
-        ).all()
-        per_subscription: dict[str, int] = {}
-        chosen = []
-        for delivery, event, subscription in rows:
-            count = per_subscription.get(subscription.id, 0)
-            if count < PER_SUBSCRIPTION:
-                per_subscription[subscription.id] = count + 1
-                chosen.append((delivery, event, subscription))
-        return chosen
+        )
+        return list(self.session.execute(query).all())
 
-    def deliver_due(self) -> list[Outcome]:
-        """Attempt every due delivery once; record the outcomes and commit."""
-        work = self.due()
-        if not work:
-            return []
+    def _start_due(self, pool: ThreadPoolExecutor, in_flight: InFlight,
+                   subscriptions: dict[str, Subscription]) -> InFlight:  # fmt: skip
+        """Start the due deliveries that are not on their way already, within the limits per
+        subscription; returns them (delivery id -> (future, subscription id))."""
+        busy: dict[str, int] = {}
+        for _future, subscription_id in in_flight.values():
+            busy[subscription_id] = busy.get(subscription_id, 0) + 1
+        room = self.concurrency * 4 - len(in_flight)
+        rows = self.due(limit=DUE_BATCH + len(in_flight)) if room > 0 else []
         audiences: dict[str, Audience] = {}
-        secrets: dict[str, str] = {}
         attempts: list[Attempt] = []
         unseen: list[Outcome] = []
-        for delivery, event, subscription in work:
+        for row in rows:
+            subscription = subscriptions.get(row.subscription_id)
+            if row.delivery_id in in_flight or subscription is None or len(attempts) >= room:
+                continue
+            if busy.get(subscription.id, 0) >= self.per_subscription or self.holdoff.holds(
+                subscription.id
+            ):
+                continue
             audience = audiences.get(subscription.client_id)
             if audience is None:
                 audience = audiences[subscription.client_id] = self.audience_of(
                     subscription.client_id
                 )
-            if subscription.id not in secrets:
-                secrets[subscription.id] = self.secret_of(subscription)
-            body = audience.body(event)
-            if body is None:  # its client may no longer read any field the event names
-                unseen.append(Outcome(delivery.id, None, "not_visible"))
+            body = None if audience.hears_nothing else audience.body(row)
+            if body is None:  # its client may no longer hear of it (revoked, fields hidden)
+                unseen.append(Outcome(row.delivery_id, None, "not_visible"))
                 continue
+            busy[subscription.id] = busy.get(subscription.id, 0) + 1
             attempts.append(
                 Attempt(
-                    delivery.id, subscription.url, event.id, _encode(body), secrets[subscription.id]
+                    row.delivery_id,
+                    subscription.id,
+                    subscription.url,
+                    row.id,
+                    _encode(body),
+                    self._secret(subscription),
+                    row.attempts,
+                    row.queued_at,
                 )
             )
-        # The reads above must not hold a transaction open across the calls.
-        self.commit()
-        outcomes: list[Outcome] = []
-        if attempts:
-            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(attempts)),
-                                    thread_name_prefix="vault-webhooks") as pool:  # fmt: skip
-                outcomes = list(pool.map(self.sender.send, attempts))
-        self._record(outcomes, unseen)
-        self.commit()
-        return outcomes
+        self._record(unseen)
+        self.commit()  # the reads above must not hold a transaction open across the calls
+        return {a.delivery_id: (pool.submit(self._send, a), a.subscription_id) for a in attempts}
 
-    def _record(self, outcomes: Iterable[Outcome], unseen: Iterable[Outcome] = ()) -> None:
+    def _send(self, attempt: Attempt) -> Outcome:
+        outcome = self.sender.send(attempt)
+        return dataclasses.replace(outcome, attempt=attempt)
+
+    def _secret(self, subscription: Subscription) -> str:
+        key = (subscription.id, subscription.secret_ciphertext)
+        if key not in self._secrets:
+            self._secrets[key] = self.secret_of(subscription)
+        return self._secrets[key]
+
+    def _record(self, outcomes: Iterable[Outcome]) -> None:
+        """Write the outcomes (one UPDATE each, of deliveries still pending: one deleted with
+        its subscription meanwhile is left alone) and commit."""
+        outcomes = list(outcomes)
+        if not outcomes:
+            return
         now = self.clock()
-        outcomes, unseen = list(outcomes), list(unseen)
-        ids = [o.delivery_id for o in [*outcomes, *unseen]]
-        found = {
-            d.id: d for d in self.session.scalars(sa.select(Delivery).where(Delivery.id.in_(ids)))
-        }
-        for outcome in unseen:
-            delivery = found.get(outcome.delivery_id)
-            if delivery is not None and delivery.status == "pending":
-                delivery.status, delivery.last_error = "failed", outcome.error
+        tried: list[dict[str, Any]] = []
+        unsent: list[dict[str, Any]] = []
+        recovered: set[str] = set()
         for outcome in outcomes:
-            delivery = found.get(outcome.delivery_id)
-            if delivery is None or delivery.status != "pending":
-                continue  # deleted with its subscription meanwhile
-            delivery.attempts += 1
-            delivery.last_attempt_at = now
-            delivery.last_status_code = outcome.status_code
-            delivery.last_error = outcome.error
+            attempt = outcome.attempt
+            if attempt is None:  # never sent: its client may no longer hear of it
+                unsent.append({"target": outcome.delivery_id, "new_last_error": outcome.error})
+                continue
+            count = attempt.attempts + 1
+            row: dict[str, Any] = {"target": outcome.delivery_id, "new_status": "pending",
+                   "new_attempts": count, "new_at": now,
+                   "new_code": outcome.status_code, "new_error": outcome.error,
+                   "new_next": now, "new_delivered_at": None}  # fmt: skip
+            tried.append(row)
             if not outcome.error:
-                delivery.status, delivery.delivered_at = "delivered", now
-            elif now - delivery.created_at >= self.retry_window:
-                delivery.status = "failed"
-                log.warning("webhook.failed", delivery_id=delivery.id,
-                            subscription_id=delivery.subscription_id, error=outcome.error,
-                            attempts=delivery.attempts)  # fmt: skip
+                row.update(new_status="delivered", new_delivered_at=now)
+                if self.holdoff.reached(attempt.subscription_id):
+                    recovered.add(attempt.subscription_id)
+                continue
+            if outcome.unreachable:
+                self.holdoff.failed(attempt.subscription_id)
+            if now - attempt.created_at >= self.retry_window:
+                row["new_status"] = "failed"
+                log.warning("webhook.failed", delivery_id=attempt.delivery_id,
+                            subscription_id=attempt.subscription_id, error=outcome.error,
+                            attempts=count)  # fmt: skip
             else:
-                delivery.next_attempt_at = now + dt.timedelta(
-                    seconds=retry_delay(delivery.attempts)
+                delay = retry_delay(count, first=self.holdoff.first)
+                row["new_next"] = now + dt.timedelta(seconds=delay)
+                log.info("webhook.retrying", delivery_id=attempt.delivery_id,
+                         subscription_id=attempt.subscription_id, error=outcome.error,
+                         status=outcome.status_code, attempts=count,
+                         next_in_seconds=round(delay, 1))  # fmt: skip
+        connection = self.session.connection()
+        if tried:
+            connection.execute(_RECORD_ATTEMPT, tried)
+        if unsent:
+            connection.execute(_RECORD_UNSENT, unsent)
+        if recovered:  # its receiver answers again: what waited for a retry goes now
+            connection.execute(
+                sa.update(_DELIVERIES)
+                .where(
+                    _DELIVERIES.c.subscription_id.in_(sorted(recovered)),
+                    _DELIVERIES.c.status == "pending",
+                    _DELIVERIES.c.next_attempt_at > now,
                 )
-        self.session.flush()
+                .values(next_attempt_at=now)
+            )
+        self.commit()
+
+
+_PENDING = sa.and_(_DELIVERIES.c.id == sa.bindparam("target"), _DELIVERIES.c.status == "pending")
+_RECORD_ATTEMPT = (
+    sa.update(_DELIVERIES)
+    .where(_PENDING)
+    .values(
+        status=sa.bindparam("new_status"),
+        attempts=sa.bindparam("new_attempts"),
+        last_attempt_at=sa.bindparam("new_at"),
+        last_status_code=sa.bindparam("new_code"),
+        last_error=sa.bindparam("new_error"),
+        next_attempt_at=sa.bindparam("new_next"),
+        delivered_at=sa.bindparam("new_delivered_at"),
+    )
+)
+_RECORD_UNSENT = (
+    sa.update(_DELIVERIES)
+    .where(_PENDING)
+    .values(status="failed", last_error=sa.bindparam("new_last_error"))
+)
+
+
+def _take_finished(in_flight: InFlight) -> list[Outcome]:
+    done = [delivery_id for delivery_id, (future, _s) in in_flight.items() if future.done()]
+    return [in_flight.pop(delivery_id)[0].result() for delivery_id in done]
+
+
+def _summary(numbered: int, fanned: int, outcomes: list[Outcome]) -> dict[str, int]:
+    sent = [o for o in outcomes if o.attempt is not None]
+    delivered = sum(1 for o in sent if not o.error)
+    return {"numbered": numbered, "fanned_out": fanned, "delivered": delivered,
+            "failed_attempts": len(sent) - delivered}  # fmt: skip
+
+
+def _add(totals: dict[str, int], more: dict[str, int]) -> None:
+    for key, value in more.items():
+        totals[key] += value
 
 
 def _encode(body: dict[str, Any]) -> bytes:

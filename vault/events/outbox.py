@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from vault.db_deferred import insert_soon, write_soon
+from vault.errors import VaultError
 from vault.events.models import EVENT_TYPES, Event, EventAudience
 
 # The tables the outbox reads who may hear of an event from, without importing the floors
@@ -66,13 +68,14 @@ def record(
     data: Mapping[str, Any] | None = None,
     audience_now: bool = True,
     audience_at_commit: bool = False,
+    also: Collection[str] = (),
 ) -> list[str]:
     """Write one ``type_`` event per customer (flushed with the session's transaction);
     returns their ids. ``fields`` are names (the same for all, or per customer id);
     ``data`` must hold no value. The purposes the customers consent to are read now
     (``audience_now``: before a withdrawal or an erasure takes them away) and/or when the
-    transaction commits (``audience_at_commit``: after the consents given with a new customer
-    or a grant); the audience is both."""
+    transaction commits (``audience_at_commit``: after the consents given with a new
+    customer); the audience is both, and the purposes ``also`` (a consent being given)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
     ids = list(customer_ids)
@@ -98,32 +101,82 @@ def record(
                 "data": body,
             }
         )
-    connection = session.connection()
-    connection.execute(sa.insert(_EVENTS), rows)
+    if len(rows) == 1:
+        # one event (a request's change): on PostgreSQL it goes with the next round trip
+        if not insert_soon(session, _INSERT_EVENT, rows[0], _write_failed):
+            session.connection().execute(_INSERT_EVENT, rows[0])
+    else:
+        session.connection().execute(_INSERT_EVENT, rows)
     event_ids = [str(r["id"]) for r in rows]
     if audience_now:
-        _capture_audience(session, event_ids)
+        _capture_audience(session, event_ids, also)
+    elif also:
+        raise ValueError("purposes are added (also) to the audience read now")
     if audience_at_commit:
         session.info.setdefault(_AT_COMMIT, []).extend(event_ids)
     return event_ids
 
 
-def _capture_audience(session: Session, event_ids: list[str]) -> None:
-    """Add, for each of these events, the purposes its customer consents to now (those not
-    there yet): one INSERT ... SELECT."""
+class OutboxWriteFailed(VaultError, code="events_unavailable", title="Events Unavailable"):
+    """The event of a change could not be written, so the change is not made."""
+
+
+def _write_failed(exc: Exception) -> Exception:
+    return OutboxWriteFailed("the change's event cannot be written; nothing was done")
+
+
+def _audience_statement(*, one: bool, also: bool) -> sa.Insert:
+    """INSERT ... SELECT of the purposes the customers of the events ``:event_id`` (or the
+    list ``:event_ids``) consent to now, and (``also``) the purpose ``:also``, but those
+    there already."""
     events = _EVENTS.alias("e")
     audience = _AUDIENCE.alias("a")
-    already = (
-        sa.select(sa.literal(1))
-        .where(audience.c.event_seq == events.c.seq, audience.c.purpose == _consents.c.purpose_code)
-        .exists()
+    chosen = (
+        events.c.id == sa.bindparam("event_id")
+        if one
+        else events.c.id.in_(sa.bindparam("event_ids", expanding=True))
     )
-    source = (
+
+    def absent(purpose: Any) -> sa.ColumnElement[bool]:
+        return ~(
+            sa.select(sa.literal_column("1"))
+            .where(audience.c.event_seq == events.c.seq, audience.c.purpose == purpose)
+            .exists()
+        )
+
+    consented = (
         sa.select(events.c.seq, _consents.c.purpose_code)
         .join(_consents, _consents.c.customer_id == events.c.customer_id)
-        .where(events.c.id.in_(event_ids), _consents.c.granted.is_(True), ~already)
+        .where(chosen, _consents.c.granted.is_(True), absent(_consents.c.purpose_code))
     )
-    session.connection().execute(sa.insert(_AUDIENCE).from_select(["event_seq", "purpose"], source))
+    source: sa.Select[Any] | sa.CompoundSelect[Any] = consented
+    if also:
+        given = sa.bindparam("also", type_=sa.String)
+        source = consented.union(sa.select(events.c.seq, given).where(chosen, absent(given)))
+    return sa.insert(_AUDIENCE).from_select(["event_seq", "purpose"], source)
+
+
+_INSERT_EVENT = sa.insert(_EVENTS)
+_AUDIENCE_STATEMENTS = {
+    (one, also): _audience_statement(one=one, also=also)
+    for one in (True, False)
+    for also in (True, False)
+}
+
+
+def _capture_audience(session: Session, event_ids: list[str], also: Collection[str] = ()) -> None:
+    """Add, for each of these events, the purposes its customer consents to now and the
+    purposes ``also``: an INSERT ... SELECT (one per purpose of ``also``), which for one
+    event goes with the next round trip on PostgreSQL."""
+    purposes: list[str | None] = [*sorted(set(also))] or [None]
+    for purpose in purposes:
+        one = len(event_ids) == 1
+        statement = _AUDIENCE_STATEMENTS[(one, purpose is not None)]
+        values: dict[str, Any] = {"event_id": event_ids[0]} if one else {"event_ids": event_ids}
+        if purpose is not None:
+            values["also"] = purpose
+        if not (one and write_soon(session, statement, values, _write_failed)):
+            session.connection().execute(statement, values)
 
 
 @sa_event.listens_for(Session, "before_commit")

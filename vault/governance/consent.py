@@ -65,16 +65,17 @@ def record_consent(
         errors["purpose"] = ["unknown purpose"]
     if errors:
         raise ValidationFailed("the consent event is invalid", errors=errors)
-    store.require_active(customer_id)
+    region = store.require_active(customer_id)
     # Locks the customer's row first: events about one customer are written in commit order.
     store.touch(customer_id)
     when = occurred_at or store.now
     state = store.session.get(ConsentState, (customer_id, purpose))
     if announce and (state is None or (when >= state.updated_at and state.granted != granted)):
-        # who may hear of it: those who saw the consent before, and those who see it after
+        # who may hear of it: those who saw the customer before, and those who see it once
+        # this consent is given
         outbox.record(store.session, "consent.changed", [customer_id], now=store.now,
-                      purpose=purpose, data={"granted": granted},
-                      audience_at_commit=True)  # fmt: skip
+                      regions={customer_id: region}, purpose=purpose, data={"granted": granted},
+                      also=[purpose] if granted else [])  # fmt: skip
     event = ConsentEvent(
         customer_id=customer_id,
         purpose_code=purpose,

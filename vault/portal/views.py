@@ -11,7 +11,6 @@ thread so that its latency cannot tell the two apart; the outbox folder is writt
 from __future__ import annotations
 
 import hmac
-import json
 import time
 from typing import Any
 
@@ -115,7 +114,7 @@ def _view(item: PrivacyRequest, download_url: str | None = None) -> dict[str, An
         assert item.download_expires_at is not None
         view["download_expires_at"] = item.download_expires_at.isoformat()
     if item.certificate:
-        view["certificate"] = json.loads(item.certificate)
+        view["certificate"] = _portal().certificate(item)
     return view
 
 

@@ -33,6 +33,7 @@ from vault.customers.catalogue import normalise_search_input
 from vault.customers.models import BlindIndexEntry, Interaction
 from vault.customers.service import CustomerStore
 from vault.errors import Conflict, NotFound, RateLimited, ValidationFailed, VaultError, or_not_found
+from vault.events.notices import Notices
 from vault.governance.erasure import (
     erase_customers,
     lock_erasable,
@@ -47,6 +48,7 @@ from vault.governance.models import (
     PrivacyRequest,
 )
 from vault.privacy.documents import (
+    certificate_as_of,
     code_message,
     deletion_certificate,
     download_message,
@@ -123,6 +125,11 @@ class PrivacyDesk:
     def erased(self) -> bool:
         """Whether this desk erased a customer (the caller then finishes the erasure)."""
         return bool(self.erased_mail)
+
+    def certificate_as_of(self, stored: str, notices: Notices) -> dict[str, Any]:
+        """An erasure's certificate with the systems told of it (``certificate_as_of``)."""
+        recipients = [n.as_dict() for n in notices.notices]
+        return certificate_as_of(self.store, stored, recipients, now=self.now)
 
     # --- the portal --------------------------------------------------------------------
 

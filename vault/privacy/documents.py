@@ -50,6 +50,22 @@ def deletion_certificate(
     return json.dumps(certificate, sort_keys=True)
 
 
+def certificate_as_of(
+    store: CustomerStore, stored: str, recipients: list[dict[str, Any]], *, now: dt.datetime
+) -> dict[str, Any]:
+    """The deletion certificate ``stored`` at the erasure, with the systems that were told
+    of it and when each acknowledged (``recipients``), signed anew as of ``now``. A stored
+    certificate whose signature does not hold is given as it is, never signed again."""
+    certificate: dict[str, Any] = json.loads(stored)
+    if not signature_holds(store, certificate):
+        return certificate
+    document = {k: v for k, v in certificate.items() if k != "signature"}
+    document["recipients"] = recipients
+    document["as_of"] = now.isoformat()
+    document["signature"] = {"algorithm": "HMAC-SHA256", "value": sign(store, document)}
+    return document
+
+
 def code_message(kind: str, code: str, valid_minutes: int, page: str) -> tuple[str, str]:
     """The subject and body of the message with a one-time code (the code alone on a line)
     and the address of the request's page."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from vault.customers.service import CustomerStore
 from vault.errors import or_not_found
+from vault.events.notices import Notices, erasure_notices
 from vault.governance.models import PrivacyRequest
 from vault.privacy.desk import LinkGone, Outgoing, PrivacyDesk, Verification
 from vault.privacy.export import Export
@@ -42,6 +44,15 @@ class PrivacyPortal:
     def request(self, request_id: str) -> PrivacyRequest:
         """The request with this id; raises ``NotFound``."""
         return or_not_found(self.session.get(PrivacyRequest, request_id), "no such privacy request")
+
+    def certificate(self, request: PrivacyRequest) -> dict[str, Any] | None:
+        """An erasure's deletion certificate as of now: with the systems told of it and when
+        each acknowledged (``PrivacyDesk.certificate_as_of``)."""
+        if not request.certificate:
+            return None
+        notices = erasure_notices(self.session, [request.customer_id or ""])
+        found = notices.get(request.customer_id or "", Notices([], settled=True))
+        return self.desk.certificate_as_of(request.certificate, found)
 
     def submit(self, email: str, kind: str) -> PrivacyRequest:
         """Receive a request (``PrivacyDesk.submit``) and commit it; its code goes out after

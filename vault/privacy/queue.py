@@ -17,6 +17,7 @@ from vault.auth.principal import Principal
 from vault.crypto.cursors import CursorSigner
 from vault.db import after_position
 from vault.errors import or_not_found
+from vault.events.notices import Notices, awaiting_acknowledgement, erasure_notices
 from vault.governance.models import PrivacyRequest
 from vault.privacy.desk import (
     ADDRESS_DIGEST_KEPT,
@@ -38,12 +39,13 @@ LISTING = "privacy_requests"  # what the queue's cursors are bound to
 
 def queue_page(
     session: Session, *, now: dt.datetime, cursors: CursorSigner, status: str | None = None,
-    kind: str | None = None, overdue: bool | None = None, limit: int = 50,
-    cursor: str | None = None,
+    kind: str | None = None, overdue: bool | None = None, awaiting: bool | None = None,
+    limit: int = 50, cursor: str | None = None,
 ) -> QueuePage:  # fmt: skip
     """Requests by due date (soonest first), filtered; ``overdue`` selects open requests
-    past their due date (or, false, the others). Raises ``ValidationFailed`` for a
-    ``cursor`` that ``cursors`` did not give out."""
+    past their due date (or, false, the others); ``awaiting`` completed erasures that a
+    subscribed system has not yet acknowledged (or, false, the others). Raises
+    ``ValidationFailed`` for a ``cursor`` that ``cursors`` did not give out."""
     query = sa.select(PrivacyRequest)
     if status:
         query = query.where(PrivacyRequest.status == status)
@@ -54,6 +56,13 @@ def queue_page(
         query = query.where(late)
     elif overdue is False:
         query = query.where(sa.not_(late))
+    if awaiting is not None:
+        waiting = sa.and_(
+            PrivacyRequest.type == "erasure",
+            PrivacyRequest.status == "completed",
+            awaiting_acknowledgement(PrivacyRequest.customer_id),
+        )
+        query = query.where(waiting if awaiting else sa.not_(waiting))
     if cursor:
         due, last_id = cursors.decode(LISTING, cursor)
         query = query.where(after_position(PrivacyRequest.due_at, PrivacyRequest.id, due, last_id))
@@ -70,9 +79,15 @@ def get_request(session: Session, request_id: str) -> PrivacyRequest:
     return or_not_found(session.get(PrivacyRequest, request_id), "no such privacy request")
 
 
-def request_dict(request: PrivacyRequest, now: dt.datetime) -> dict[str, Any]:
-    """The staff queue's view of a request (no personal value)."""
-    return {
+def request_dict(
+    request: PrivacyRequest, now: dt.datetime, notices: Notices | None = None,
+    certificate: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """The staff queue's view of a request (no personal value): for an erasure, the systems
+    told of it (``notices``) and its certificate as of now (``certificate``, else the one
+    stored)."""
+    stored = json.loads(request.certificate) if request.certificate else None
+    view = {
         "id": request.id,
         "type": request.type,
         "status": request.status,
@@ -88,8 +103,12 @@ def request_dict(request: PrivacyRequest, now: dt.datetime) -> dict[str, Any]:
         "extension_reason": request.extension_reason,
         "verified_at": request.verified_at.isoformat() if request.verified_at else None,
         "completed_at": request.completed_at.isoformat() if request.completed_at else None,
-        "certificate": json.loads(request.certificate) if request.certificate else None,
+        "certificate": certificate or stored,
     }
+    if request.type == "erasure":
+        view["notified"] = [n.as_dict() for n in notices.notices] if notices else []
+        view["awaiting_acknowledgement"] = bool(notices and notices.awaiting)
+    return view
 
 
 def record_deadlines(desk: PrivacyDesk) -> dict[str, int]:
@@ -168,17 +187,32 @@ class PrivacyQueue:
 
     def view(self, request: PrivacyRequest) -> dict[str, Any]:
         """The queue's view of ``request`` now (``request_dict``)."""
-        return request_dict(request, self.now)
+        return self.views([request])[0]
+
+    def views(self, requests: list[PrivacyRequest]) -> list[dict[str, Any]]:
+        """The queue's views of ``requests`` now, their erasures' notices read at once."""
+        erased = [r.customer_id for r in requests if r.type == "erasure" and r.customer_id]
+        notices = erasure_notices(self.session, erased)
+        views = []
+        for request in requests:
+            found = notices.get(request.customer_id or "")
+            certificate = None
+            if request.certificate and found is not None:
+                certificate = self.desk().certificate_as_of(request.certificate, found)
+            views.append(request_dict(request, self.now, found, certificate))
+        return views
 
     def page(
         self, *, status: str | None = None, kind: str | None = None,
-        overdue: bool | None = None, limit: int = 50, cursor: str | None = None,
+        overdue: bool | None = None, awaiting: bool | None = None, limit: int = 50,
+        cursor: str | None = None,
     ) -> QueuePage:  # fmt: skip
         """The queue, soonest due first (``queue_page``; ``privacy_request.read`` naming the
         page's customers)."""
         self._officer()
         page = queue_page(self.session, now=self.now, cursors=self.cursors(), status=status,
-                          kind=kind, overdue=overdue, limit=limit, cursor=cursor)  # fmt: skip
+                          kind=kind, overdue=overdue, awaiting=awaiting, limit=limit,
+                          cursor=cursor)  # fmt: skip
         self._read(page.items)
         return page
 
