@@ -21,12 +21,16 @@ from sqlalchemy.orm import Session
 
 from vault.audit.service import AuditContext, record_event
 from vault.crypto.notes import NoteCipher
+from vault.db import UTCDateTime
 from vault.errors import Conflict, NotFound, ValidationFailed
 from vault.events.models import EVENT_TYPES, Delivery, Event, Subscription
 
 SECRETS_KEY_LABEL = "vault/webhook-secrets/v1"
 _METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.goog"})
-_clients = sa.table("api_clients", sa.column("id"), sa.column("name"), sa.column("revoked_at"))
+_clients = sa.table(
+    "api_clients", sa.column("id"), sa.column("name"), sa.column("revoked_at"),
+    sa.column("expires_at", UTCDateTime),
+)  # fmt: skip
 
 
 def new_secret() -> str:
@@ -209,6 +213,20 @@ class SubscriptionDesk:
                 int(count.failed) if count else 0, count.last_delivered_at if count else None,
             ))  # fmt: skip
         return states
+
+    def client_names(self) -> list[str]:
+        """The names of the API clients a new subscription may be bound to (neither revoked
+        nor expired), in name order."""
+        return list(
+            self.session.scalars(
+                sa.select(_clients.c.name)
+                .where(
+                    _clients.c.revoked_at.is_(None),
+                    sa.or_(_clients.c.expires_at.is_(None), _clients.c.expires_at > self.now),
+                )
+                .order_by(_clients.c.name)
+            )
+        )
 
     def page(self, *, after: str | None, limit: int) -> list[Subscription]:
         query = sa.select(Subscription).order_by(Subscription.name).limit(limit)
