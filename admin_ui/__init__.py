@@ -1,9 +1,11 @@
 """The admin web UI (``/admin``): log-in, dashboard, the scoped customer view and search,
 governance pages (privacy requests, audit log, retention and legal holds, purposes, field
-catalogue, roles and policies) with their changes as CSRF-checked forms, and access requests
-(ask, approve, deny). Session cookies are HttpOnly, SameSite=Lax and Secure in production."""
+catalogue, roles and policies) with their changes as CSRF-checked forms, access requests
+(ask, approve, deny), and the webhook subscriptions of consumer systems (admins). Session
+cookies are HttpOnly, SameSite=Lax and Secure in production."""
 
-from admin_ui import access, actions, customers, governance  # noqa: F401  (their pages)
+# their pages register themselves on the blueprint
+from admin_ui import access, actions, customers, governance, subscriptions  # noqa: F401
 from admin_ui.views import blueprint
 
 __all__ = ["blueprint"]

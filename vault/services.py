@@ -19,7 +19,7 @@ from flask import Flask
 from vault import runtime
 from vault.access.governed import GovernedAccess
 from vault.audit.review import AuditReview
-from vault.audit.service import record_event
+from vault.audit.service import AuditContext, record_event
 from vault.audit_trail import aim, audit, refuse, request_context
 from vault.auth.clients import ClientDirectory
 from vault.auth.models import ApiClient, User
@@ -202,10 +202,15 @@ def webhook_secrets() -> NoteCipher:
 def subscriptions(principal: Principal) -> SubscriptionDesk:
     """The subscriptions, as ``principal`` (an admin) may manage them."""
     principal.require_role("admin", because="only admins manage subscriptions")
-    settings = runtime.settings()
+    return subscription_desk(request_context(principal))
+
+
+def subscription_desk(context: AuditContext) -> SubscriptionDesk:
+    """The subscriptions in this app context's session, their changes recorded under
+    ``context`` (a request's goes through ``subscriptions``; the command line's is its own)."""
     return SubscriptionDesk(
-        db.session, request_context(principal), runtime.now(), webhook_secrets(),
-        allow_link_local=settings.webhook_allow_link_local,
+        db.session, context, runtime.now(), webhook_secrets(),
+        allow_link_local=runtime.settings().webhook_allow_link_local,
     )  # fmt: skip
 
 

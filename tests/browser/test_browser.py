@@ -1,7 +1,7 @@
 """Browser tests: a real Chromium (Debian's, driven by Playwright) against a real `vault serve`.
 A customer asks for a copy of their data on the privacy portal, confirms with the mailed code
 and downloads the ZIP; a compliance officer logs in to the admin UI and finds the request in
-the queue."""
+the queue; an admin makes a webhook subscription at phone width."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from flask import Flask
 from tests.helpers import PASSWORD, SAMPLE_FIELDS
 from tests.support.served import served_vault
 from vault import runtime
-from vault.auth.service import create_user
+from vault.auth.service import create_api_client, create_user
 from vault.db import db
 
 CHROMIUM = "/usr/bin/chromium"
@@ -64,6 +64,13 @@ def newest_code(app: Flask) -> str:
     return next(line for line in content.splitlines() if re.fullmatch(r"\d{8}", line))
 
 
+def log_in(page: Page, email: str) -> None:
+    """Send the admin UI's log-in form, which ``page`` shows, for ``email``."""
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+
+
 def test_a_customer_downloads_their_data_and_an_officer_sees_the_request(
     browser: Browser, served: tuple[Flask, str]
 ) -> None:
@@ -87,9 +94,7 @@ def test_a_customer_downloads_their_data_and_an_officer_sees_the_request(
 
     staff: Page = browser.new_page()
     staff.goto(url + "/admin/login")
-    staff.fill("#email", "officer@example.com")
-    staff.fill("#password", PASSWORD)
-    staff.click("button[type=submit]")
+    log_in(staff, "officer@example.com")
     staff.click("text=Privacy requests")
     staff.wait_for_selector("table")
     row = staff.locator("tr", has_text=request_id)
@@ -150,9 +155,7 @@ def test_the_pages_keep_to_the_content_security_policy(
     watched.open(url + "/admin/login")
     assert page.eval_on_selector(".card", "e => getComputedStyle(e).borderTopLeftRadius") == "8px"
     watched.assert_kept_to_the_policy()
-    page.fill("#email", "officer@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, "officer@example.com")
     page.wait_for_selector("h1:has-text('Dashboard')")
     assert page.eval_on_selector(".menu a", "e => getComputedStyle(e).textDecorationLine") == "none"
     watched.assert_kept_to_the_policy()
@@ -182,4 +185,39 @@ def test_the_pages_keep_to_the_content_security_policy(
     assert any(text.replace("\u200b", "") == "/api/v1/me" for text in paths)
     assert page.locator(".swagger-ui .info .title").inner_text().startswith("Vault")
     page.screenshot(path=str(tmp_path / "docs-1280.png"))
+    watched.assert_kept_to_the_policy()
+
+
+def test_an_admin_makes_and_pauses_a_subscription_at_phone_width(
+    browser: Browser, served: tuple[Flask, str]
+) -> None:
+    app, url = served
+    with app.app_context():
+        create_user(db.session, email="admin@example.com", password=PASSWORD, roles=["admin"])
+        create_api_client(db.session, name="crm", role="sales", now=runtime.now())
+        db.session.commit()
+    watched = WatchedPage(browser)
+    page = watched.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    watched.open(url + "/admin/login")
+    log_in(page, "admin@example.com")
+    page.click("nav >> text=Subscriptions")
+    page.click("text=New subscription")
+    page.fill("#name", "crm-hooks")
+    page.fill("#url", "ftp://crm.example.org/hooks")
+    page.click("button:has-text('Create subscription')")
+    expect(page.locator("#url-note .error")).to_contain_text("http or https")
+    assert page.input_value("#name") == "crm-hooks"  # nothing typed is lost
+    page.fill("#url", "https://crm.example.org/hooks")
+    page.select_option("#client", "crm")
+    page.check("input[value='customer.erased']")
+    page.click("button:has-text('Create subscription')")
+    assert page.inner_text("#secret").startswith("whsec_")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.click("text=Back to subscriptions")
+    page.click("button:has-text('Pause')")
+    expect(page.locator("td.status")).to_have_text("paused")
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
     watched.assert_kept_to_the_policy()

@@ -3,9 +3,6 @@ Each command runs in one transaction; each change is audited as done from the co
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Sequence
-
 import click
 from flask.cli import AppGroup
 
@@ -21,20 +18,10 @@ from vault.auth.staff import (
     register_user,
     user_id_for_email,
 )
+from vault.cli.base import table, when
 from vault.db import db
 
 CLI_CONTEXT = AuditContext(actor_kind="system", actor_id="cli")
-
-
-def _when(moment: dt.datetime | None, missing: str = "never") -> str:
-    return moment.isoformat(timespec="seconds") if moment else missing
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    """Print rows in columns under a header."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 @click.group("users", cls=AppGroup)
@@ -70,11 +57,11 @@ def users_list() -> None:
         members = list_staff(session, now=now, policy=policy)
         rows = [
             (m.user.id, m.user.email, ",".join(sorted(r.name for r in m.user.roles)),
-             "active" if m.user.active else "disabled", _when(m.user.last_login_at),
+             "active" if m.user.active else "disabled", when(m.user.last_login_at),
              str(m.open_sessions))
             for m in members
         ]  # fmt: skip
-    _table(("ID", "EMAIL", "ROLES", "STATE", "LAST LOG-IN", "OPEN SESSIONS"), rows)
+    table(("ID", "EMAIL", "ROLES", "STATE", "LAST LOG-IN", "OPEN SESSIONS"), rows)
 
 
 @users_group.command("disable")
@@ -148,12 +135,12 @@ def tokens_list() -> None:
             principal = principal_for_client(client)
             rows.append((
                 client.name, client.role_name, ",".join(sorted(principal.purposes)) or "-",
-                ",".join(sorted(principal.regions or ())) or "all", _when(client.created_at),
-                _when(client.last_used_at), _when(client.expires_at),
-                _when(client.revoked_at, "no"),
+                ",".join(sorted(principal.regions or ())) or "all", when(client.created_at),
+                when(client.last_used_at), when(client.expires_at),
+                when(client.revoked_at, "no"),
             ))  # fmt: skip
-    _table(("NAME", "ROLE", "PURPOSES", "REGIONS", "CREATED", "LAST USED", "EXPIRES",
-            "REVOKED"), rows)  # fmt: skip
+    table(("NAME", "ROLE", "PURPOSES", "REGIONS", "CREATED", "LAST USED", "EXPIRES",
+           "REVOKED"), rows)  # fmt: skip
 
 
 @tokens_group.command("revoke")
@@ -165,4 +152,4 @@ def tokens_revoke(name: str) -> None:
         client = revoke_client(
             session, client_id_for_name(session, name), CLI_CONTEXT, now=runtime.now()
         )
-        click.echo(f"Revoked API client {client.id} ({client.name}) at {_when(client.revoked_at)}.")
+        click.echo(f"Revoked API client {client.id} ({client.name}) at {when(client.revoked_at)}.")

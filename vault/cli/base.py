@@ -1,9 +1,11 @@
-"""The ``vault`` command group: its app, and the vault's errors as one-line messages.
-Each command runs in one transaction: it commits once when it succeeds and changes
-nothing when it fails."""
+"""The ``vault`` command group: its app, the vault's errors as one-line messages, and the
+tables commands print. Each command runs in one transaction: it commits once when it
+succeeds and changes nothing when it fails."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
@@ -19,6 +21,18 @@ from vault.errors import VaultError
 def current_settings() -> Settings:
     settings: Settings = current_app.config["VAULT_SETTINGS"]
     return settings
+
+
+def when(moment: dt.datetime | None, missing: str = "never") -> str:
+    """A time as a table shows it (to the second), or ``missing``."""
+    return moment.isoformat(timespec="seconds") if moment else missing
+
+
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Print rows in columns under a header."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _fail(exc: VaultError) -> NoReturn:

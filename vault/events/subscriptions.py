@@ -21,12 +21,16 @@ from sqlalchemy.orm import Session
 
 from vault.audit.service import AuditContext, record_event
 from vault.crypto.notes import NoteCipher
+from vault.db import UTCDateTime
 from vault.errors import Conflict, NotFound, ValidationFailed
 from vault.events.models import EVENT_TYPES, Delivery, Event, Subscription
 
 SECRETS_KEY_LABEL = "vault/webhook-secrets/v1"
 _METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.goog"})
-_clients = sa.table("api_clients", sa.column("id"), sa.column("name"), sa.column("revoked_at"))
+_clients = sa.table(
+    "api_clients", sa.column("id"), sa.column("name"), sa.column("revoked_at"),
+    sa.column("expires_at", UTCDateTime),
+)  # fmt: skip
 
 
 def new_secret() -> str:
@@ -95,6 +99,18 @@ def _event_types(types: Sequence[str] | None) -> str:
     return ",".join(chosen)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SubscriptionState:
+    """A subscription as its list shows it: its client's name, how many deliveries wait
+    (``backlog``) and have failed, and when one last went through."""
+
+    subscription: Subscription
+    client_name: str
+    backlog: int
+    failed: int
+    last_delivered_at: dt.datetime | None
+
+
 @dataclasses.dataclass
 class SubscriptionDesk:
     session: Session
@@ -158,6 +174,59 @@ class SubscriptionDesk:
         if found is None:
             raise NotFound("no such subscription")
         return found
+
+    def named(self, name: str) -> Subscription:
+        """The subscription called ``name`` (the command line and the admin UI name them).
+        Raises ``NotFound``."""
+        query = sa.select(Subscription).where(Subscription.name == name.strip())
+        found = self.session.scalar(query)
+        if found is None:
+            raise NotFound("no subscription has this name")
+        return found
+
+    def overview(self) -> list[SubscriptionState]:
+        """Every subscription in name order with its client's name and its deliveries'
+        counts (two queries, whatever the number of subscriptions)."""
+        pending = sa.case((Delivery.status == "pending", 1), else_=0)
+        failed = sa.case((Delivery.status == "failed", 1), else_=0)
+        counts = {
+            row.subscription_id: row
+            for row in self.session.execute(
+                sa.select(
+                    Delivery.subscription_id,
+                    sa.func.sum(pending).label("backlog"),
+                    sa.func.sum(failed).label("failed"),
+                    sa.func.max(Delivery.delivered_at).label("last_delivered_at"),
+                ).group_by(Delivery.subscription_id)
+            )
+        }
+        rows = self.session.execute(
+            sa.select(Subscription, _clients.c.name)
+            .join(_clients, _clients.c.id == Subscription.client_id)
+            .order_by(Subscription.name)
+        )
+        states = []
+        for subscription, client_name in rows:
+            count = counts.get(subscription.id)
+            states.append(SubscriptionState(
+                subscription, str(client_name), int(count.backlog) if count else 0,
+                int(count.failed) if count else 0, count.last_delivered_at if count else None,
+            ))  # fmt: skip
+        return states
+
+    def client_names(self) -> list[str]:
+        """The names of the API clients a new subscription may be bound to (neither revoked
+        nor expired), in name order."""
+        return list(
+            self.session.scalars(
+                sa.select(_clients.c.name)
+                .where(
+                    _clients.c.revoked_at.is_(None),
+                    sa.or_(_clients.c.expires_at.is_(None), _clients.c.expires_at > self.now),
+                )
+                .order_by(_clients.c.name)
+            )
+        )
 
     def page(self, *, after: str | None, limit: int) -> list[Subscription]:
         query = sa.select(Subscription).order_by(Subscription.name).limit(limit)
@@ -234,6 +303,13 @@ class SubscriptionDesk:
         self.session.flush()
         self._record("subscription.replay", subscription_id)
         return int(requeued or 0)
+
+
+def last_answer(delivery: Delivery) -> str:
+    """The receiver's last answer to a delivery as a log shows it: its status code and what
+    was wrong (``500 http_error``, ``204``, ``timeout``), or ``-`` before any attempt."""
+    parts = [str(delivery.last_status_code or ""), delivery.last_error]
+    return " ".join(p for p in parts if p) or "-"
 
 
 def open_secret(cipher: NoteCipher, subscription: Subscription) -> str:
