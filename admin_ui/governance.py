@@ -71,14 +71,14 @@ def privacy_requests() -> ResponseReturnValue:
     awaiting = answers.get(request.args.get("awaiting_acknowledgement", ""))
     items = queue.views(queue.page(overdue=overdue, awaiting=awaiting, limit=500).items)
     rows = [
-        [i["id"], i["type"], i["status"].replace("_", " "), i["reason"], i["channel"],
-         i["customer_id"] or "(no customer)", short_time(i["received_at"]), short_time(i["due_at"]),
-         "OVERDUE" if i["overdue"] else "", "extended" if i["extended"] else "",
-         systems_told(i)]
+        [i["id"], i["type"], i["status"].replace("_", " "), systems_told(i), i["reason"],
+         i["channel"], i["customer_id"] or "(no customer)", short_time(i["received_at"]),
+         short_time(i["due_at"]), "OVERDUE" if i["overdue"] else "",
+         "extended" if i["extended"] else ""]
         for i in items
     ]  # fmt: skip
-    columns = ["request", "type", "status", "reason", "channel", "customer", "received",
-               "due", "overdue", "extension", "systems told"]  # fmt: skip
+    columns = ["request", "type", "status", "systems told", "reason", "channel", "customer",
+               "received", "due", "overdue", "extension"]  # fmt: skip
     forms = [("File a request made by phone, letter or in person",
               url_for("admin.file_privacy_request"), FileRequestForm()),
              ("Extend a due date once (Art. 12(3))", url_for("admin.extend_request"),
@@ -89,10 +89,10 @@ def privacy_requests() -> ResponseReturnValue:
                       forms=forms)  # fmt: skip
 
 
-def systems_told(view: dict[str, Any]) -> str:
-    """An erasure's systems: each with when it acknowledged, or that it has not yet."""
+def systems_told(view: dict[str, Any]) -> list[str]:
+    """An erasure's systems, one line each: when it acknowledged, or that it has not yet."""
     if view["type"] != "erasure" or view["status"] != "completed":
-        return ""
+        return []
     told = [
         f"{n['system']}: acknowledged {short_time(n['acknowledged_at'])}"
         if n["acknowledged_at"]
@@ -101,7 +101,7 @@ def systems_told(view: dict[str, Any]) -> str:
     ]
     if view.get("awaiting_acknowledgement") and not told:
         told = ["being told"]
-    return "; ".join(told)
+    return told
 
 
 @blueprint.get("/audit")

@@ -193,8 +193,9 @@ def relay_throughput(app: Flask, url: str) -> list[Result]:
     began = time.perf_counter()
 
     def relay() -> None:
+        settings = app.config["VAULT_SETTINGS"]
         with app.app_context():
-            jobs.relay(app.config["VAULT_SETTINGS"]).run_for(stop, seconds=600, idle=0.05)
+            jobs.relay(settings).run_for(stop, seconds=600, idle=settings.events_relay_seconds)
 
     thread = threading.Thread(target=relay)
     thread.start()
@@ -202,7 +203,7 @@ def relay_throughput(app: Flask, url: str) -> list[Result]:
         while _delivered(app) < before + DELIVERIES:
             if not thread.is_alive() or time.perf_counter() - began > 600:
                 raise RuntimeError("the relay stopped before delivering everything")
-            time.sleep(0.05)
+            time.sleep(0.02)
         spent = time.perf_counter() - began
     finally:
         stop.set()
@@ -241,13 +242,12 @@ def first_attempt(app: Flask, url: str, context: Context) -> list[Result]:
                 db.session.commit()
                 committed[customer_id] = time.time()
                 time.sleep(1 / LATENCY_RATE)
-            events = dict(
-                db.session.execute(
-                    sa.select(Event.customer_id, Event.id).where(
-                        Event.customer_id.in_(sorted(committed))
-                    )
-                ).tuples()
+            rows = db.session.execute(
+                sa.select(Event.customer_id, Event.id).where(
+                    Event.customer_id.in_(sorted(committed))
+                )
             )
+            events = {str(row.customer_id): str(row.id) for row in rows}
         deadline = time.monotonic() + 30
         while True:
             arrivals = stats(url)["arrivals"]

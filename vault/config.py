@@ -118,7 +118,7 @@ class Settings:
     webhook_first_retry_seconds: float = 5.0  # doubled after each failure, up to an hour
     webhook_connect_timeout_seconds: float = 3.0
     webhook_timeout_seconds: float = 10.0
-    webhook_concurrency: int = 16
+    webhook_concurrency: int = 64
     # Link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10...) are refused as
     # webhook receivers unless this allows them.
     webhook_allow_link_local: bool = False

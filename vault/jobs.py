@@ -3,6 +3,7 @@ each under its lock, as `vault worker` and `vault serve` run them."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from typing import Any
@@ -38,19 +39,26 @@ def run_sweep(*, dry_run: bool, batch_size: int = DEFAULT_BATCH, bar: Any = None
                       bar=bar)  # fmt: skip
 
 
+def per_subscription(settings: Settings) -> int:
+    """How many attempts may be on their way to one subscription: half of them all, so that
+    receivers that hang cannot take every one."""
+    return max(1, settings.webhook_concurrency // 2)
+
+
 def relay(settings: Settings) -> Relay:
     """The event relay over this app context's session (``vault.events.delivery``)."""
     sender = Sender(connect_timeout=settings.webhook_connect_timeout_seconds,
                     timeout=settings.webhook_timeout_seconds,
                     allow_link_local=settings.webhook_allow_link_local,
-                    connections_per_host=settings.webhook_concurrency)  # fmt: skip
+                    connections_per_host=per_subscription(settings))  # fmt: skip
     cipher = services.webhook_secrets()
     return Relay(db.session, audience_of=services.audience_of_client,
                  secret_of=lambda s: open_secret(cipher, s), sender=sender,
                  commit=db.session.commit, clock=runtime.now,
                  retry_window=dt.timedelta(hours=settings.webhook_retry_hours),
                  holdoff=Holdoff(first=settings.webhook_first_retry_seconds),
-                 concurrency=settings.webhook_concurrency)  # fmt: skip
+                 concurrency=settings.webhook_concurrency,
+                 per_subscription=per_subscription(settings))  # fmt: skip
 
 
 def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
@@ -92,15 +100,15 @@ def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
             )
 
     def deliver() -> str:
-        with app.app_context():
-            return _relayed(relay(settings).run_once())
+        with app.app_context(), contextlib.closing(relay(settings)) as relaying:
+            return _relayed(relaying.run_once())
 
     def keep_delivering(stop: threading.Event) -> str:
         # The relay goes on for a while under its lock, then lets go of it, so that another
         # worker may take over should this one stop.
-        with app.app_context():
-            done = relay(settings).run_for(stop, seconds=RELAY_TURN_SECONDS,
-                                           idle=settings.events_relay_seconds)  # fmt: skip
+        with app.app_context(), contextlib.closing(relay(settings)) as relaying:
+            done = relaying.run_for(stop, seconds=RELAY_TURN_SECONDS,
+                                    idle=settings.events_relay_seconds)  # fmt: skip
             return _relayed(done)
 
     with app.app_context():

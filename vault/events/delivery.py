@@ -23,7 +23,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -44,7 +44,10 @@ from vault.logs import get_logger
 log = get_logger("vault.events")
 
 FAN_OUT_BATCH = 2_000
-DUE_BATCH = 1_000
+DUE_BATCH = 500
+# Outcomes are written in batches: when this many have finished, or this long after the last.
+RECORD_BATCH = 256
+RECORD_SECONDS = 0.05
 # Attempts on their way: delivery id -> (its future, its subscription's id).
 InFlight = dict[int, tuple[Future[Outcome], str]]
 _DELIVERIES = cast(sa.Table, Delivery.__table__)
@@ -93,50 +96,68 @@ class Relay:
     commit: Callable[[], None]
     clock: Callable[[], dt.datetime]
     retry_window: dt.timedelta = dt.timedelta(hours=24)
-    concurrency: int = 16
-    per_subscription: int = 8
+    concurrency: int = 64  # attempts on their way at once
+    per_subscription: int = 32  # of them, to one subscription
     holdoff: Holdoff = dataclasses.field(default_factory=Holdoff)
     _secrets: dict[tuple[str, bytes], str] = dataclasses.field(default_factory=dict)
+
+    def close(self) -> None:
+        """Stop the sender (its loop and connections)."""
+        self.sender.close()
 
     def run_once(self) -> dict[str, int]:
         """Number, fan out, attempt every due delivery once and record the outcomes."""
         numbered, fanned, subscriptions = self._prepare()
-        outcomes: list[Outcome] = []
-        with ThreadPoolExecutor(max_workers=self.concurrency,
-                                thread_name_prefix="vault-webhooks") as pool:  # fmt: skip
-            started = self._start_due(pool, {}, subscriptions)
-            outcomes = [future.result() for future, _sub in started.values()]
+        backlog = self.due()
+        self.commit()  # the reads must not hold a transaction open across the calls
+        started, _rest = self._start(backlog, {}, subscriptions, {})
+        outcomes = [future.result() for future, _sub in started.values()]
         self._record(outcomes)
         return _summary(numbered, fanned, outcomes)
 
     def run_for(self, stop: threading.Event, *, seconds: float, idle: float) -> dict[str, int]:
-        """Rounds until ``stop`` is set or ``seconds`` have passed: each records the attempts
-        that finished, numbers and fans out new events, and starts the due deliveries without
-        waiting for them; with nothing to do it waits up to ``idle`` seconds. Attempts on
-        their way at the end are waited for (their timeouts bound it) and recorded."""
+        """Go on until ``stop`` is set or ``seconds`` have passed, without waiting for slow
+        receivers: attempts are started from a backlog of due deliveries as room frees up,
+        their outcomes written in batches; the backlog is read again (after numbering and
+        fanning out new events) when it runs out, and at least every ``idle`` seconds, which
+        is also how long it waits with nothing to do. Attempts on their way at the end are
+        waited for (their timeouts bound it) and recorded."""
         deadline = time.monotonic() + seconds
         totals = {"numbered": 0, "fanned_out": 0, "delivered": 0, "failed_attempts": 0}
         in_flight: InFlight = {}
-        with ThreadPoolExecutor(max_workers=self.concurrency,
-                                thread_name_prefix="vault-webhooks") as pool:  # fmt: skip
-            while True:
-                finished = _take_finished(in_flight)
-                self._record(finished)
-                if stop.is_set() or time.monotonic() >= deadline:
-                    break
+        done: list[Outcome] = []  # finished, not yet written
+        backlog: list[Any] = []
+        subscriptions: dict[str, Subscription] = {}
+        audiences: dict[str, Audience] = {}
+        looked = written = -idle
+        while not stop.is_set() and time.monotonic() < deadline:
+            done += _take_finished(in_flight)
+            now = time.monotonic()
+            if done and (len(done) >= RECORD_BATCH or now - written >= RECORD_SECONDS):
+                self._record(done)
+                _add(totals, _summary(0, 0, done))
+                done, written = [], now
+            stale = now - looked >= idle
+            if (stale or not backlog) and now - looked >= RECORD_SECONDS:
                 numbered, fanned, subscriptions = self._prepare()
-                started = self._start_due(pool, in_flight, subscriptions)
-                in_flight.update(started)
-                _add(totals, _summary(numbered, fanned, finished))
-                if not (finished or started or numbered or fanned):
-                    if in_flight:
-                        wait([f for f, _s in in_flight.values()], timeout=idle,
-                             return_when=FIRST_COMPLETED)  # fmt: skip
-                    else:
-                        stop.wait(idle)
-            rest = [future.result() for future, _sub in in_flight.values()]
-        self._record(rest)
-        _add(totals, _summary(0, 0, rest))
+                _add(totals, _summary(numbered, fanned, []))
+                away = set(in_flight) | {o.delivery_id for o in done}
+                wanted = DUE_BATCH + len(away)
+                backlog = [r for r in self.due(wanted) if r.delivery_id not in away]
+                self.commit()
+                audiences, looked = {}, now
+            started, backlog = self._start(backlog, in_flight, subscriptions, audiences)
+            in_flight.update(started)
+            if not started:
+                pause = RECORD_SECONDS if (done or backlog) else idle
+                if in_flight:
+                    wait([f for f, _s in in_flight.values()], timeout=pause,
+                         return_when=FIRST_COMPLETED)  # fmt: skip
+                else:
+                    stop.wait(pause)
+        done += [future.result() for future, _sub in in_flight.values()]
+        self._record(done)
+        _add(totals, _summary(0, 0, done))
         return totals
 
     def _prepare(self) -> tuple[int, int, dict[str, Subscription]]:
@@ -224,97 +245,53 @@ class Relay:
     # --- delivery -----------------------------------------------------------------------------
 
     def due(self, limit: int = DUE_BATCH) -> list[Any]:
-        """Deliveries to attempt now, as rows with their event's columns: pending, due, of
-        an active subscription, with no earlier pending delivery for the same customer and
-        subscription."""
-        earlier = sa.orm.aliased(Delivery)
-        blocked = (
-            sa.select(earlier.id)
-            .where(
-                earlier.subscription_id == Delivery.subscription_id,
-                earlier.customer_id == Delivery.customer_id,
-                earlier.status == "pending",
-                earlier.position < Delivery.position,
-            )
-            .exists()
-        )
-        query = (
-            sa.select(
-                Delivery.id.label("delivery_id"),
-                Delivery.subscription_id,
-                Delivery.attempts,
-                Delivery.created_at.label("queued_at"),
-                Event.seq,
-                Event.id,
-                Event.type,
-                Event.occurred_at,
-                Event.customer_id,
-                Event.purpose,
-                Event.fields,
-                Event.data,
-            )
-            .join(Event, Event.seq == Delivery.event_seq)
-            .join(Subscription, Subscription.id == Delivery.subscription_id)
-            .where(
-                Delivery.status == "pending",
-                Delivery.next_attempt_at <= self.clock(),
-                Subscription.status == "active",
-                ~blocked,
-            )
-            .order_by(Delivery.position)
-            .limit(limit)
-        )
-        return list(self.session.execute(query).all())
+        """Deliveries to attempt now, as rows with their event's columns: of an active
+        subscription, each the first pending one of its customer for its subscription, and
+        due. One pass over the pending deliveries (numbered per customer by a window), not a
+        search for earlier ones per delivery."""
+        return list(self.session.execute(_DUE, {"now": self.clock(), "limit": limit}).all())
 
-    def _start_due(self, pool: ThreadPoolExecutor, in_flight: InFlight,
-                   subscriptions: dict[str, Subscription]) -> InFlight:  # fmt: skip
-        """Start the due deliveries that are not on their way already, within the limits per
-        subscription; returns them (delivery id -> (future, subscription id))."""
+    def _start(self, backlog: list[Any], in_flight: InFlight,
+               subscriptions: dict[str, Subscription],
+               audiences: dict[str, Audience]) -> tuple[InFlight, list[Any]]:  # fmt: skip
+        """Start what of ``backlog`` (rows of ``due``) fits: at most ``concurrency`` on their
+        way, ``per_subscription`` to one subscription, none to one held off. Returns
+        them (delivery id -> (future, subscription id)) and the rest of the backlog. A
+        delivery whose client may no longer hear of it is recorded as failed."""
         busy: dict[str, int] = {}
         for _future, subscription_id in in_flight.values():
             busy[subscription_id] = busy.get(subscription_id, 0) + 1
-        room = self.concurrency * 4 - len(in_flight)
-        rows = self.due(limit=DUE_BATCH + len(in_flight)) if room > 0 else []
-        audiences: dict[str, Audience] = {}
+        room = self.concurrency - len(in_flight)
         attempts: list[Attempt] = []
         unseen: list[Outcome] = []
-        for row in rows:
+        rest: list[Any] = []
+        for index, row in enumerate(backlog):
+            if len(attempts) >= room:
+                rest += backlog[index:]
+                break
             subscription = subscriptions.get(row.subscription_id)
-            if row.delivery_id in in_flight or subscription is None or len(attempts) >= room:
+            if subscription is None:
                 continue
             if busy.get(subscription.id, 0) >= self.per_subscription or self.holdoff.holds(
                 subscription.id
             ):
+                rest.append(row)
                 continue
             audience = audiences.get(subscription.client_id)
             if audience is None:
-                audience = audiences[subscription.client_id] = self.audience_of(
-                    subscription.client_id
-                )
+                audience = self.audience_of(subscription.client_id)
+                audiences[subscription.client_id] = audience
             body = None if audience.hears_nothing else audience.body(row)
             if body is None:  # its client may no longer hear of it (revoked, fields hidden)
                 unseen.append(Outcome(row.delivery_id, None, "not_visible"))
                 continue
             busy[subscription.id] = busy.get(subscription.id, 0) + 1
-            attempts.append(
-                Attempt(
-                    row.delivery_id,
-                    subscription.id,
-                    subscription.url,
-                    row.id,
-                    _encode(body),
-                    self._secret(subscription),
-                    row.attempts,
-                    row.queued_at,
-                )
-            )
+            attempts.append(Attempt(row.delivery_id, subscription.id, subscription.url, row.id,
+                                    _encode(body), self._secret(subscription), row.attempts,
+                                    row.queued_at))  # fmt: skip
         self._record(unseen)
-        self.commit()  # the reads above must not hold a transaction open across the calls
-        return {a.delivery_id: (pool.submit(self._send, a), a.subscription_id) for a in attempts}
-
-    def _send(self, attempt: Attempt) -> Outcome:
-        outcome = self.sender.send(attempt)
-        return dataclasses.replace(outcome, attempt=attempt)
+        started = {a.delivery_id: (self.sender.submit(a), a.subscription_id) for a in attempts}
+        return started, rest
 
     def _secret(self, subscription: Subscription) -> str:
         key = (subscription.id, subscription.secret_ciphertext)
@@ -380,6 +357,50 @@ class Relay:
         self.commit()
 
 
+def _due_query() -> sa.Select[Any]:
+    pending = (
+        sa.select(
+            Delivery.id,
+            Delivery.subscription_id,
+            Delivery.event_seq,
+            Delivery.attempts,
+            Delivery.created_at,
+            Delivery.next_attempt_at,
+            Delivery.position,
+            sa.func.row_number()
+            .over(
+                partition_by=(Delivery.subscription_id, Delivery.customer_id),
+                order_by=Delivery.position,
+            )
+            .label("turn"),
+        )
+        .join(Subscription, Subscription.id == Delivery.subscription_id)
+        .where(Delivery.status == "pending", Subscription.status == "active")
+        .subquery()
+    )
+    return (
+        sa.select(
+            pending.c.id.label("delivery_id"),
+            pending.c.subscription_id,
+            pending.c.attempts,
+            pending.c.created_at.label("queued_at"),
+            Event.seq,
+            Event.id,
+            Event.type,
+            Event.occurred_at,
+            Event.customer_id,
+            Event.purpose,
+            Event.fields,
+            Event.data,
+        )
+        .join(Event, Event.seq == pending.c.event_seq)
+        .where(pending.c.turn == 1, pending.c.next_attempt_at <= sa.bindparam("now"))
+        .order_by(pending.c.position)
+        .limit(sa.bindparam("limit"))
+    )
+
+
+_DUE = _due_query()
 _PENDING = sa.and_(_DELIVERIES.c.id == sa.bindparam("target"), _DELIVERIES.c.status == "pending")
 _RECORD_ATTEMPT = (
     sa.update(_DELIVERIES)

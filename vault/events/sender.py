@@ -1,22 +1,37 @@
-"""One webhook attempt: a body signed as Standard Webhooks ask (``webhook-id``,
-``webhook-timestamp``, ``webhook-signature``) and POSTed over a pool of kept-alive
-connections, with connect and read timeouts, no redirects followed, and at most
-``MAX_ANSWER_BYTES`` of an answer read, so that a slow or broken receiver costs bounded time
-and memory. What happened is an ``Outcome``: a status code and a short error code, never a
-body."""
+"""Webhook attempts: a body signed as Standard Webhooks ask (``webhook-id``,
+``webhook-timestamp``, ``webhook-signature``) and POSTed with aiohttp, on an event loop of
+the sender's own thread, over kept-alive connections, with connect and read timeouts, no
+redirects followed, and at most ``MAX_ANSWER_BYTES`` of an answer read, so that a slow or
+broken receiver costs bounded time and memory. What happened is an ``Outcome``: a status
+code and a short error code, never a body.
+
+Threads hand attempts over with ``submit`` and get a ``concurrent.futures.Future``; one loop
+carries many attempts at once for a fraction of what a thread per attempt costs (measured
+in docs/DECISIONS.md §13). A receiver's name is checked where it is resolved: a name that
+has come to point at a link-local or metadata address is refused at the connection.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import dataclasses
 import datetime as dt
+import ipaddress
 import random
+import socket
+import threading
+import weakref
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
-import urllib3
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 from standardwebhooks.webhooks import Webhook
 
-from vault.events.subscriptions import receiver_allowed
+from vault.events.subscriptions import METADATA_HOSTS, refused_address
 
 MAX_ANSWER_BYTES = 64 * 1024
 FIRST_RETRY_SECONDS = 5.0
@@ -62,68 +77,153 @@ class Outcome:
         return self.error in UNREACHABLE or self.status_code in UNAVAILABLE
 
 
+class AddressRefused(OSError):
+    """A receiver's name resolves to an address webhooks may not go to."""
+
+
+class _GuardedResolver(AbstractResolver):
+    """The system's resolver, refusing names that lead to link-local, multicast, unspecified
+    or cloud metadata addresses."""
+
+    def __init__(self) -> None:
+        self.inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if host.rstrip(".").lower() in METADATA_HOSTS:
+            raise AddressRefused(host)
+        found = await self.inner.resolve(host, port, family)
+        if any(refused_address(ipaddress.ip_address(r["host"].split("%")[0])) for r in found):
+            raise AddressRefused(host)
+        return found
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
 class Sender:
-    """POSTs signed bodies over one pool of connections (no redirects followed, no retries:
-    the relay retries). Safe to call from several threads at once."""
+    """Sends attempts from any thread (``submit``, ``send``) on an event loop of its own;
+    ``close`` (or the sender's collection) stops it."""
 
     def __init__(self, *, connect_timeout: float, timeout: float, allow_link_local: bool,
                  connections_per_host: int = 16) -> None:  # fmt: skip
         self.allow_link_local = allow_link_local
-        self.timeout = urllib3.Timeout(connect=connect_timeout, read=timeout)
-        self.pool = urllib3.PoolManager(num_pools=64, maxsize=connections_per_host,
-                                        retries=False, block=False)  # fmt: skip
+        self.timeout = aiohttp.ClientTimeout(
+            total=connect_timeout + timeout, sock_connect=connect_timeout, sock_read=timeout
+        )
+        self.loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=_run, args=(self.loop,), name="vault-webhooks",
+                                  daemon=True)  # fmt: skip
+        thread.start()
+        self.session: aiohttp.ClientSession = asyncio.run_coroutine_threadsafe(
+            self._open(connections_per_host), self.loop
+        ).result()
+        self._closer = weakref.finalize(self, _shut, self.loop, thread, self.session)
+
+    async def _open(self, per_host: int) -> aiohttp.ClientSession:
+        resolver = None if self.allow_link_local else _GuardedResolver()
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=per_host, resolver=resolver)
+        return aiohttp.ClientSession(connector=connector, timeout=self.timeout,
+                                     headers={"user-agent": USER_AGENT})  # fmt: skip
+
+    def submit(self, attempt: Attempt) -> concurrent.futures.Future[Outcome]:
+        """Start ``attempt``; its future gives its ``Outcome`` (with the attempt)."""
+        return asyncio.run_coroutine_threadsafe(self.attempt(attempt), self.loop)
+
+    def send(self, attempt: Attempt) -> Outcome:
+        """One attempt, waited for."""
+        return self.submit(attempt).result()
+
+    def close(self) -> None:
+        self._closer()
 
     def headers(self, attempt: Attempt, now: dt.datetime) -> dict[str, str]:
-        signature = Webhook(attempt.secret).sign(attempt.event_id, now, attempt.body)
+        signature = Webhook(attempt.secret).sign(attempt.event_id, now, attempt.body.decode())
         return {
             "content-type": "application/json",
-            "user-agent": USER_AGENT,
             "webhook-id": attempt.event_id,
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": signature,
         }
 
-    def send(self, attempt: Attempt) -> Outcome:
+    async def attempt(self, attempt: Attempt) -> Outcome:
         """One attempt, signed with the time it is made (the wall clock: receivers refuse a
         timestamp minutes away from theirs). Never raises for what the receiver does."""
-        now = dt.datetime.now(dt.UTC)
-        parts = urlsplit(attempt.url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        if not receiver_allowed(parts.hostname or "", port, allow_link_local=self.allow_link_local):
+        found = await self._post(attempt)
+        return dataclasses.replace(found, attempt=attempt)
+
+    async def _post(self, attempt: Attempt) -> Outcome:
+        if not self.allow_link_local and _refused_literal(attempt.url):
             return Outcome(attempt.delivery_id, None, "address_refused")
+        now = dt.datetime.now(dt.UTC)
         try:
-            response = self.pool.request(
-                "POST", attempt.url, body=attempt.body, headers=self.headers(attempt, now),
-                timeout=self.timeout, redirect=False, preload_content=False,
-            )  # fmt: skip
-        except urllib3.exceptions.NewConnectionError as exc:  # (a kind of ConnectTimeoutError)
-            return Outcome(attempt.delivery_id, None, _connection_error(exc))
-        except urllib3.exceptions.TimeoutError:
+            async with self.session.post(attempt.url, data=attempt.body,
+                                         headers=self.headers(attempt, now),
+                                         allow_redirects=False) as response:  # fmt: skip
+                # an answer's body is not kept; bounded all the same (an unread rest is not
+                # drained: that connection is closed)
+                await response.content.read(MAX_ANSWER_BYTES)
+                status = response.status
+        except TimeoutError:
             return Outcome(attempt.delivery_id, None, "timeout")
-        except urllib3.exceptions.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             return Outcome(attempt.delivery_id, None, _connection_error(exc))
-        try:
-            response.read(MAX_ANSWER_BYTES)  # an answer's body is not kept; bounded all the same
-        except urllib3.exceptions.HTTPError:
-            pass
-        finally:
-            if response.length_remaining != 0:  # unread, or of unknown length: not drained,
-                response.close()  # that connection goes
-            else:
-                response.release_conn()  # read to its end: the connection is kept alive
-        status = response.status
         if 200 <= status < 300:
             return Outcome(attempt.delivery_id, status, "")
         kind = "redirect" if 300 <= status < 400 else "http_error"
         return Outcome(attempt.delivery_id, status, kind)
 
 
+def _refused_literal(url: str) -> bool:
+    """Whether the URL's host is itself (not a name for) a refused address."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host in METADATA_HOSTS:
+        return True
+    try:
+        return refused_address(ipaddress.ip_address(host))
+    except ValueError:
+        return False
+
+
 def _connection_error(exc: Exception) -> str:
-    text = type(getattr(exc, "reason", None) or exc).__name__
-    if "NewConnection" in text or "ConnectionRefused" in text:
-        return "connection_refused"
-    if "NameResolution" in text:
-        return "name_not_resolved"
-    if "SSL" in text:
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "address_refused" if isinstance(exc.os_error, AddressRefused) else (
+            "name_not_resolved")  # fmt: skip
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return "tls_error"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connection_refused"
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return "timeout"
     return "connection_error"
+
+
+def _run(loop: asyncio.AbstractEventLoop) -> None:
+    """The sender's thread: its loop until stopped, then closed."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+def _shut(loop: asyncio.AbstractEventLoop, thread: threading.Thread, session: Any) -> None:
+    """Close the session and stop the loop; waits for it unless called on the loop's own
+    thread (a sender collected there, when its last attempt ends)."""
+
+    async def finish() -> None:
+        try:
+            await session.close()
+        finally:
+            loop.stop()
+
+    if loop.is_closed():
+        return
+    try:
+        loop.call_soon_threadsafe(lambda: loop.create_task(finish()))
+    except RuntimeError:  # closed meanwhile
+        return
+    if threading.current_thread() is not thread:
+        thread.join(timeout=10)

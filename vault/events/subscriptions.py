@@ -26,7 +26,7 @@ from vault.errors import Conflict, NotFound, ValidationFailed
 from vault.events.models import EVENT_TYPES, Delivery, Event, Subscription
 
 SECRETS_KEY_LABEL = "vault/webhook-secrets/v1"
-_METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.goog"})
+METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.goog"})
 _clients = sa.table(
     "api_clients", sa.column("id"), sa.column("name"), sa.column("revoked_at"),
     sa.column("expires_at", UTCDateTime),
@@ -38,7 +38,7 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _refused_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def refused_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return address.is_link_local or address.is_multicast or address.is_unspecified
@@ -67,7 +67,7 @@ def check_receiver_url(url: str, *, allow_link_local: bool) -> str:
             literal = ipaddress.ip_address(host)
         except ValueError:
             literal = None
-        if host in _METADATA_HOSTS or (literal is not None and _refused_address(literal)):
+        if host in METADATA_HOSTS or (literal is not None and refused_address(literal)):
             raise ValidationFailed(
                 errors={"url": ["must not be a link-local or cloud metadata address"]}
             )
@@ -79,14 +79,14 @@ def receiver_allowed(host: str, port: int, *, allow_link_local: bool) -> bool:
     delivery: a name may have come to point at a link-local address since)."""
     if allow_link_local:
         return True
-    if host.rstrip(".").lower() in _METADATA_HOSTS:
+    if host.rstrip(".").lower() in METADATA_HOSTS:
         return False
     try:
         found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except OSError:
         return True  # the delivery itself fails, and is retried
     for *_rest, address in found:
-        if _refused_address(ipaddress.ip_address(str(address[0]).split("%")[0])):
+        if refused_address(ipaddress.ip_address(str(address[0]).split("%")[0])):
             return False
     return True
 
