@@ -58,7 +58,7 @@ class Worker:
 
     def run_until(self, stop: threading.Event) -> None:
         """Run the jobs on their schedule until ``stop`` is set; each looping job on a thread
-        of its own, started again ``every`` seconds after it returns."""
+        of its own (``_keep_running``)."""
         threads = [
             threading.Thread(
                 target=_keep_running, args=(job, stop), name=f"vault-{job.name}", daemon=True
@@ -88,11 +88,14 @@ def _run(name: str, run: Callable[[], str]) -> str:
 
 
 def _keep_running(job: Job, stop: threading.Event) -> None:
+    """Run a looping job again at once when it ends its turn, or ``every`` seconds after it
+    was skipped (another worker has it) or failed."""
     loop = job.loop
     assert loop is not None
     while not stop.is_set():
-        _run(job.name, lambda: loop(stop))
-        stop.wait(job.every)
+        summary = _run(job.name, lambda: loop(stop))
+        if summary.startswith(("skipped", "failed")):
+            stop.wait(job.every)
 
 
 _LOCAL_LOCKS: dict[str, threading.Lock] = {}

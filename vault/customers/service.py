@@ -149,12 +149,12 @@ class CustomerStore:
             ids.append(customer_id)
         self.session.connection().execute(sa.insert(_CUSTOMERS), customer_rows)
         self.unique.insert(index_rows)
-        # who may hear of a new customer depends on the consents given with it: read at commit
+        # who may hear of a new customer depends on the consents given with it
         outbox.record(
             self.session, "customer.created", ids, now=self.now,
             regions={r["id"]: r["region"] for r in customer_rows},
             fields={i: present for i, (_region, present) in zip(ids, prepared, strict=True)},
-            audience_now=False, audience_at_commit=True,
+            new_customers=True,
         )  # fmt: skip
         return ids
 

@@ -300,12 +300,14 @@ class Relay:
         return self._secrets[key]
 
     def _record(self, outcomes: Iterable[Outcome]) -> None:
-        """Write the outcomes (one UPDATE each, of deliveries still pending: one deleted with
-        its subscription meanwhile is left alone) and commit."""
+        """Write the outcomes, of deliveries still pending (one deleted with its subscription
+        meanwhile is left alone), and commit: one UPDATE for those delivered with one status
+        code, one per failed attempt."""
         outcomes = list(outcomes)
         if not outcomes:
             return
         now = self.clock()
+        delivered: dict[int | None, list[int]] = {}
         tried: list[dict[str, Any]] = []
         unsent: list[dict[str, Any]] = []
         recovered: set[str] = set()
@@ -314,17 +316,17 @@ class Relay:
             if attempt is None:  # never sent: its client may no longer hear of it
                 unsent.append({"target": outcome.delivery_id, "new_last_error": outcome.error})
                 continue
+            if not outcome.error:
+                delivered.setdefault(outcome.status_code, []).append(outcome.delivery_id)
+                if self.holdoff.reached(attempt.subscription_id):
+                    recovered.add(attempt.subscription_id)
+                continue
             count = attempt.attempts + 1
             row: dict[str, Any] = {"target": outcome.delivery_id, "new_status": "pending",
                    "new_attempts": count, "new_at": now,
                    "new_code": outcome.status_code, "new_error": outcome.error,
                    "new_next": now, "new_delivered_at": None}  # fmt: skip
             tried.append(row)
-            if not outcome.error:
-                row.update(new_status="delivered", new_delivered_at=now)
-                if self.holdoff.reached(attempt.subscription_id):
-                    recovered.add(attempt.subscription_id)
-                continue
             if outcome.unreachable:
                 self.holdoff.failed(attempt.subscription_id)
             if now - attempt.created_at >= self.retry_window:
@@ -340,6 +342,20 @@ class Relay:
                          status=outcome.status_code, attempts=count,
                          next_in_seconds=round(delay, 1))  # fmt: skip
         connection = self.session.connection()
+        for code, ids in delivered.items():
+            connection.execute(
+                sa.update(_DELIVERIES)
+                .where(_DELIVERIES.c.id.in_(ids), _DELIVERIES.c.status == "pending")
+                .values(
+                    status="delivered",
+                    attempts=_DELIVERIES.c.attempts + 1,
+                    last_attempt_at=now,
+                    last_status_code=code,
+                    last_error="",
+                    next_attempt_at=now,
+                    delivered_at=now,
+                )
+            )
         if tried:
             connection.execute(_RECORD_ATTEMPT, tried)
         if unsent:

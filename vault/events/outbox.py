@@ -37,7 +37,10 @@ _consents = sa.table(
 )
 _EVENTS = cast(sa.Table, Event.__table__)
 _AUDIENCE = cast(sa.Table, EventAudience.__table__)
-_AT_COMMIT = "vault.events.audience_at_commit"  # session.info: ids of events to complete
+# session.info: the customers created in the transaction (customer id -> the event of its
+# creation), and the (event, purpose) pairs added to their audience since
+_NEW = "vault.events.new_customers"
+_GIVEN = "vault.events.granted"
 
 
 def new_event_id() -> str:
@@ -66,16 +69,15 @@ def record(
     fields: Mapping[str, Iterable[str]] | Iterable[str] = (),
     purpose: str | None = None,
     data: Mapping[str, Any] | None = None,
-    audience_now: bool = True,
-    audience_at_commit: bool = False,
-    also: Collection[str] = (),
+    new_customers: bool = False,
+    also: str | None = None,
 ) -> list[str]:
     """Write one ``type_`` event per customer (flushed with the session's transaction);
     returns their ids. ``fields`` are names (the same for all, or per customer id);
-    ``data`` must hold no value. The purposes the customers consent to are read now
-    (``audience_now``: before a withdrawal or an erasure takes them away) and/or when the
-    transaction commits (``audience_at_commit``: after the consents given with a new
-    customer); the audience is both, and the purposes ``also`` (a consent being given)."""
+    ``data`` must hold no value. Who may hear of it: the purposes the customers consent to
+    now (before a withdrawal or an erasure takes them away) and the purpose ``also`` (a
+    consent being given); for ``new_customers`` (just created, with no consent yet), the
+    purposes granted to them later in this transaction (``granted``)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
     ids = list(customer_ids)
@@ -108,13 +110,28 @@ def record(
     else:
         session.connection().execute(_INSERT_EVENT, rows)
     event_ids = [str(r["id"]) for r in rows]
-    if audience_now:
+    if new_customers:
+        if also:
+            raise ValueError("a new customer consents to nothing yet")
+        news: dict[str, str] = session.info.setdefault(_NEW, {})
+        news.update(zip(ids, event_ids, strict=True))
+    else:
         _capture_audience(session, event_ids, also)
-    elif also:
-        raise ValueError("purposes are added (also) to the audience read now")
-    if audience_at_commit:
-        session.info.setdefault(_AT_COMMIT, []).extend(event_ids)
     return event_ids
+
+
+def granted(session: Session, customer_id: str, purpose: str) -> None:
+    """A consent to ``purpose`` is given to ``customer_id``: if the customer was created in
+    this transaction, the event of its creation is for that purpose's audience too (one
+    small INSERT, on PostgreSQL with the next round trip)."""
+    event_id = session.info.get(_NEW, {}).get(customer_id)
+    given: set[tuple[str, str]] = session.info.setdefault(_GIVEN, set())
+    if event_id is None or (event_id, purpose) in given:
+        return
+    given.add((event_id, purpose))
+    values = {"event_id": event_id, "also": purpose}
+    if not write_soon(session, _GRANTED, values, _write_failed):
+        session.connection().execute(_GRANTED, values)
 
 
 class OutboxWriteFailed(VaultError, code="events_unavailable", title="Events Unavailable"):
@@ -127,32 +144,23 @@ def _write_failed(exc: Exception) -> Exception:
 
 def _audience_statement(*, one: bool, also: bool) -> sa.Insert:
     """INSERT ... SELECT of the purposes the customers of the events ``:event_id`` (or the
-    list ``:event_ids``) consent to now, and (``also``) the purpose ``:also``, but those
-    there already."""
+    list ``:event_ids``) consent to now, and (``also``) the purpose ``:also``."""
     events = _EVENTS.alias("e")
-    audience = _AUDIENCE.alias("a")
     chosen = (
         events.c.id == sa.bindparam("event_id")
         if one
         else events.c.id.in_(sa.bindparam("event_ids", expanding=True))
     )
-
-    def absent(purpose: Any) -> sa.ColumnElement[bool]:
-        return ~(
-            sa.select(sa.literal_column("1"))
-            .where(audience.c.event_seq == events.c.seq, audience.c.purpose == purpose)
-            .exists()
-        )
-
     consented = (
         sa.select(events.c.seq, _consents.c.purpose_code)
         .join(_consents, _consents.c.customer_id == events.c.customer_id)
-        .where(chosen, _consents.c.granted.is_(True), absent(_consents.c.purpose_code))
+        .where(chosen, _consents.c.granted.is_(True))
     )
-    source: sa.Select[Any] | sa.CompoundSelect[Any] = consented
-    if also:
-        given = sa.bindparam("also", type_=sa.String)
-        source = consented.union(sa.select(events.c.seq, given).where(chosen, absent(given)))
+    if not also:
+        return sa.insert(_AUDIENCE).from_select(["event_seq", "purpose"], consented)
+    # UNION, not UNION ALL: the purpose may be among those consented to already
+    given = sa.bindparam("also", type_=sa.String)
+    source = consented.union(sa.select(events.c.seq, given).where(chosen))
     return sa.insert(_AUDIENCE).from_select(["event_seq", "purpose"], source)
 
 
@@ -162,52 +170,50 @@ _AUDIENCE_STATEMENTS = {
     for one in (True, False)
     for also in (True, False)
 }
+_GRANTED = sa.insert(_AUDIENCE).from_select(
+    ["event_seq", "purpose"],
+    sa.select(_EVENTS.c.seq, sa.bindparam("also", type_=sa.String)).where(
+        _EVENTS.c.id == sa.bindparam("event_id")
+    ),
+)
 
 
-def _capture_audience(session: Session, event_ids: list[str], also: Collection[str] = ()) -> None:
+def _capture_audience(session: Session, event_ids: list[str], also: str | None) -> None:
     """Add, for each of these events, the purposes its customer consents to now and the
-    purposes ``also``: an INSERT ... SELECT (one per purpose of ``also``), which for one
-    event goes with the next round trip on PostgreSQL."""
-    purposes: list[str | None] = [*sorted(set(also))] or [None]
-    for purpose in purposes:
-        one = len(event_ids) == 1
-        statement = _AUDIENCE_STATEMENTS[(one, purpose is not None)]
-        values: dict[str, Any] = {"event_id": event_ids[0]} if one else {"event_ids": event_ids}
-        if purpose is not None:
-            values["also"] = purpose
-        if not (one and write_soon(session, statement, values, _write_failed)):
-            session.connection().execute(statement, values)
+    purpose ``also``: one INSERT ... SELECT, which for one event goes with the next round
+    trip on PostgreSQL."""
+    one = len(event_ids) == 1
+    statement = _AUDIENCE_STATEMENTS[(one, also is not None)]
+    values: dict[str, Any] = {"event_id": event_ids[0]} if one else {"event_ids": event_ids}
+    if also is not None:
+        values["also"] = also
+    if not (one and write_soon(session, statement, values, _write_failed)):
+        session.connection().execute(statement, values)
 
 
-@sa_event.listens_for(Session, "before_commit")
-def _complete_audience(session: Session) -> None:
-    """Read, as the transaction commits, the consents of the events that asked for it."""
-    pending = session.info.pop(_AT_COMMIT, None)
-    if pending:
-        _capture_audience(session, pending)
-
-
+@sa_event.listens_for(Session, "after_commit")
 @sa_event.listens_for(Session, "after_rollback")
-def _forget_audience(session: Session) -> None:
-    session.info.pop(_AT_COMMIT, None)
+def _forget_new_customers(session: Session) -> None:
+    session.info.pop(_NEW, None)
+    session.info.pop(_GIVEN, None)
 
 
 def number_committed(session: Session, *, now: dt.datetime, limit: int = 5_000) -> int:
     """Give the committed events that have no position yet the next positions, in the order
-    they were written; returns how many. One numberer at a time (the relay's job lock; the
-    unique index on ``position`` refuses a second one's numbers)."""
-    waiting = list(
-        session.scalars(
-            sa.select(Event.seq).where(Event.position.is_(None)).order_by(Event.seq).limit(limit)
-        )
-    )
-    if not waiting:
-        return 0
+    they were written (one UPDATE); returns how many. One numberer at a time (the relay's
+    job lock; the unique index on ``position`` refuses a second one's numbers)."""
     last = session.scalar(sa.select(sa.func.max(Event.position))) or 0
-    session.connection().execute(
-        sa.update(_EVENTS)
-        .where(_EVENTS.c.seq == sa.bindparam("target"))
-        .values(position=sa.bindparam("given"), numbered_at=now),
-        [{"target": seq, "given": last + i} for i, seq in enumerate(waiting, start=1)],
+    waiting = (
+        sa.select(_EVENTS.c.seq, sa.func.row_number().over(order_by=_EVENTS.c.seq).label("n"))
+        .where(_EVENTS.c.position.is_(None))
+        .order_by(_EVENTS.c.seq)
+        .limit(limit)
+        .subquery()
     )
-    return len(waiting)
+    numbered = session.execute(
+        sa.update(_EVENTS)
+        .where(_EVENTS.c.seq == waiting.c.seq)
+        .values(position=last + waiting.c.n, numbered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(numbered.rowcount or 0)  # type: ignore[attr-defined]

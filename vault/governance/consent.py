@@ -75,7 +75,7 @@ def record_consent(
         # this consent is given
         outbox.record(store.session, "consent.changed", [customer_id], now=store.now,
                       regions={customer_id: region}, purpose=purpose, data={"granted": granted},
-                      also=[purpose] if granted else [])  # fmt: skip
+                      also=purpose if granted else None)  # fmt: skip
     event = ConsentEvent(
         customer_id=customer_id,
         purpose_code=purpose,
@@ -98,6 +98,8 @@ def record_consent(
         store.session.add(state)
     if when >= state.updated_at:
         state.granted, state.updated_at, state.event_id = granted, when, event.id
+    if granted:  # a customer created in this transaction: its creation's audience widens
+        outbox.granted(store.session, customer_id, purpose)
     store.session.flush()
     return event.id
 
