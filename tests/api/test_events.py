@@ -8,9 +8,11 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
@@ -18,6 +20,9 @@ from standardwebhooks.webhooks import Webhook
 from tests.helpers import SAMPLE_FIELDS, Tokens, assert_problem, bearer
 from tests.support.receiver import Receiver, running_receiver
 from vault import jobs, runtime
+from vault.audit.service import AuditContext
+from vault.auth.clients import revoke_client
+from vault.auth.models import ApiClient
 from vault.clock import FixedClock
 from vault.db import db
 from vault.events.delivery import Holdoff
@@ -385,3 +390,32 @@ def test_a_holdoff_grows_only_when_the_first_attempt_after_it_fails() -> None:
     assert holdoff.reached("sub") is True
     assert holdoff.reached("sub") is False
     assert not holdoff.holds("sub")
+
+
+def test_a_revoked_clients_subscription_hears_nothing_more_from_the_same_relay(
+    app: Flask, client: FlaskClient, tokens: Tokens, admin: dict[str, str]
+) -> None:
+    sales = bearer(tokens["sales"], **{"X-Purpose": "sales"})
+    # the relay keeps its session on a thread of its own, as in the worker; requests and
+    # the revocation are units of work of their own
+    with running_receiver() as receiver, ThreadPoolExecutor(1) as worker:
+        made = new_subscription(client, admin, receiver.url)
+        create(client, sales, fields={"email": "before@example.org"})
+        worker.submit(app.app_context().push).result()
+        relayer = worker.submit(jobs.relay, app.config["VAULT_SETTINGS"]).result()
+        assert worker.submit(relayer.run_once).result()["delivered"] == 1
+        with app.app_context():
+            crm = db.session.scalar(sa.select(ApiClient).where(ApiClient.name == "crm"))
+            assert crm is not None
+            revoke_client(db.session, crm.id, AuditContext(actor_kind="user",
+                          actor_id="usr_test"), now=runtime.now())  # fmt: skip
+            db.session.commit()
+        with app.app_context():  # a change that the revoked client could have seen
+            customer_id = runtime.customer_store().create(
+                {**SAMPLE_FIELDS, "email": "after@example.org"}, region="EU"
+            )
+            db.session.commit()
+        assert worker.submit(relayer.run_once).result()["numbered"] == 1
+        assert worker.submit(relayer.run_once).result()["delivered"] == 0
+    assert [b["customer_id"] for b in verify(receiver, made["secret"])] != [customer_id]
+    assert len(verify(receiver, made["secret"])) == 1

@@ -161,6 +161,9 @@ class Relay:
         return totals
 
     def _prepare(self) -> tuple[int, int, dict[str, Subscription]]:
+        # anything this long-lived session still holds (a client, its role) is read again at
+        # this look: a client revoked or a role changed since applies from here on
+        self.session.expire_all()
         numbered = number_committed(self.session, now=self.clock())
         self.commit()
         subscriptions = {s.id: s for s in self._subscriptions()}
