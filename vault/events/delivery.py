@@ -293,7 +293,10 @@ class Relay:
                                     _encode(body), self._secret(subscription), row.attempts,
                                     row.queued_at))  # fmt: skip
         self._record(unseen)
-        started = {a.delivery_id: (self.sender.submit(a), a.subscription_id) for a in attempts}
+        futures = self.sender.submit_many(attempts) if attempts else []
+        started = {
+            a.delivery_id: (f, a.subscription_id) for a, f in zip(attempts, futures, strict=True)
+        }
         return started, rest
 
     def _secret(self, subscription: Subscription) -> str:

@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import functools
 import ipaddress
 import random
 import socket
@@ -109,6 +110,7 @@ class Sender:
     def __init__(self, *, connect_timeout: float, timeout: float, allow_link_local: bool,
                  connections_per_host: int = 16) -> None:  # fmt: skip
         self.allow_link_local = allow_link_local
+        self._signers: dict[str, Webhook] = {}
         self.timeout = aiohttp.ClientTimeout(
             total=connect_timeout + timeout, sock_connect=connect_timeout, sock_read=timeout
         )
@@ -129,7 +131,22 @@ class Sender:
 
     def submit(self, attempt: Attempt) -> concurrent.futures.Future[Outcome]:
         """Start ``attempt``; its future gives its ``Outcome`` (with the attempt)."""
-        return asyncio.run_coroutine_threadsafe(self.attempt(attempt), self.loop)
+        return self.submit_many([attempt])[0]
+
+    def submit_many(self, attempts: list[Attempt]) -> list[concurrent.futures.Future[Outcome]]:
+        """Start ``attempts`` (handed to the loop at once: one wake-up, not one each); a
+        future for each."""
+        futures: list[concurrent.futures.Future[Outcome]] = [
+            concurrent.futures.Future() for _ in attempts
+        ]
+
+        def start() -> None:
+            for attempt, future in zip(attempts, futures, strict=True):
+                task = self.loop.create_task(self.attempt(attempt))
+                task.add_done_callback(functools.partial(_settle, future))
+
+        self.loop.call_soon_threadsafe(start)
+        return futures
 
     def send(self, attempt: Attempt) -> Outcome:
         """One attempt, waited for."""
@@ -139,7 +156,10 @@ class Sender:
         self._closer()
 
     def headers(self, attempt: Attempt, now: dt.datetime) -> dict[str, str]:
-        signature = Webhook(attempt.secret).sign(attempt.event_id, now, attempt.body.decode())
+        signer = self._signers.get(attempt.secret)
+        if signer is None:  # (the secret decoded once, not per attempt)
+            signer = self._signers[attempt.secret] = Webhook(attempt.secret)
+        signature = signer.sign(attempt.event_id, now, attempt.body.decode())
         return {
             "content-type": "application/json",
             "webhook-id": attempt.event_id,
@@ -197,6 +217,15 @@ def _connection_error(exc: Exception) -> str:
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return "timeout"
     return "connection_error"
+
+
+def _settle(future: concurrent.futures.Future[Outcome], task: asyncio.Task[Outcome]) -> None:
+    if task.cancelled():
+        future.cancel()
+    elif (error := task.exception()) is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(task.result())
 
 
 def _run(loop: asyncio.AbstractEventLoop) -> None:
