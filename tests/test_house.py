@@ -36,6 +36,7 @@ FLOORS: list[set[str]] = [
     {"config", "worker"},
     {"errors"},
     {"logs", "clock", "codes", "text", "spreadsheet", "private_files", "defaults", "extensions"},
+    {"contexts"},  # the objects behind Flask's context proxies
 ]
 
 

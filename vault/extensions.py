@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from flask import Flask, Request, Response, request
-from flask.globals import request_ctx
+from flask import Flask, Request, Response
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from itsdangerous import URLSafeTimedSerializer
+
+from vault.contexts import current_request, current_request_context
 
 limiter = Limiter(get_remote_address, headers_enabled=True)
 login_manager = LoginManager()
@@ -22,7 +23,7 @@ API_PATHS = "/api/"
 def _not_limited() -> bool:
     """The API's routes carry no limits of the limiter's (its refused bearer tokens are
     counted by ``vault.auth.throttle``)."""
-    return request.path.startswith(API_PATHS)
+    return current_request().path.startswith(API_PATHS)
 
 
 def init_limiter(app: Flask) -> None:
@@ -35,7 +36,7 @@ def init_limiter(app: Flask) -> None:
     (place,) = [i for i, hook in enumerate(hooks) if hook == check]
 
     def check_unless_api() -> None:
-        if not request.path.startswith(API_PATHS):
+        if not current_request().path.startswith(API_PATHS):
             check()
 
     hooks[place] = check_unless_api
@@ -54,12 +55,12 @@ def init_limiter(app: Flask) -> None:
     (release_at,) = [i for i, hook in enumerate(teardown) if hook == release]
 
     def inject_headers_if_met(response: Response) -> Response:
-        if not hasattr(_request_context(), _LIMITER_CONTEXT):
+        if not hasattr(current_request_context(), _LIMITER_CONTEXT):
             return response
         return cast(Response, inject(response))
 
     def release_context_if_met(error: BaseException | None) -> None:
-        if hasattr(_request_context(), _LIMITER_CONTEXT):
+        if hasattr(current_request_context(), _LIMITER_CONTEXT):
             release(error)
 
     after[inject_at] = inject_headers_if_met
@@ -67,7 +68,6 @@ def init_limiter(app: Flask) -> None:
 
 
 _LIMITER_CONTEXT = "_limiter_request_context"  # where the limiter keeps its request's context
-_request_context = request_ctx._get_current_object  # type: ignore[attr-defined]
 
 
 def init_login(app: Flask) -> None:
@@ -82,7 +82,7 @@ def init_login(app: Flask) -> None:
     def update_remember_cookie(response: Response) -> Response:
         # Read as flask-login reads it (the answer then varies with the Cookie header): an
         # empty session holds no "_remember" to act on, and only the refresh would add one.
-        session = _request_context().session
+        session = current_request_context().session
         if session or app.config.get("REMEMBER_COOKIE_REFRESH_EACH_REQUEST"):
             return cast(Response, update(response))
         return response

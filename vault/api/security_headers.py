@@ -13,9 +13,10 @@ may stay in a browser's or a proxy's cache.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 
 from vault.config import Settings
+from vault.contexts import current_request
 from vault.errors import ConfigurationError
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -74,7 +75,7 @@ def register_security_headers(app: Flask, settings: Settings) -> None:
     ours = frozenset(name.lower() for name, _ in every_no_store)
 
     def secure(response: Response) -> Response:
-        no_store = request.endpoint not in STATIC_ENDPOINTS
+        no_store = current_request().endpoint not in STATIC_ENDPOINTS
         present = response.headers
         if ours.isdisjoint([name.lower() for name, _ in present._list]):
             # The usual answer holds none of these headers yet: what ``update`` would do
