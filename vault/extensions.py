@@ -124,4 +124,14 @@ class SigningSessionInterface(SecureCookieSessionInterface):
         if session or session.modified:
             super().save_session(app, session, response)
         elif session.accessed:
-            response.vary.add("Cookie")
+            _vary_on_cookie(response)
+
+
+def _vary_on_cookie(response: Response) -> None:
+    """``response.vary.add("Cookie")``; an answer without a Vary header (the usual one) gets
+    the one it would set, without werkzeug parsing the header into a set and writing it
+    back."""
+    if "Vary" in response.headers:
+        response.vary.add("Cookie")
+    else:
+        response.headers.add("Vary", "Cookie")

@@ -36,6 +36,10 @@ def _app(interface: SecureCookieSessionInterface) -> Flask:
         session.clear()
         return "-"
 
+    @app.get("/varied")
+    def varied() -> tuple[str, dict[str, str]]:
+        return str(session.get("who")), {"Vary": "Origin"}
+
     return app
 
 
@@ -48,7 +52,7 @@ def _answers(
     return [client.get(path), client.get("/read")]  # the second tells what the first left
 
 
-@pytest.mark.parametrize("path", ["/untouched", "/read", "/write", "/clear"])
+@pytest.mark.parametrize("path", ["/untouched", "/read", "/write", "/clear", "/varied"])
 @pytest.mark.parametrize("logged_in", [False, True])
 def test_the_answers_are_flasks(path: str, logged_in: bool) -> None:
     ours = _answers(SigningSessionInterface(), path, logged_in)
