@@ -33,10 +33,11 @@ FLOORS: list[set[str]] = [
     {"audit", "policies", "crypto", "mail"},  # policies: roles, purposes, change stamps
     {"db", "readiness", "outages"},
     {"db_timeouts"},
-    {"db_deferred"},
+    {"db_deferred", "db_rows"},
     {"config", "worker"},
     {"errors"},
     {"logs", "clock", "codes", "text", "spreadsheet", "private_files", "defaults", "extensions"},
+    {"contexts"},  # the objects behind Flask's context proxies
 ]
 
 

@@ -32,7 +32,7 @@ from vault.clock import SystemClock
 from vault.config import Settings, load_settings
 from vault.db import db
 from vault.errors import ConfigurationError, VaultError
-from vault.extensions import SigningSessionInterface, init_limiter, login_manager
+from vault.extensions import SigningSessionInterface, init_limiter, init_login, login_manager
 from vault.logs import configure_logging
 from vault.outages import OutageLog, database_outage, watch_answers
 from vault.portal.views import blueprint as portal_blueprint
@@ -153,7 +153,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     # password).
     app.extensions["vault.token_failures"] = FailureLimit.for_tokens(settings)
     init_limiter(app)
-    login_manager.init_app(app)
+    init_login(app)
     login_manager.login_view = "admin.login"
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from vault import runtime
 from vault.audit.service import AuditContext, record_event
 from vault.auth.principal import Principal
+from vault.contexts import context_globals, current_request
 from vault.db import at_request_end, db
 
 # A customer id named in a refusal must look like one: the id came from the client.
@@ -33,13 +34,14 @@ def request_context(
 ) -> AuditContext:
     """Who acts in this request, for what purpose, from where (the request's own principal
     and stated purpose unless given)."""
-    principal = principal or g.get("principal")
+    values = context_globals()
+    principal = principal or values.get("principal")
     return AuditContext(
         actor_kind=actor_kind or (principal.kind if principal else "anonymous"),
         actor_id=principal.id if principal else "",
-        purpose=(g.get("purpose") if purpose is None else purpose) or "",
-        request_id=g.get("request_id") or "",
-        client_address=request.remote_addr or "",
+        purpose=(values.get("purpose") if purpose is None else purpose) or "",
+        request_id=values.get("request_id") or "",
+        client_address=current_request().remote_addr or "",
     )
 
 
@@ -68,13 +70,13 @@ def audit(
         reason=reason,
         soon=True,
     )
-    g.setdefault("_vault_audit_events", []).append(action)
+    context_globals().setdefault("_vault_audit_events", []).append(action)
 
 
 def aim(customer_ids: Iterable[str]) -> None:
     """Name the customers this request aims at: a refusal of it names them (ids that cannot
     be customer ids are left out)."""
-    aimed: list[str] = g.setdefault("_vault_aim", [])
+    aimed: list[str] = context_globals().setdefault("_vault_aim", [])
     aimed += [c for c in customer_ids if isinstance(c, str) and _CUSTOMER_ID.match(c)]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import (
@@ -27,6 +27,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.pool import StaticPool
 
 from vault.config import Settings
+from vault.contexts import context_globals, current_application
 from vault.db_timeouts import PostgresTimeouts, bound_waits
 from vault.logs import get_logger
 from vault.private_files import create_private_file
@@ -212,7 +213,7 @@ class Database:
 
     @staticmethod
     def state(app: Flask | None = None) -> _AppDatabase:
-        state: _AppDatabase = (app or current_app).extensions["vault.db"]
+        state: _AppDatabase = (app or current_application()).extensions["vault.db"]
         return state
 
     @property
@@ -222,12 +223,13 @@ class Database:
     @property
     def session(self) -> Session:
         """The session of the current request or command (created on first use)."""
-        session: Session | None = g.get("_vault_session")
+        values = context_globals()
+        session: Session | None = values.get("_vault_session")
         if session is None:
             state = self.state()
             session = state.sessionmaker()
             state.prepare(session)
-            g._vault_session = session
+            values._vault_session = session
         return session
 
     def after_commit(self, hook: Callable[[], None], session: Session | None = None) -> None:
@@ -327,13 +329,14 @@ def at_request_end(write: Callable[[Session], None]) -> None:
     """Have ``write`` run in the request's last transaction whatever its outcome: before the
     commit of a successful request, or in a fresh transaction after the rollback of a failed
     one. What must outlive a rollback (the audit event of a refused attempt) is written so."""
-    g.setdefault("_vault_at_end", []).append(write)
+    context_globals().setdefault("_vault_at_end", []).append(write)
 
 
 def _finish_request(response: Response) -> Response:
     """Commit a successful request's work once; roll back an unsuccessful one."""
-    writes: list[Callable[[Session], None]] = g.pop("_vault_at_end", [])
-    session: Session | None = g.get("_vault_session")
+    values = context_globals()
+    writes: list[Callable[[Session], None]] = values.pop("_vault_at_end", [])
+    session: Session | None = values.get("_vault_session")
     if response.status_code >= 400:
         if session is not None:
             session.rollback()
@@ -352,7 +355,7 @@ def _finish_request(response: Response) -> Response:
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    session: Session | None = g.pop("_vault_session", None)
+    session: Session | None = context_globals().pop("_vault_session", None)
     if session is not None:
         session.close()
 

@@ -9,7 +9,7 @@ transaction rolls back. Only its failure comes later: at that next statement or 
 commit, as the exception its writer chose, and the transaction then commits nothing.
 
 The INSERT and the COMMIT go as one simple query; psycopg binds the INSERT's values on the
-client (``ClientCursor.mogrify``, its own quoting), since a simple query takes no parameters.
+client (``ClientCursor``, with its own quoting), since a simple query takes no parameters.
 
 The other end of a transaction saves its round trip the same way: psycopg sends BEGIN on
 its own and waits for it before a transaction's first statement; ``begin_with`` sends that
@@ -64,8 +64,15 @@ class DeferredWrites(psycopg.Connection[Any]):
         waiting, self._deferred = self._deferred or [], None
         cursor = psycopg.ClientCursor(self)
         try:
-            text = "; ".join(cursor.mogrify(w.sql, w.params) for w in waiting)
-            cursor.execute(f"{text}; {then}" if then else text)
+            if len(waiting) == 1:
+                # The usual one (a request's audit event): its text and ``then`` go as one
+                # text, the same each time, whose values psycopg binds as it executes it.
+                (write,) = waiting
+                text = f"{write.sql}; {then}" if then else write.sql
+                cursor.execute(text, write.params, prepare=False)
+            else:
+                text = "; ".join(cursor.mogrify(w.sql, w.params) for w in waiting)
+                cursor.execute(f"{text}; {then}" if then else text, prepare=False)
         except psycopg.Error as exc:
             raise _failed_write(waiting, exc).failed(exc) from exc
         finally:
@@ -81,7 +88,7 @@ class DeferredWrites(psycopg.Connection[Any]):
         cursor = psycopg.ClientCursor(self)
         self._begun_by_us = True
         try:
-            cursor.execute(f"{begin}; {sql}")
+            cursor.execute(f"{begin}; {sql}", prepare=False)
             cursor.nextset()  # past the BEGIN's result, to the statement's rows
             return cursor.fetchall()
         finally:

@@ -48,6 +48,14 @@ _PERSONAL_KEYS: set[str] = {
 def register_personal_keys(names: Iterable[str]) -> None:
     """Add catalogue field names (or any other sensitive key) to the redaction list."""
     _PERSONAL_KEYS.update(name.lower() for name in names)
+    _SAFE_KEYS.clear()
+
+
+# The keys seen on lines so far that are not personal (the same few names, line after line):
+# only a key not among them is lowered and looked up in ``_PERSONAL_KEYS``.
+_SAFE_KEYS: set[str] = set()
+_MAX_SAFE_KEYS = 4096  # keys beyond these (none are expected) are looked up every time
+_NESTED = (dict, list, tuple)
 
 
 def _redact(value: Any, depth: int = 0) -> Any:
@@ -67,12 +75,18 @@ def redact_personal_values(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: replace the value of every personal or secret key, at any depth."""
-    for key in list(event_dict):
+    for key in event_dict.keys() - _SAFE_KEYS:
         if key.lower() in _PERSONAL_KEYS:
             event_dict[key] = REDACTED
-        elif isinstance(event_dict[key], dict | list | tuple):
-            event_dict[key] = _redact(event_dict[key])
+        elif len(_SAFE_KEYS) < _MAX_SAFE_KEYS:
+            _SAFE_KEYS.add(key)
+    for key in [k for k, v in event_dict.items() if isinstance(v, _NESTED)]:
+        event_dict[key] = _redact(event_dict[key])
     return event_dict
+
+
+class _Configurations:
+    made = 0  # how many times ``configure_logging`` ran
 
 
 class _NamedWriter(structlog.WriteLogger):
@@ -97,6 +111,7 @@ def configure_logging(
     records, handlers and second formatting pass (the request log line cost about three
     times as much through them). Other libraries' lines (the standard library's) meet the
     same processors through the handler's formatter, so both read alike."""
+    _Configurations.made += 1  # the loggers made so far are remade under this one
     output = stream or sys.stderr
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -136,6 +151,46 @@ def configure_logging(
     logging.getLogger("casbin").setLevel(logging.WARNING)  # it logs every policy load
 
 
+class _VaultLogger:
+    """The vault's logger ``name``: structlog's bound logger for it, made once per
+    configuration. (structlog makes it anew on every call unless told to keep it for good,
+    which would keep it past a later ``configure_logging``; making it was a fifth of the
+    cost of a request's log line.)"""
+
+    __slots__ = ("_bound", "_made_in", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._bound: Any = None
+        self._made_in = -1
+
+    def _logger(self) -> Any:
+        if self._made_in != _Configurations.made:
+            self._bound = structlog.get_logger(self.name).bind()
+            self._made_in = _Configurations.made
+        return self._bound
+
+    # The levels the vault logs at, as methods: found at once, where ``__getattr__`` is
+    # asked only after a failed lookup.
+    def debug(self, event: str, **values: Any) -> Any:
+        return self._logger().debug(event, **values)
+
+    def info(self, event: str, **values: Any) -> Any:
+        return self._logger().info(event, **values)
+
+    def warning(self, event: str, **values: Any) -> Any:
+        return self._logger().warning(event, **values)
+
+    def error(self, event: str, **values: Any) -> Any:
+        return self._logger().error(event, **values)
+
+    def exception(self, event: str, **values: Any) -> Any:
+        return self._logger().exception(event, **values)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._logger(), attribute)
+
+
 def get_logger(name: str) -> Any:
     """The vault's logger ``name`` (its lines carry it as ``logger``)."""
-    return structlog.get_logger(name)
+    return _VaultLogger(name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, current_app, g
+from flask import Flask
 
 from vault.audit.anchor import open_anchor
 from vault.audit.integrity import AuditLog
@@ -14,6 +14,7 @@ from vault.audit.service import AUDIT_KEY_LABEL
 from vault.auth.token_cache import TokenPrincipals
 from vault.clock import Clock
 from vault.config import Settings
+from vault.contexts import context_globals, current_application
 from vault.crypto.cursors import CURSOR_KEY_LABEL, CursorSigner
 from vault.crypto.envelope import KeyRing
 from vault.crypto.keys import KeyProvider, provider_from_settings
@@ -27,12 +28,12 @@ from vault.policies import versions
 
 
 def settings() -> Settings:
-    value: Settings = current_app.config["VAULT_SETTINGS"]
+    value: Settings = current_application().config["VAULT_SETTINGS"]
     return value
 
 
 def clock() -> Clock:
-    value: Clock = current_app.extensions["vault.clock"]
+    value: Clock = current_application().extensions["vault.clock"]
     return value
 
 
@@ -42,7 +43,7 @@ def now() -> dt.datetime:
 
 def key_provider(app: Flask | None = None) -> KeyProvider:
     """The app's key provider, opened on first use (so that `vault init` can create it)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or current_application()
     provider: KeyProvider | None = app.extensions.get("vault.key_provider")
     if provider is None:
         provider = provider_from_settings(app.config["VAULT_SETTINGS"])
@@ -52,7 +53,7 @@ def key_provider(app: Flask | None = None) -> KeyProvider:
 
 def audit_log(app: Flask | None = None) -> AuditLog:
     """The app's audit log: its key (derived from the master key), its anchor and limit."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or current_application()
     found: AuditLog | None = app.extensions.get("vault.audit_log")
     if found is None:
         config: Settings = app.config["VAULT_SETTINGS"]
@@ -65,17 +66,19 @@ def audit_log(app: Flask | None = None) -> AuditLog:
 
 def mailer() -> Mailer:
     """The app's mailer (settings decide: SMTP or the outbox folder), made on first use."""
-    found: Mailer | None = current_app.extensions.get("vault.mailer")
+    extensions = current_application().extensions
+    found: Mailer | None = extensions.get("vault.mailer")
     if found is None:
-        found = current_app.extensions["vault.mailer"] = mailer_from_settings(settings())
+        found = extensions["vault.mailer"] = mailer_from_settings(settings())
     return found
 
 
 def token_principals() -> TokenPrincipals:
     """The process's table of bearer tokens' principals (``vault.auth.token_cache``)."""
-    found: TokenPrincipals | None = current_app.extensions.get("vault.token_principals")
+    extensions = current_application().extensions
+    found: TokenPrincipals | None = extensions.get("vault.token_principals")
     if found is None:
-        found = current_app.extensions["vault.token_principals"] = TokenPrincipals()
+        found = extensions["vault.token_principals"] = TokenPrincipals()
     return found
 
 
@@ -91,26 +94,29 @@ def cursor_signer() -> CursorSigner:
 
 def keyring() -> KeyRing:
     """This request's key ring: unwrapped data keys never outlive the request."""
-    ring: KeyRing | None = g.get("_vault_keyring")
+    values = context_globals()
+    ring: KeyRing | None = values.get("_vault_keyring")
     if ring is None:
-        ring = g._vault_keyring = KeyRing(key_provider())
+        ring = values._vault_keyring = KeyRing(key_provider())
     return ring
 
 
 def change_stamps() -> dict[str, int]:
     """The governance change stamps as this request first saw them (one query)."""
-    stamps: dict[str, int] | None = g.get("_vault_stamps")
+    values = context_globals()
+    stamps: dict[str, int] | None = values.get("_vault_stamps")
     if stamps is None:
-        stamps = g._vault_stamps = versions.current_all(db.session)
+        stamps = values._vault_stamps = versions.current_all(db.session)
     return stamps
 
 
 def customer_store() -> CustomerStore:
-    store: CustomerStore | None = g.get("_vault_customer_store")
+    values = context_globals()
+    store: CustomerStore | None = values.get("_vault_customer_store")
     if store is None:
         session = db.session
         catalogue = load_catalogue(session, stamp=change_stamps().get(CATALOGUE, 0))
-        store = g._vault_customer_store = CustomerStore(
+        store = values._vault_customer_store = CustomerStore(
             session, keyring(), catalogue, now=now(), regions=settings().region_set
         )
     return store

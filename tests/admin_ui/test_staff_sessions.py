@@ -179,3 +179,20 @@ def test_a_restarted_app_refuses_an_ended_session(
     resumed.set_cookie(COOKIE, cookie(kept))
     assert refused(replayed)
     assert not refused(resumed)
+
+
+def test_no_answer_sets_a_remember_cookie_and_every_one_varies_by_cookie(
+    client: FlaskClient, admin: str
+) -> None:
+    """flask-login's remember-me cookie: the vault never sets one, nor touches a stale one
+    a browser sends; every answer, with a session or without, varies by Cookie."""
+    client.set_cookie("remember_token", "stale")
+    answers = [client.get("/healthz"), client.get("/api/v1/me"), log_in(client)]
+    answers += [client.get("/admin/"), client.get("/api/v1/me")]
+    answers.append(client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")}))
+    for answer in answers:
+        assert "Cookie" in answer.headers["Vary"], answer.request.path
+        cookies = answer.headers.getlist("Set-Cookie")
+        assert not [c for c in cookies if c.startswith("remember_token=")], answer.request.path
+    assert "Set-Cookie" not in answers[0].headers
+    assert "Set-Cookie" not in answers[1].headers

@@ -212,3 +212,35 @@ def test_the_page_of_a_crash_carries_the_headers_too(app: Flask) -> None:
 def test_a_negative_hsts_age_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="VAULT_HSTS_SECONDS"):
         create_app({"instance_path": str(tmp_path), "hsts_seconds": -1})
+
+
+def test_a_header_the_view_set_is_replaced_where_it_stood(app: Flask) -> None:
+    """A response that already holds some of these headers gets each once, with the vault's
+    value, in the place the first of its name held (``Headers.update``'s order); the rest
+    follow in their own order, as on any other response."""
+
+    @app.get("/framed-for-test")
+    def framed() -> Response:
+        answer = Response("{}", mimetype="application/json")
+        answer.headers.add("X-Frame-Options", "SAMEORIGIN")
+        answer.headers.add("Cache-Control", "public, max-age=60")
+        answer.headers.add("X-Frame-Options", "ALLOW-FROM https://elsewhere.example")
+        return answer
+
+    @app.get("/plain-for-test")
+    def plain() -> Response:
+        return Response("{}", mimetype="application/json")
+
+    framed_answer = app.test_client().get("/framed-for-test")
+    plain_answer = app.test_client().get("/plain-for-test")
+    names = [name for name, _ in framed_answer.headers]
+    assert names.count("X-Frame-Options") == 1
+    assert names.count("Cache-Control") == 1
+    assert framed_answer.headers["X-Frame-Options"] == "DENY"
+    assert framed_answer.headers["Cache-Control"] == "no-store"
+    assert names.index("X-Frame-Options") < names.index("Cache-Control")
+    assert_security_headers(framed_answer)
+    plain_names = [name for name, _ in plain_answer.headers]
+    assert plain_answer.headers["Cache-Control"] == "no-store"
+    assert plain_names.index("Content-Security-Policy") < plain_names.index("Cache-Control")
+    assert_security_headers(plain_answer)

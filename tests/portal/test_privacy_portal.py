@@ -206,3 +206,16 @@ def test_requests_per_client_are_rate_limited(make_app: Callable[..., Flask]) ->
         for i in range(4)
     ]
     assert statuses == [202, 202, 202, 429]
+
+
+def test_a_limited_route_tells_its_limit_and_an_unlimited_one_tells_none(
+    make_app: Callable[..., Flask],
+) -> None:
+    client = make_app(privacy_rate_limit="3 per minute").test_client()
+    answers = [client.post(REQUESTS, json={"email": f"h{i}@example.org", "type": "export"})
+               for i in range(4)]  # fmt: skip
+    assert [a.headers["X-RateLimit-Limit"] for a in answers] == ["3"] * 4
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert "Retry-After" in answers[3].headers
+    for unlimited in (client.get("/healthz"), client.get("/api/v1/me")):
+        assert not [name for name, _ in unlimited.headers if name.startswith("X-RateLimit")]

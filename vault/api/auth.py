@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.exceptions import TooManyRequests
@@ -14,6 +13,7 @@ from vault.audit_trail import refuse
 from vault.auth.principal import Principal
 from vault.auth.service import TokenRefused, principal_for_user
 from vault.auth.throttle import FailureLimit
+from vault.contexts import context_globals, current_application, current_request
 from vault.errors import Forbidden, Unauthorized
 
 API_PREFIX = "/api/v1"
@@ -26,7 +26,7 @@ GRANT_BLUEPRINT = "access_request_customers"
 
 def current_principal() -> Principal:
     """The authenticated principal of this request; raises ``Unauthorized`` without one."""
-    principal: Principal | None = g.get("principal")
+    principal: Principal | None = context_globals().get("principal")
     if principal is None:
         raise Unauthorized("authentication required")
     return principal
@@ -34,7 +34,7 @@ def current_principal() -> Principal:
 
 def current_purpose() -> str:
     """The purpose this request stated (``X-Purpose``), checked by ``purpose_guard``."""
-    purpose: str | None = g.get("purpose")
+    purpose: str | None = context_globals().get("purpose")
     if purpose is None:
         raise Unauthorized("authentication required")
     return purpose
@@ -42,6 +42,7 @@ def current_purpose() -> str:
 
 def authenticate_request() -> None:
     """before_request: authenticate every API route that exists and is not public."""
+    request = current_request()
     if not request.path.startswith(API_PREFIX + "/") or request.url_rule is None:
         return
     if request.endpoint in _PUBLIC_ENDPOINTS:
@@ -51,7 +52,7 @@ def authenticate_request() -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use the Bearer authentication scheme")
-        failures: FailureLimit = current_app.extensions["vault.token_failures"]
+        failures: FailureLimit = current_application().extensions["vault.token_failures"]
         address = request.remote_addr or ""
         # An address that has had too many tokens refused is held back before its next token
         # is looked at, whatever that token is: guessing gains nothing from trying faster.
@@ -60,7 +61,7 @@ def authenticate_request() -> None:
             raise TooManyRequests(retry_after=retry_after)
         try:
             # The token's last use commits with the request's own work (one transaction).
-            g.principal = services.principal_for_token(token.strip())
+            context_globals().principal = services.principal_for_token(token.strip())
         except TokenRefused as exc:
             refuse(exc.reason)
             failures.record_failure(address)
@@ -73,7 +74,7 @@ def authenticate_request() -> None:
             # its purpose would open the role's plan for a purpose the role was never given.
             granted = services.granted_purposes(current_user.id)
         # The principal is known before the CSRF check, so that its refusal names the user.
-        g.principal = principal_for_user(current_user, granted)
+        context_globals().principal = principal_for_user(current_user, granted)
         if request.method not in _SAFE_METHODS:
             try:
                 validate_csrf(request.headers.get("X-CSRFToken"))
@@ -87,6 +88,8 @@ def authenticate_request() -> None:
 
 def purpose_guard() -> None:
     """before_request of every customer-data blueprint: X-Purpose present and allowed."""
+    request = current_request()
     if request.url_rule is None:
         return
-    g.purpose = current_principal().require_purpose(request.headers.get("X-Purpose"))
+    purpose = current_principal().require_purpose(request.headers.get("X-Purpose"))
+    context_globals().purpose = purpose

@@ -29,6 +29,7 @@ from vault.api.schemas import (
     view_body,
 )
 from vault.audit_trail import aim
+from vault.contexts import context_globals
 from vault.customers.interactions import InteractionRecord, interaction_dict
 from vault.logs import get_logger
 from vault.services import governed as governed_access
@@ -63,7 +64,7 @@ def require_audit_event(response: Response) -> Response:
     answer to OPTIONS excepted: no route ran, nothing was read)."""
     if answered_options():
         return response
-    if response.status_code < 400 and not g.get("_vault_audit_events"):
+    if response.status_code < 400 and not context_globals().get("_vault_audit_events"):
         log.error("audit.missing", endpoint=g.get("request_endpoint"))
         return problem(500, "audit_missing", "the access was not audited")
     return response

@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Request
 from werkzeug.exceptions import BadRequest as NotJSON
 
 from vault.api.json_limits import BODY, LimitedJSONProvider, members
+from vault.contexts import current_request
 from vault.errors import BadRequest, ValidationFailed
 from vault.text import is_plain
 
@@ -33,6 +34,8 @@ PROSE_FIELDS = frozenset({"text", "justification", "reason"})
 # The headers the vault reads as text; the others are matched against patterns (the request
 # id), parsed as tokens, or not read.
 TEXT_HEADERS = ("X-Purpose",)
+# Where WSGI puts each of them (none is Content-Type or Content-Length, which go elsewhere).
+_TEXT_HEADER_KEYS = [(name, "HTTP_" + name.upper().replace("-", "_")) for name in TEXT_HEADERS]
 # The bodies werkzeug parses as form fields (``request.form`` is empty for any other).
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 REFUSED = "must not hold control characters, bidirectional overrides or unpaired surrogates"
@@ -41,7 +44,7 @@ REFUSED_NAME = (
 )
 
 
-def _json_body() -> Any:
+def _json_body(request: Request) -> Any:
     """The request's JSON body, parsed within the limits (None when there is none). Raises
     ``BadRequest`` (``malformed_json``) or ``ValidationFailed``."""
     if not request.is_json or not request.get_data(cache=True):
@@ -72,12 +75,14 @@ def _parameter_problems(
             yield name, REFUSED
 
 
-def request_problems() -> dict[str, list[str]]:
-    """What this request sends that is not plain text: ``{field: [message]}``. Raises
+def request_problems(request: Request) -> dict[str, list[str]]:
+    """What ``request`` sends that is not plain text: ``{field: [message]}``. Raises
     ``BadRequest`` or ``ValidationFailed`` for a JSON body beyond the limits."""
-    document = _json_body()
+    document = _json_body(request)
     view_args = {k: v for k, v in (request.view_args or {}).items() if isinstance(v, str)}
-    headers = [(h, request.headers[h]) for h in TEXT_HEADERS if h in request.headers]
+    # (each header as werkzeug's ``headers`` finds it, which raises and drops a KeyError for
+    # one that is absent)
+    headers = [(h, request.environ[key]) for h, key in _TEXT_HEADER_KEYS if key in request.environ]
     # (the query string and the form are parsed only when there is one: most API requests
     # have neither, and parsing nothing into empty dictionaries was more than half of this check)
     query = request.args.items(multi=True) if request.query_string else ()
@@ -100,9 +105,10 @@ def request_problems() -> dict[str, list[str]]:
 def check_request() -> None:
     """before_request: refuse, with a 422 naming the fields, a request that sends anything
     but plain text, or JSON beyond the limits (400 when it is not JSON at all)."""
+    request = current_request()
     if request.url_rule is None:  # 404 and 405 are answered as such
         return
-    problems = request_problems()
+    problems = request_problems(request)
     if problems:
         raise ValidationFailed(
             "the request holds characters the vault does not accept", errors=problems

@@ -9,14 +9,16 @@ import secrets
 import time
 
 import structlog
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
+from vault.contexts import context_globals, current_application, current_request
 from vault.logs import get_logger
 
 log = get_logger("vault.http")
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"  # where WSGI puts that header
 # A client-sent id is echoed only when it cannot carry anything but an identifier.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -24,11 +26,16 @@ SECRET_PATH_ENDPOINTS = {"privacy.download"}
 
 
 def _bind_request_id() -> None:
-    sent = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = sent if _SAFE_REQUEST_ID.match(sent) else secrets.token_hex(16)
-    g.request_started = time.perf_counter()
+    request = current_request()
+    # (the header as werkzeug's ``headers.get`` finds it, which raises and drops a KeyError
+    # when it is absent, as it usually is)
+    sent = request.environ.get(_REQUEST_ID_ENVIRON, "")
+    request_id = sent if _SAFE_REQUEST_ID.match(sent) else secrets.token_hex(16)
+    values = context_globals()
+    values.request_id = request_id
+    values.request_started = time.perf_counter()
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+    structlog.contextvars.bind_contextvars(request_id=request_id)
 
 
 def _check_body_size() -> None:
@@ -38,9 +45,10 @@ def _check_body_size() -> None:
     hands on what it read, which would then be refused as malformed: the body is read here
     instead, and one that fills the limit is taken as over it (there is no telling whether
     more was coming without reading past the limit)."""
+    request = current_request()
     if request.method not in _BODY_METHODS:
         return
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    limit = current_application().config["MAX_CONTENT_LENGTH"]
     if limit is None:
         return
     length = request.content_length
@@ -48,18 +56,19 @@ def _check_body_size() -> None:
         if length > limit:
             raise RequestEntityTooLarge()
         return
-    if _is_chunked() and len(request.get_data(cache=True)) >= limit:
+    if _is_chunked(request) and len(request.get_data(cache=True)) >= limit:
         raise RequestEntityTooLarge()
 
 
-def _is_chunked() -> bool:
+def _is_chunked(request: Request) -> bool:
     return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
 def _check_api_body() -> None:
+    request = current_request()
     if not request.path.startswith("/api/") or request.method not in _BODY_METHODS:
         return
-    has_body = bool(request.content_length) or _is_chunked()
+    has_body = bool(request.content_length) or _is_chunked(request)
     if has_body and not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
 
@@ -68,26 +77,29 @@ def _answer_options() -> ResponseReturnValue | None:
     """An OPTIONS request (a browser's CORS preflight, or a client asking what a route
     allows) is answered with the route's methods before anything else runs: it carries no
     credentials and no purpose, reads nothing, and records no audit event."""
+    request = current_request()
     rule = request.url_rule
     if request.method != "OPTIONS" or not getattr(rule, "provide_automatic_options", False):
         return None
-    g._vault_options_answered = True
-    return current_app.make_default_options_response()
+    context_globals()._vault_options_answered = True
+    return current_application().make_default_options_response()
 
 
 def answered_options() -> bool:
     """Whether this request is an OPTIONS answered before any route ran (``_answer_options``)."""
-    return bool(g.get("_vault_options_answered"))
+    return bool(context_globals().get("_vault_options_answered"))
 
 
 def _finish(response: Response) -> Response:
-    request_id = g.get("request_id")
+    values = context_globals()
+    request_id = values.get("request_id")
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
-    started = g.get("request_started")
-    principal = g.get("principal")
+    started = values.get("request_started")
+    principal = values.get("principal")
     # The path is logged without its query string: ids only, never personal data. A path
     # that carries a secret (a one-time download token) is logged as its route.
+    request = current_request()
     path = request.path
     if request.endpoint in SECRET_PATH_ENDPOINTS and request.url_rule is not None:
         path = request.url_rule.rule

@@ -112,6 +112,24 @@ def test_the_insert_goes_with_the_commit_in_one_round_trip(
         assert connection.scalar(sa.select(probe.c.raw)) == b"\0\xff'"
 
 
+def test_several_waiting_inserts_go_with_the_commit_as_written(
+    engine: Engine, probe: sa.Table, round_trips: list[int]
+) -> None:
+    awkward = ["100% sure", "back\\slash", "'); DROP TABLE x;--", "%(label)s", "ünïcode"]
+    with Session(engine) as session:
+        session.execute(sa.select(sa.literal(1)))
+        round_trips.clear()
+        for label in awkward:
+            insert_soon(session, sa.insert(probe), {"label": label}, refused)
+        session.commit()
+        assert len(round_trips) == 1
+    assert labels(engine, probe) == awkward
+    with Session(engine) as session:  # and one alone, the usual case
+        insert_soon(session, sa.insert(probe), {"label": awkward[2]}, refused)
+        session.commit()
+    assert labels(engine, probe) == [*awkward, awkward[2]]
+
+
 def test_the_insert_is_sent_before_the_next_statement_of_its_transaction(
     engine: Engine, probe: sa.Table
 ) -> None:
