@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -419,3 +420,37 @@ def test_a_revoked_clients_subscription_hears_nothing_more_from_the_same_relay(
         assert worker.submit(relayer.run_once).result()["delivered"] == 0
     assert [b["customer_id"] for b in verify(receiver, made["secret"])] != [customer_id]
     assert len(verify(receiver, made["secret"])) == 1
+
+
+def test_a_hanging_receiver_holds_up_no_other_subscription(
+    app: Flask, client: FlaskClient, tokens: Tokens, admin: dict[str, str]
+) -> None:
+    sales = bearer(tokens["sales"], **{"X-Purpose": "sales"})
+    created = ["customer.created"]
+    with (
+        running_receiver() as hanging,
+        running_receiver() as fast,
+        ThreadPoolExecutor(1) as worker,
+    ):
+        hanging.delay = 3.0
+        new_subscription(client, admin, hanging.url, name="hanging-hooks", events=created)
+        made = new_subscription(client, admin, fast.url, name="fast-hooks", events=created)
+        customers = {
+            create(client, sales, fields={"email": f"hook{n}@example.org"}) for n in range(6)
+        }
+        worker.submit(app.app_context().push).result()
+        relayer = worker.submit(jobs.relay, app.config["VAULT_SETTINGS"]).result()
+        relayer.concurrency, relayer.per_subscription = 4, 2
+        stop = threading.Event()
+        running = worker.submit(relayer.run_for, stop, seconds=30, idle=0.05)
+        deadline = time.monotonic() + 20
+        while len(fast.received) < len(customers) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # the fast receiver has them all while the hanging one has answered nothing yet
+        assert not hanging.received
+        assert {b["customer_id"] for b in verify(fast, made["secret"])} == customers
+        stop.set()
+        totals = running.result(timeout=20)  # waits for the attempts on their way
+    # at most ``per_subscription`` attempts were ever on their way to the hanging receiver
+    assert len(hanging.received) == 2
+    assert totals["delivered"] == len(customers) + 2

@@ -17,13 +17,15 @@ once per waiting event. When it answers again, its waiting retries are made due 
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
+import functools
 import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -48,8 +50,15 @@ DUE_BATCH = 500
 # Outcomes are written in batches: when this many have finished, or this long after the last.
 RECORD_BATCH = 256
 RECORD_SECONDS = 0.05
+# Attempts are started in batches too, while others are on their way: when this many have
+# finished since the last start, or this long after it (one hand-over to the sender's loop
+# for several attempts, not one each).
+START_BATCH = 8
+START_SECONDS = 0.005
 # Attempts on their way: delivery id -> (its future, its subscription's id).
 InFlight = dict[int, tuple[Future[Outcome], str]]
+# Due deliveries not yet started: subscription id -> its rows, in the order they were due.
+Backlog = dict[str, collections.deque[Any]]
 _DELIVERIES = cast(sa.Table, Delivery.__table__)
 _EVENTS = cast(sa.Table, Event.__table__)
 
@@ -83,6 +92,45 @@ class Holdoff:
         return self.failures.pop(subscription_id, 0) > 0
 
 
+class _Finished:
+    """The deliveries whose attempt has finished, told by their futures as they finish (no
+    scan of what is on its way, no waiter put on every future)."""
+
+    def __init__(self) -> None:
+        self.ids: collections.deque[int] = collections.deque()
+        self.event = threading.Event()
+
+    def watch(self, started: InFlight) -> None:
+        for delivery_id, (future, _subscription) in started.items():
+            future.add_done_callback(functools.partial(self._finished, delivery_id))
+
+    def _finished(self, delivery_id: int, _future: Future[Outcome]) -> None:
+        self.ids.append(delivery_id)
+        self.event.set()
+
+    def take(self, in_flight: InFlight) -> list[Outcome]:
+        """The outcomes finished since the last take, out of ``in_flight``."""
+        self.event.clear()  # before taking: one finishing after the take sets it again
+        taken: list[Outcome] = []
+        while self.ids:
+            entry = in_flight.pop(self.ids.popleft(), None)
+            if entry is not None:
+                taken.append(entry[0].result())
+        return taken
+
+
+def _backlog(rows: Iterable[Any], away: set[int] | None = None) -> Backlog:
+    backlog: Backlog = {}
+    for row in rows:
+        if away and row.delivery_id in away:
+            continue
+        queue = backlog.get(row.subscription_id)
+        if queue is None:
+            queue = backlog[row.subscription_id] = collections.deque()
+        queue.append(row)
+    return backlog
+
+
 @dataclasses.dataclass
 class Relay:
     """The relay over one session. ``run_once`` does one round and waits for its attempts
@@ -108,9 +156,9 @@ class Relay:
     def run_once(self) -> dict[str, int]:
         """Number, fan out, attempt every due delivery once and record the outcomes."""
         numbered, fanned, subscriptions = self._prepare()
-        backlog = self.due()
+        backlog = _backlog(self.due())
         self.commit()  # the reads must not hold a transaction open across the calls
-        started, _rest = self._start(backlog, {}, subscriptions, {})
+        started = self._start(backlog, {}, subscriptions, {})
         outcomes = [future.result() for future, _sub in started.values()]
         self._record(outcomes)
         return _summary(numbered, fanned, outcomes)
@@ -125,13 +173,17 @@ class Relay:
         deadline = time.monotonic() + seconds
         totals = {"numbered": 0, "fanned_out": 0, "delivered": 0, "failed_attempts": 0}
         in_flight: InFlight = {}
+        finished = _Finished()
         done: list[Outcome] = []  # finished, not yet written
-        backlog: list[Any] = []
+        backlog: Backlog = {}
         subscriptions: dict[str, Subscription] = {}
         audiences: dict[str, Audience] = {}
-        looked = written = -idle
+        looked = written = last_start = -idle
+        finished_since_start = 0
         while not stop.is_set() and time.monotonic() < deadline:
-            done += _take_finished(in_flight)
+            taken = finished.take(in_flight)
+            done += taken
+            finished_since_start += len(taken)
             now = time.monotonic()
             if done and (len(done) >= RECORD_BATCH or now - written >= RECORD_SECONDS):
                 self._record(done)
@@ -142,19 +194,22 @@ class Relay:
                 numbered, fanned, subscriptions = self._prepare()
                 _add(totals, _summary(numbered, fanned, []))
                 away = set(in_flight) | {o.delivery_id for o in done}
-                wanted = DUE_BATCH + len(away)
-                backlog = [r for r in self.due(wanted) if r.delivery_id not in away]
+                backlog = _backlog(self.due(DUE_BATCH + len(away)), away)
                 self.commit()
                 audiences, looked = {}, now
-            started, backlog = self._start(backlog, in_flight, subscriptions, audiences)
-            in_flight.update(started)
+            started: InFlight = {}
+            if backlog and (not in_flight or finished_since_start >= START_BATCH
+                            or now - last_start >= START_SECONDS):  # fmt: skip
+                started = self._start(backlog, in_flight, subscriptions, audiences)
+                finished.watch(started)
+                in_flight.update(started)
+                finished_since_start, last_start = 0, now
             if not started:
-                pause = RECORD_SECONDS if (done or backlog) else idle
                 if in_flight:
-                    wait([f for f, _s in in_flight.values()], timeout=pause,
-                         return_when=FIRST_COMPLETED)  # fmt: skip
+                    pause = START_SECONDS if backlog else RECORD_SECONDS
+                    finished.event.wait(pause if (done or backlog) else idle)
                 else:
-                    stop.wait(pause)
+                    stop.wait(RECORD_SECONDS if (done or backlog) else idle)
         done += [future.result() for future, _sub in in_flight.values()]
         self._record(done)
         _add(totals, _summary(0, 0, done))
@@ -254,50 +309,60 @@ class Relay:
         search for earlier ones per delivery."""
         return list(self.session.execute(_DUE, {"now": self.clock(), "limit": limit}).all())
 
-    def _start(self, backlog: list[Any], in_flight: InFlight,
+    def _start(self, backlog: Backlog, in_flight: InFlight,
                subscriptions: dict[str, Subscription],
-               audiences: dict[str, Audience]) -> tuple[InFlight, list[Any]]:  # fmt: skip
-        """Start what of ``backlog`` (rows of ``due``) fits: at most ``concurrency`` on their
-        way, ``per_subscription`` to one subscription, none to one held off. Returns
-        them (delivery id -> (future, subscription id)) and the rest of the backlog. A
-        delivery whose client may no longer hear of it is recorded as failed."""
+               audiences: dict[str, Audience]) -> InFlight:  # fmt: skip
+        """Start what of ``backlog`` (rows of ``due`` by subscription) fits, taking it out of
+        the backlog: at most ``concurrency`` on their way, ``per_subscription`` to one
+        subscription, none to one held off. Returns them (delivery id -> (future,
+        subscription id)). A delivery whose client may no longer hear of it is recorded as
+        failed. The subscriptions that started something go to the end of the backlog, so
+        that the next start begins with the others."""
         busy: dict[str, int] = {}
         for _future, subscription_id in in_flight.values():
             busy[subscription_id] = busy.get(subscription_id, 0) + 1
         room = self.concurrency - len(in_flight)
         attempts: list[Attempt] = []
         unseen: list[Outcome] = []
-        rest: list[Any] = []
-        for index, row in enumerate(backlog):
+        served: list[str] = []
+        for subscription_id, rows in list(backlog.items()):
             if len(attempts) >= room:
-                rest += backlog[index:]
                 break
-            subscription = subscriptions.get(row.subscription_id)
-            if subscription is None:
+            subscription = subscriptions.get(subscription_id)
+            if subscription is None:  # deleted meanwhile
+                del backlog[subscription_id]
                 continue
-            if busy.get(subscription.id, 0) >= self.per_subscription or self.holdoff.holds(
-                subscription.id
-            ):
-                rest.append(row)
+            if self.holdoff.holds(subscription_id):
                 continue
             audience = audiences.get(subscription.client_id)
             if audience is None:
                 audience = self.audience_of(subscription.client_id)
                 audiences[subscription.client_id] = audience
-            body = None if audience.hears_nothing else audience.body(row)
-            if body is None:  # its client may no longer hear of it (revoked, fields hidden)
-                unseen.append(Outcome(row.delivery_id, None, "not_visible"))
-                continue
-            busy[subscription.id] = busy.get(subscription.id, 0) + 1
-            attempts.append(Attempt(row.delivery_id, subscription.id, subscription.url, row.id,
-                                    _encode(body), self._secret(subscription), row.attempts,
-                                    row.queued_at))  # fmt: skip
+            free = min(self.per_subscription - busy.get(subscription_id, 0),
+                       room - len(attempts))  # fmt: skip
+            secret = self._secret(subscription) if free > 0 else ""
+            before = len(attempts)
+            while rows and free > 0:
+                row = rows.popleft()
+                body = None if audience.hears_nothing else audience.body(row)
+                if body is None:  # its client may no longer hear of it (revoked, fields hidden)
+                    unseen.append(Outcome(row.delivery_id, None, "not_visible"))
+                    continue
+                free -= 1
+                attempts.append(Attempt(row.delivery_id, subscription_id, subscription.url,
+                                        row.id, _encode(body), secret, row.attempts,
+                                        row.queued_at))  # fmt: skip
+            if not rows:
+                del backlog[subscription_id]
+            elif len(attempts) > before:
+                served.append(subscription_id)
+        for subscription_id in served:
+            backlog[subscription_id] = backlog.pop(subscription_id)
         self._record(unseen)
         futures = self.sender.submit_many(attempts) if attempts else []
-        started = {
+        return {
             a.delivery_id: (f, a.subscription_id) for a, f in zip(attempts, futures, strict=True)
         }
-        return started, rest
 
     def _secret(self, subscription: Subscription) -> str:
         key = (subscription.id, subscription.secret_ciphertext)
@@ -442,11 +507,6 @@ _RECORD_UNSENT = (
     .where(_PENDING)
     .values(status="failed", last_error=sa.bindparam("new_last_error"))
 )
-
-
-def _take_finished(in_flight: InFlight) -> list[Outcome]:
-    done = [delivery_id for delivery_id, (future, _s) in in_flight.items() if future.done()]
-    return [in_flight.pop(delivery_id)[0].result() for delivery_id in done]
 
 
 def _summary(numbered: int, fanned: int, outcomes: list[Outcome]) -> dict[str, int]:
