@@ -70,12 +70,10 @@ def record_consent(
     store.touch(customer_id)
     when = occurred_at or store.now
     state = store.session.get(ConsentState, (customer_id, purpose))
-    if announce and (state is None or (when >= state.updated_at and state.granted != granted)):
-        # who may hear of it: those who saw the customer before, and those who see it once
-        # this consent is given
-        outbox.record(store.session, "consent.changed", [customer_id], now=store.now,
-                      regions={customer_id: region}, purpose=purpose, data={"granted": granted},
-                      also=purpose if granted else None)  # fmt: skip
+    announced = announce and (
+        state is None or (when >= state.updated_at and state.granted != granted)
+    )
+    given_before = state is not None and state.granted
     event = ConsentEvent(
         customer_id=customer_id,
         purpose_code=purpose,
@@ -101,6 +99,14 @@ def record_consent(
     if granted:  # a customer created in this transaction: its creation's audience widens
         outbox.granted(store.session, customer_id, purpose)
     store.session.flush()
+    if announced:
+        # Written last, so that on PostgreSQL it goes with the COMMIT rather than with a
+        # round trip of its own before the flush. Who may hear of it: those who saw the
+        # customer before (the consents as they are now, and this purpose if it was given
+        # before this withdrawal) and those who see it once this consent is given.
+        outbox.record(store.session, "consent.changed", [customer_id], now=store.now,
+                      regions={customer_id: region}, purpose=purpose, data={"granted": granted},
+                      also=purpose if (granted or given_before) else None)  # fmt: skip
     return event.id
 
 
