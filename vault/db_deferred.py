@@ -151,9 +151,9 @@ _DEFERRABLE: dict[tuple[int, str, tuple[str, ...]], tuple[sa.Insert, _Deferrable
 
 
 class _DeferrableStatement:
-    """A statement with named parameters (an INSERT ... SELECT) on one dialect."""
+    """A statement with named parameters (an INSERT ... SELECT, an UPDATE) on one dialect."""
 
-    def __init__(self, statement: sa.Insert, dialect: Any) -> None:
+    def __init__(self, statement: sa.Insert | sa.Update, dialect: Any) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.names = frozenset(compiled.binds)
@@ -167,15 +167,15 @@ class _DeferrableStatement:
                 for k, v in values.items()}  # fmt: skip
 
 
-_STATEMENTS: dict[tuple[int, str], tuple[sa.Insert, _DeferrableStatement]] = {}
+_STATEMENTS: dict[tuple[int, str], tuple[sa.Insert | sa.Update, _DeferrableStatement]] = {}
 
 
 def write_soon(
-    session: Session, statement: sa.Insert, values: Mapping[str, Any],
+    session: Session, statement: sa.Insert | sa.Update, values: Mapping[str, Any],
     failed: Callable[[Exception], Exception],
 ) -> bool:  # fmt: skip
     """As ``insert_soon``, for a write whose every parameter is named in ``values`` (an
-    INSERT ... SELECT, built once): sent with the transaction's next round trip on
+    INSERT ... SELECT or an UPDATE, built once): sent with the transaction's next round trip on
     PostgreSQL; False, having sent nothing, where writes cannot wait."""
     connection = session.connection()
     driver = connection.connection.driver_connection
@@ -185,7 +185,8 @@ def write_soon(
     found = _STATEMENTS.get(key)
     if found is None:
         found = _STATEMENTS[key] = (statement, _DeferrableStatement(statement, connection.dialect))
-    driver.defer(found[1].sql, found[1].params(values), failed, statement.table.name)
+    table = statement.table.name if isinstance(statement.table, sa.TableClause) else ""
+    driver.defer(found[1].sql, found[1].params(values), failed, table)
     return True
 
 

@@ -63,19 +63,11 @@ class Event(Base):
     data: Mapped[str] = mapped_column(sa.String(2000), default="{}")  # JSON, no values
     position: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
     numbered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
-class EventAudience(Base):
-    """A purpose whose consent the customer had when the event was written (before the change,
-    or once it was made): a client that sees customers for that purpose only with their
-    consent may hear of the event. Purposes that need no consent need no row."""
-
-    __tablename__ = "event_audience"
-
-    event_seq: Mapped[int] = mapped_column(
-        sa.ForeignKey("events.seq", ondelete="CASCADE"), primary_key=True
-    )
-    purpose: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    # The purposes whose consent the customer had when the event was written (before the
+    # change, or once it was made), as ",marketing,newsletter," (a comma at each end; "," for
+    # none): a client that sees customers for such a purpose only with their consent may hear
+    # of the event. Purposes that need no consent are not listed.
+    audience: Mapped[str] = mapped_column(sa.String(1000), default=",", server_default=",")
 
 
 class Subscription(Base):

@@ -3,9 +3,10 @@ the change's own transaction, so that there is no event without its change and n
 without its event. An event carries ids, field names and purpose codes, never a value.
 
 Who may hear of an event is written with it: the customer's region, and the purposes whose
-consent the customer had before the change or has once it is made (``event_audience``). So a
-marketing system hears of the withdrawal of a consent it saw, and of the erasure of a
-customer it could see before, although neither is visible after the change.
+consent the customer had before the change or has once it is made (the event's
+``audience``, read by the event's own INSERT). So a marketing system hears of the
+withdrawal of a consent it saw, and of the erasure of a customer it could see before,
+although neither is visible after the change.
 
 Each service records its event after it has locked or changed the customer's row, so two
 transactions about one customer write their events in the order they commit. The relay
@@ -23,11 +24,13 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from vault.db_deferred import insert_soon, write_soon
 from vault.errors import VaultError
-from vault.events.models import EVENT_TYPES, Event, EventAudience
+from vault.events.models import EVENT_TYPES, Event
 
 # The tables the outbox reads who may hear of an event from, without importing the floors
 # above that own them (customers, governance).
@@ -36,7 +39,6 @@ _consents = sa.table(
     "consent_states", sa.column("customer_id"), sa.column("purpose_code"), sa.column("granted")
 )
 _EVENTS = cast(sa.Table, Event.__table__)
-_AUDIENCE = cast(sa.Table, EventAudience.__table__)
 # session.info: the customers created in the transaction (customer id -> the event of its
 # creation), and the (event, purpose) pairs added to their audience since
 _NEW = "vault.events.new_customers"
@@ -75,9 +77,9 @@ def record(
     """Write one ``type_`` event per customer (flushed with the session's transaction);
     returns their ids. ``fields`` are names (the same for all, or per customer id);
     ``data`` must hold no value. Who may hear of it: the purposes the customers consent to
-    now (before a withdrawal or an erasure takes them away) and the purpose ``also`` (a
-    consent being given); for ``new_customers`` (just created, with no consent yet), the
-    purposes granted to them later in this transaction (``granted``)."""
+    now (before an erasure takes them away) and the purpose ``also`` (a consent being
+    given, or withdrawn after it was given); for ``new_customers`` (just created, with no
+    consent yet), the purposes granted to them later in this transaction (``granted``)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type_!r}")
     ids = list(customer_ids)
@@ -88,6 +90,8 @@ def record(
     body = json.dumps(dict(data or {}), sort_keys=True, separators=(",", ":"))
     if not isinstance(fields, Mapping):
         fields = list(fields)  # a generator must not be read once per customer
+    if new_customers and also:
+        raise ValueError("a new customer consents to nothing yet")
     rows = []
     for customer_id in ids:
         names = fields.get(customer_id, ()) if isinstance(fields, Mapping) else fields
@@ -103,33 +107,37 @@ def record(
                 "data": body,
             }
         )
-    if len(rows) == 1:
-        # one event (a request's change): on PostgreSQL it goes with the next round trip
-        if not insert_soon(session, _INSERT_EVENT, rows[0], _write_failed):
-            session.connection().execute(_INSERT_EVENT, rows[0])
-    else:
-        session.connection().execute(_INSERT_EVENT, rows)
     event_ids = [str(r["id"]) for r in rows]
     if new_customers:
-        if also:
-            raise ValueError("a new customer consents to nothing yet")
+        # no consent yet: its audience is that of the consents given with it (``granted``)
         news: dict[str, str] = session.info.setdefault(_NEW, {})
         news.update(zip(ids, event_ids, strict=True))
-    else:
-        _capture_audience(session, event_ids, also)
+        for row in rows:
+            row["audience"] = NO_AUDIENCE
+        if len(rows) == 1 and insert_soon(session, _INSERT_EVENT, rows[0], _write_failed):
+            return event_ids  # a request's one event: with the next round trip on PostgreSQL
+        session.connection().execute(_INSERT_EVENT, rows)
+        return event_ids
+    # the audience read by the INSERT itself: the customer's consents as they are now
+    also_suffix = f"{also}," if also else ""
+    params = [{**{f"new_{k}": v for k, v in row.items()}, "also_suffix": also_suffix}
+              for row in rows]  # fmt: skip
+    if len(params) == 1 and write_soon(session, _INSERT_WITH_AUDIENCE, params[0], _write_failed):
+        return event_ids
+    session.connection().execute(_INSERT_WITH_AUDIENCE, params)
     return event_ids
 
 
 def granted(session: Session, customer_id: str, purpose: str) -> None:
     """A consent to ``purpose`` is given to ``customer_id``: if the customer was created in
     this transaction, the event of its creation is for that purpose's audience too (one
-    small INSERT, on PostgreSQL with the next round trip)."""
+    small UPDATE of the event's row, on PostgreSQL with the next round trip)."""
     event_id = session.info.get(_NEW, {}).get(customer_id)
     given: set[tuple[str, str]] = session.info.setdefault(_GIVEN, set())
     if event_id is None or (event_id, purpose) in given:
         return
     given.add((event_id, purpose))
-    values = {"event_id": event_id, "also": purpose}
+    values = {"event_id": event_id, "purpose_suffix": f"{purpose},"}
     if not write_soon(session, _GRANTED, values, _write_failed):
         session.connection().execute(_GRANTED, values)
 
@@ -142,53 +150,57 @@ def _write_failed(exc: Exception) -> Exception:
     return OutboxWriteFailed("the change's event cannot be written; nothing was done")
 
 
-def _audience_statement(*, one: bool, also: bool) -> sa.Insert:
-    """INSERT ... SELECT of the purposes the customers of the events ``:event_id`` (or the
-    list ``:event_ids``) consent to now, and (``also``) the purpose ``:also``."""
-    events = _EVENTS.alias("e")
-    chosen = (
-        events.c.id == sa.bindparam("event_id")
-        if one
-        else events.c.id.in_(sa.bindparam("event_ids", expanding=True))
-    )
+class _CommaJoined(FunctionElement[str]):
+    """The values of a column joined by commas, the separator written into the statement
+    (SQLAlchemy's ``aggregate_strings`` binds it as a parameter rendered at execution)."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "comma_joined"
+
+
+@compiles(_CommaJoined)
+def _comma_joined(element: _CommaJoined, compiler: Any, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(_CommaJoined, "sqlite")
+def _comma_joined_sqlite(element: _CommaJoined, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+NO_AUDIENCE = ","  # an event no purpose that needs consent may hear of
+
+
+def _insert_with_audience() -> sa.Insert:
+    """The INSERT of one event (parameters ``new_<column>``) whose audience it reads itself:
+    the purposes the customer ``new_customer_id`` consents to, as ",a,b,", followed by
+    ``also_suffix`` ("purpose," or "")."""
+    columns = ("id", "type", "occurred_at", "customer_id", "region", "purpose", "fields", "data")
+    values: dict[str, Any] = {
+        name: sa.bindparam(f"new_{name}", type_=_EVENTS.c[name].type) for name in columns
+    }
+    comma = sa.literal_column("','", sa.String)  # in the text, not a parameter
+    given = _CommaJoined(_consents.c.purpose_code)
     consented = (
-        sa.select(events.c.seq, _consents.c.purpose_code)
-        .join(_consents, _consents.c.customer_id == events.c.customer_id)
-        .where(chosen, _consents.c.granted.is_(True))
+        sa.select(sa.func.coalesce(comma + given + comma, comma))
+        .where(
+            _consents.c.customer_id == sa.bindparam("new_customer_id"),
+            _consents.c.granted.is_(True),
+        )
+        .scalar_subquery()
     )
-    if not also:
-        return sa.insert(_AUDIENCE).from_select(["event_seq", "purpose"], consented)
-    # UNION, not UNION ALL: the purpose may be among those consented to already
-    given = sa.bindparam("also", type_=sa.String)
-    source = consented.union(sa.select(events.c.seq, given).where(chosen))
-    return sa.insert(_AUDIENCE).from_select(["event_seq", "purpose"], source)
+    values["audience"] = consented + sa.bindparam("also_suffix", type_=sa.String)
+    return sa.insert(_EVENTS).inline().values(values)  # (inline: no RETURNING of its seq)
 
 
 _INSERT_EVENT = sa.insert(_EVENTS)
-_AUDIENCE_STATEMENTS = {
-    (one, also): _audience_statement(one=one, also=also)
-    for one in (True, False)
-    for also in (True, False)
-}
-_GRANTED = sa.insert(_AUDIENCE).from_select(
-    ["event_seq", "purpose"],
-    sa.select(_EVENTS.c.seq, sa.bindparam("also", type_=sa.String)).where(
-        _EVENTS.c.id == sa.bindparam("event_id")
-    ),
+_INSERT_WITH_AUDIENCE = _insert_with_audience()
+_GRANTED = (
+    sa.update(_EVENTS)
+    .where(_EVENTS.c.id == sa.bindparam("event_id"))
+    .values(audience=_EVENTS.c.audience + sa.bindparam("purpose_suffix", type_=sa.String))
 )
-
-
-def _capture_audience(session: Session, event_ids: list[str], also: str | None) -> None:
-    """Add, for each of these events, the purposes its customer consents to now and the
-    purpose ``also``: one INSERT ... SELECT, which for one event goes with the next round
-    trip on PostgreSQL."""
-    one = len(event_ids) == 1
-    statement = _AUDIENCE_STATEMENTS[(one, also is not None)]
-    values: dict[str, Any] = {"event_id": event_ids[0]} if one else {"event_ids": event_ids}
-    if also is not None:
-        values["also"] = also
-    if not (one and write_soon(session, statement, values, _write_failed)):
-        session.connection().execute(statement, values)
 
 
 @sa_event.listens_for(Session, "after_commit")

@@ -134,3 +134,37 @@ def test_the_event_mac_migration_keeps_the_audit_trails_customer_links(
                 assert links.scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_the_event_audience_moves_into_the_events_row_and_back(fresh_database_url: str) -> None:
+    """0014 moves an event's audience from event_audience into the event's row, and back
+    down."""
+    engine = create_db_engine(fresh_database_url)
+    try:
+        upgrade(engine, "0013")
+        with engine.begin() as connection:
+            for seq in (1, 2):
+                connection.execute(sa.text(
+                    "INSERT INTO events (seq, id, type, occurred_at, customer_id, fields, data)"
+                    " VALUES (:seq, :id, 'consent.changed', '2026-01-01 00:00:00', 'cus_1',"
+                    " '', '{}')"
+                ), {"seq": seq, "id": f"evt_{seq}"})  # fmt: skip
+            connection.execute(sa.text(
+                "INSERT INTO event_audience (event_seq, purpose)"
+                " VALUES (1, 'newsletter'), (1, 'marketing')"
+            ))  # fmt: skip
+        upgrade(engine)
+        with engine.connect() as connection:
+            audiences: dict[int, str] = dict(
+                connection.execute(sa.text("SELECT seq, audience FROM events")).all()
+            )
+        assert audiences == {1: ",marketing,newsletter,", 2: ","}
+        downgrade(engine, "0013")
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text(
+                "SELECT event_seq, purpose FROM event_audience ORDER BY purpose"
+            )).all()  # fmt: skip
+            assert [tuple(r) for r in rows] == [(1, "marketing"), (1, "newsletter")]
+            assert connection.execute(sa.text("SELECT count(*) FROM events")).scalar() == 2
+    finally:
+        engine.dispose()
