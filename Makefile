@@ -15,6 +15,8 @@ PORT ?= 5000
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# pycasbin 2.x replaced casbin 1.x: both install the module `casbin`
+	$(BIN)/python -m pip uninstall --quiet --yes casbin casbin-sqlalchemy-adapter 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

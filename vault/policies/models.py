@@ -1,7 +1,7 @@
 """The policies' vocabulary, on the lower floor that every other package may use: purposes,
 roles (with the purposes their members may state), the change stamps of governance data, and
 the policy rules, in pycasbin's own table layout (``casbin_rule``: ptype, v0..v5) so that
-``casbin_sqlalchemy_adapter`` loads them; Alembic owns the table.
+``sqlalchemy_adapter`` loads them; Alembic owns the table.
 
 ``p`` rules: (role, object, purpose, action, effect, transform), where object is a field name,
 ``category:<name>`` or ``interactions:<kind>``, action is read, write or create, effect is

@@ -1,6 +1,6 @@
 """The policy store and the plan cache.
 
-Rules live in ``casbin_rule`` and are loaded by pycasbin through ``casbin_sqlalchemy_adapter``
+Rules live in ``casbin_rule`` and are loaded by pycasbin through ``sqlalchemy_adapter``
 on the caller's connection; changes are written in the caller's transaction (with their audit
 event) and replace the ``policies`` change stamp, so every worker process recompiles on its
 next request.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import casbin
 import sqlalchemy as sa
-from casbin_sqlalchemy_adapter import Adapter
 from sqlalchemy.orm import Session
+from sqlalchemy_adapter import Adapter
 
 from vault.errors import Conflict, NotFound, ValidationFailed, quoted_list
 from vault.policies import versions
@@ -40,7 +40,7 @@ SHIPPED_MARK = "policies_shipped"
 
 def load_enforcer(session: Session) -> casbin.Enforcer:
     """A pycasbin enforcer over the rules as this session sees them."""
-    adapter = Adapter(session.connection(), db_class=PolicyRule, create_all_models=False)
+    adapter = Adapter(session.connection(), db_class=PolicyRule, create_table=False)
     return casbin.Enforcer(str(MODEL_PATH), adapter)
 
 
