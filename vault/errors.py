@@ -113,6 +113,11 @@ class NotFound(VaultError, status=404, code="not_found", title="Not Found"): ...
 class Conflict(VaultError, status=409, code="conflict", title="Conflict"): ...
 
 
+class PreconditionFailed(
+    VaultError, status=412, code="precondition_failed", title="Precondition Failed"
+): ...
+
+
 class ValidationFailed(
     VaultError, status=422, code="validation_failed", title="Unprocessable Content"
 ):

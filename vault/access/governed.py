@@ -20,7 +20,7 @@ from vault.crypto.keys import KeyProvider
 from vault.customers.index_rows import DuplicateCustomer, Holders
 from vault.customers.interactions import InteractionRecord, add_interaction, list_interactions
 from vault.customers.service import CustomerRecord, CustomerStore
-from vault.errors import Forbidden, NotFound, ValidationFailed
+from vault.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from vault.governance.access_requests import active_grant
 from vault.governance.consent import (
     consenting,
@@ -142,6 +142,7 @@ class GovernedAccess:
             "values": shown,
             "withheld": list(self.plan.withheld),
             "relationship_ended_at": record.relationship_ended_at,
+            "version": record.version,
         }
 
     def read_views(self, customer_ids: list[str]) -> list[dict[str, Any]]:
@@ -236,11 +237,24 @@ class GovernedAccess:
         values: dict[str, Any],
         *,
         relationship_ended_at: dt.datetime | Unchanged | None = UNCHANGED,
+        if_match: frozenset[str] | None = None,
     ) -> dict[str, Any]:
         """Change the fields the plan may write (``None`` removes one) and record the end of
-        the customer relationship (or, with ``None``, that it goes on); returns the view."""
+        the customer relationship (or, with ``None``, that it goes on); returns the view.
+        With ``if_match`` (versions, or "*" for any), only if the record's version is one of
+        them: ``PreconditionFailed`` otherwise, recorded as a refusal."""
         self.require_visible(customer_id)
         self.check_fields(values, self.plan.writable, "change")
+        stale = (
+            if_match is not None
+            and "*" not in if_match
+            and self.store.current_version(customer_id) not in if_match
+        )
+        if stale:
+            self.refuse("if_match:stale", action="customer.update", customer_ids=[customer_id])
+            raise PreconditionFailed(
+                "the customer changed since that version: read it again, then retry"
+            )
         ended = None
         if relationship_ended_at is not UNCHANGED:
             ended = self._relationship_end(customer_id, relationship_ended_at)

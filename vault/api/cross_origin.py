@@ -16,8 +16,8 @@ from vault.config import Settings
 from vault.errors import ConfigurationError
 
 # What a browser may send and read across origins: the headers the API reads and answers with.
-ALLOWED_HEADERS = ["Authorization", "Content-Type", "X-Purpose", "X-Request-ID"]
-EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Location"]
+ALLOWED_HEADERS = ["Authorization", "Content-Type", "If-Match", "X-Purpose", "X-Request-ID"]
+EXPOSED_HEADERS = ["X-Request-ID", "Retry-After", "Location", "ETag"]
 PREFLIGHT_MAX_AGE = 600  # seconds a browser may keep a preflight's answer
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, jsonify
+from flask import Response, g, jsonify, request
 from flask_smorest import Blueprint
+from werkzeug.http import parse_etags
 
 from vault.access.governed import UNCHANGED, GovernedAccess
 from vault.api.auth import current_principal, current_purpose, purpose_guard
@@ -77,6 +78,24 @@ def _answer(body: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
+def _with_etag(view: dict[str, Any]) -> Response:
+    response = _answer(view_body(view))
+    response.set_etag(view["version"])
+    return response
+
+
+def _if_match() -> frozenset[str] | None:
+    """The versions ``If-Match`` names (``*``: any), None without the header. A weak tag
+    names none: ``If-Match`` compares strongly (RFC 9110)."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    tags = parse_etags(header)
+    if tags.star_tag:
+        return frozenset({"*"})
+    return frozenset(tags.as_set(include_weak=False))
+
+
 # --- routes ----------------------------------------------------------------------------------
 
 
@@ -98,22 +117,39 @@ def list_customers(args: dict[str, Any]) -> Response:
     return _answer({"items": [view_body(v) for v in items], "next_cursor": next_cursor})
 
 
+_ETAG = {
+    "ETag": {
+        "description": "The version of the customer's record, for If-Match",
+        "schema": {"type": "string"},
+    }
+}
+_IF_MATCH = {
+    "in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+    "description": "Apply the change only if the record is still at one of these versions "
+                   "(ETags of GET /customers/{id}, or *); otherwise 412 precondition_failed",
+}  # fmt: skip
+
+
 @blueprint.get("/<customer_id>")
-@blueprint.response(200, CustomerViewSchema)
+@blueprint.response(200, CustomerViewSchema, headers=_ETAG)
 def get_customer(customer_id: str) -> Response:
-    """The scoped view of one customer."""
-    return _answer(view_body(governed().read(customer_id)))
+    """The scoped view of one customer, with the version of its record as its ``ETag`` (for
+    ``If-Match`` on ``PATCH``)."""
+    return _with_etag(governed().read(customer_id))
 
 
 @blueprint.patch("/<customer_id>")
 @blueprint.arguments(PatchSchema)
-@blueprint.response(200, CustomerViewSchema)
+@blueprint.response(200, CustomerViewSchema, headers=_ETAG)
+@blueprint.alt_response(412, description="If-Match names a version the record is no longer at")
+@blueprint.doc(parameters=[_IF_MATCH])
 def update_customer(body: dict[str, Any], customer_id: str) -> Response:
     """Change the fields this caller may write for this purpose (``null`` removes one), and
     record the end of the customer relationship (a retention trigger)."""
     ended = body.get("relationship_ended_at", UNCHANGED)
-    return _answer(view_body(governed().update(customer_id, body["values"],
-                                               relationship_ended_at=ended)))  # fmt: skip
+    view = governed().update(customer_id, body["values"], relationship_ended_at=ended,
+                             if_match=_if_match())  # fmt: skip
+    return _with_etag(view)
 
 
 @blueprint.post("/search")

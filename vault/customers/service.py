@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import secrets
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -41,6 +42,18 @@ class CustomerRecord:
     updated_at: dt.datetime | None = None
     last_activity_at: dt.datetime | None = None
     relationship_ended_at: dt.datetime | None = None
+    version: str = ""  # of the stored record (``record_version``): an ETag
+
+
+def record_version(row: Any) -> str:
+    """The version of a customer's stored record (a row with its region, status, sealed
+    values and relationship end): it changes with any of them. A digest of ciphertext,
+    which tells nothing of the values."""
+    ended = row.relationship_ended_at
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(f"{row.region}|{row.status}|{ended.isoformat() if ended else ''}|".encode())
+    digest.update(row.sealed_values or b"")
+    return digest.hexdigest()
 
 
 def new_customer_id() -> str:
@@ -258,6 +271,18 @@ class CustomerStore:
         ).one_or_none()
         return or_not_found(row, "no such customer")
 
+    def current_version(self, customer_id: str) -> str:
+        """The version of an active customer's record (``NotFound`` otherwise), its row
+        locked until the transaction ends: nothing changes it between this check and the
+        change that follows it."""
+        row = self.session.execute(
+            sa.select(Customer.region, Customer.status, Customer.sealed_values,
+                      Customer.relationship_ended_at)
+            .where(Customer.id == customer_id, Customer.status == "active")
+            .with_for_update()
+        ).one_or_none()  # fmt: skip
+        return record_version(or_not_found(row, "no such customer"))
+
     def require_active(self, customer_id: str) -> str:
         """The region of the customer; raises ``NotFound`` unless it exists and is active."""
         return str(self._active_row(customer_id).region)
@@ -335,7 +360,12 @@ class CustomerStore:
         order, with the fields ``names`` decrypted."""
         records = {
             r.id: CustomerRecord(
-                r.id, r.region, r.status, {}, relationship_ended_at=r.relationship_ended_at
+                r.id,
+                r.region,
+                r.status,
+                {},
+                relationship_ended_at=r.relationship_ended_at,
+                version=record_version(r),
             )
             for r in rows
         }
