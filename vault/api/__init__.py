@@ -4,7 +4,6 @@ docs at ``/api/v1/docs`` served from a vendored Swagger UI (``vault.api.docs``).
 from __future__ import annotations
 
 from flask import Flask
-from flask_smorest import Api
 
 from vault.api import (
     access_requests,
@@ -25,9 +24,10 @@ from vault.api import (
 )
 from vault.api.auth import authenticate_request
 from vault.api.cross_origin import register_cross_origin
+from vault.api.openapi import VaultApi
 
 
-def register_api(app: Flask) -> Api:
+def register_api(app: Flask) -> VaultApi:
     app.config.update(
         API_TITLE="Vault",
         API_VERSION="v1",
@@ -46,7 +46,7 @@ def register_api(app: Flask) -> Api:
             "security": [{"bearer": []}],
         },
     )
-    api = Api(app)
+    api = VaultApi(app)
     app.extensions["vault.api"] = api
     docs.register_docs(app)
     app.register_blueprint(health.blueprint)

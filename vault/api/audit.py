@@ -89,7 +89,7 @@ def _filters(args: dict[str, Any]) -> AuditFilter:
 
 
 @blueprint.get("/events")
-@blueprint.arguments(EventQuerySchema, location="query")
+@blueprint.arguments(EventQuerySchema, location="query", unknown=ma.RAISE)
 @blueprint.response(200, EventPageSchema)
 def list_events(args: dict[str, Any]) -> dict[str, Any]:
     """Events, newest first, with filters; ``cursor`` continues a page."""
@@ -120,7 +120,7 @@ def verify() -> dict[str, Any]:
 
 
 @blueprint.get("/export")
-@blueprint.arguments(ExportQuerySchema, location="query")
+@blueprint.arguments(ExportQuerySchema, location="query", unknown=ma.RAISE)
 def export(args: dict[str, Any]) -> Response:
     """Every matching event as CSV or JSON lines, streamed oldest first."""
     # the export's own event is committed first; the stream reads in chunks after it

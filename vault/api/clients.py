@@ -71,7 +71,7 @@ def client_dict(client: ApiClient) -> dict[str, Any]:
 
 
 @blueprint.get("")
-@blueprint.arguments(ListQuerySchema, location="query")
+@blueprint.arguments(ListQuerySchema, location="query", unknown=ma.RAISE)
 @blueprint.response(200, ClientPageSchema)
 def get_clients(args: dict[str, Any]) -> dict[str, Any]:
     """API clients in name order, revoked ones included."""

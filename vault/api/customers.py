@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 from werkzeug.http import parse_etags
 
 from vault.access.governed import UNCHANGED, GovernedAccess
@@ -109,7 +110,7 @@ def create_customer(body: dict[str, Any]) -> Response:
 
 
 @blueprint.get("")
-@blueprint.arguments(ListQuerySchema, location="query")
+@blueprint.arguments(ListQuerySchema, location="query", unknown=RAISE)
 @blueprint.response(200, CustomerPageSchema)
 def list_customers(args: dict[str, Any]) -> Response:
     """The customers this caller may see for this purpose, oldest first."""

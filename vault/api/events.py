@@ -162,7 +162,7 @@ def _desk() -> SubscriptionDesk:
 
 
 @subscriptions_blueprint.get("")
-@subscriptions_blueprint.arguments(ListQuerySchema, location="query")
+@subscriptions_blueprint.arguments(ListQuerySchema, location="query", unknown=ma.RAISE)
 @subscriptions_blueprint.response(200, SubscriptionPageSchema)
 def get_subscriptions(args: dict[str, Any]) -> dict[str, Any]:
     """Subscriptions in name order."""
@@ -203,7 +203,7 @@ def delete_subscription(subscription_id: str) -> None:
 
 
 @subscriptions_blueprint.get("/<subscription_id>/deliveries")
-@subscriptions_blueprint.arguments(DeliveryQuerySchema, location="query")
+@subscriptions_blueprint.arguments(DeliveryQuerySchema, location="query", unknown=ma.RAISE)
 @subscriptions_blueprint.response(200, DeliveryPageSchema)
 def get_deliveries(args: dict[str, Any], subscription_id: str) -> dict[str, Any]:
     """The delivery log, newest first: attempts, status, last answer, next retry."""
@@ -226,7 +226,7 @@ def post_replay(body: dict[str, Any], subscription_id: str) -> dict[str, Any]:
 
 
 @events_blueprint.get("")
-@events_blueprint.arguments(FeedQuerySchema, location="query")
+@events_blueprint.arguments(FeedQuerySchema, location="query", unknown=ma.RAISE)
 @events_blueprint.response(200, OutboxEventPageSchema)
 def get_events(args: dict[str, Any]) -> dict[str, Any]:
     """The events the calling API client may hear of, oldest first, after the cursor

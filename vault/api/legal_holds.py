@@ -52,7 +52,7 @@ def _hold_dict(hold: LegalHold, desk: LegalHolds) -> dict[str, Any]:
 
 
 @blueprint.get("")
-@blueprint.arguments(HoldQuerySchema, location="query")
+@blueprint.arguments(HoldQuerySchema, location="query", unknown=ma.RAISE)
 def list_holds(args: dict[str, Any]) -> dict[str, Any]:
     """Holds, newest first (``active=false`` includes lifted ones)."""
     desk = _holds()

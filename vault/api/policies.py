@@ -102,7 +102,7 @@ def delete_rule(rule_id: int) -> None:
 
 
 @policies_blueprint.get("/explain")
-@policies_blueprint.arguments(ExplainQuerySchema, location="query")
+@policies_blueprint.arguments(ExplainQuerySchema, location="query", unknown=ma.RAISE)
 def explain(args: dict[str, Any]) -> dict[str, Any]:
     """The access plan a role would get for a purpose, to check a change before anyone uses it."""
     plan = policy_admin(current_principal()).explain(args["role"], args["purpose"])

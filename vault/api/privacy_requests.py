@@ -61,7 +61,7 @@ def _queue() -> PrivacyQueue:
 
 
 @blueprint.get("")
-@blueprint.arguments(QueueQuerySchema, location="query")
+@blueprint.arguments(QueueQuerySchema, location="query", unknown=ma.RAISE)
 def list_requests(args: dict[str, Any]) -> dict[str, Any]:
     """The queue, soonest due first; filters ``status``, ``type``, ``overdue``,
     ``awaiting_acknowledgement``. An erasure lists the systems told of it (``notified``) and

@@ -50,7 +50,7 @@ def _user_dict(member: StaffMember) -> dict[str, Any]:
 
 
 @blueprint.get("")
-@blueprint.arguments(ListQuerySchema, location="query")
+@blueprint.arguments(ListQuerySchema, location="query", unknown=ma.RAISE)
 @blueprint.response(200, UserPageSchema)
 def get_users(args: dict[str, Any]) -> dict[str, Any]:
     """Staff users in id order, with their roles, state, last log-in and open sessions."""
