@@ -4,9 +4,11 @@ each sent as every shipped role with its purposes (bench.fuzzing), then the bad-
 corpus (bench.corpus), against a fresh seeded vault on each database named. Bounded: an
 operation is not started once ``--seconds`` have passed on that database.
 
-Prints a table (requests, server errors, non-problem errors, other findings, seconds),
-records it in bench/results.json under ``fuzz``, and exits 1 on any server error, any error
-that is not a problem, any other finding, or fewer than ``--min-requests`` requests.
+Prints a table (requests, server errors, non-problem errors, answers of a status the
+document does not give the operation, other findings, seconds), records it in
+bench/results.json under ``fuzz``, and exits 1 on any server error, any error that is not a
+problem, any undocumented status, any other finding, or fewer than ``--min-requests``
+requests.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def fuzz(kind: str, examples: int, seconds: float) -> dict[str, Any]:
         "requests": tally.requests,
         "server_errors": tally.count("server error"),
         "non_problem_errors": tally.count("not a problem"),
+        "undocumented_statuses": tally.count("undocumented status"),
         "other_findings": tally.count("unexpected"),
         "operations_not_reached": skipped,
         "examples_per_operation": examples,
@@ -69,10 +72,11 @@ def fuzz(kind: str, examples: int, seconds: float) -> dict[str, Any]:
 
 
 def render(rows: dict[str, dict[str, Any]]) -> str:
-    columns = ["database", "requests", "server errors", "non-problem errors", "other findings",
-               "operations not reached", "seconds"]  # fmt: skip
-    keys = ["requests", "server_errors", "non_problem_errors", "other_findings",
-            "operations_not_reached", "seconds"]  # fmt: skip
+    columns = ["database", "requests", "server errors", "non-problem errors",
+               "undocumented statuses", "other findings", "operations not reached",
+               "seconds"]  # fmt: skip
+    keys = ["requests", "server_errors", "non_problem_errors", "undocumented_statuses",
+            "other_findings", "operations_not_reached", "seconds"]  # fmt: skip
     table = [columns] + [[kind] + [f"{row[k]:,}" for k in keys] for kind, row in rows.items()]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in table]
@@ -101,8 +105,8 @@ def main(argv: list[str]) -> int:
     if not args.no_record:
         write_section("fuzz", rows)
     failed = any(
-        row["server_errors"] or row["non_problem_errors"] or row["other_findings"]
-        or row["requests"] < args.min_requests
+        row["server_errors"] or row["non_problem_errors"] or row["undocumented_statuses"]
+        or row["other_findings"] or row["requests"] < args.min_requests
         for row in rows.values()
     )  # fmt: skip
     return 1 if failed else 0

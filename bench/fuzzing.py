@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any
 
 import marshmallow as ma
@@ -128,11 +128,13 @@ def contract_faults(status: int, headers: dict[str, str], body: bytes, method: s
 
 
 def record(
-    tally: Tally, method: str, path: str, caller: str, response: Any, *, sent: str = ""
-) -> None:
+    tally: Tally, method: str, path: str, caller: str, response: Any, *, sent: str = "",
+    documented: Collection[str] = (),
+) -> None:  # fmt: skip
     """Count one answer (a werkzeug test response or a schemathesis ``Response``) to a call
-    of the operation ``method path`` and note what breaks the contract in it; ``sent`` says
-    what the call sent, for the finding."""
+    of the operation ``method path`` and note what breaks the contract in it, a status the
+    operation does not document among them (when ``documented`` lists its statuses);
+    ``sent`` says what the call sent, for the finding."""
     tally.requests += 1
     if isinstance(response, Response):
         headers = {k.lower(): v[0] for k, v in response.headers.items()}
@@ -140,7 +142,10 @@ def record(
     else:
         headers = {k.lower(): v for k, v in response.headers.items()}
         status, body = response.status_code, response.get_data()
-    for fault in contract_faults(status, headers, body, method):
+    faults = contract_faults(status, headers, body, method)
+    if documented and str(status) not in documented and "default" not in documented:
+        faults.append(f"undocumented status: {status}")
+    for fault in faults:
         kind, _, note = fault.partition(": ")
         text = f"{note} (sent {sent[:300]})" if sent else note
         tally.findings.append(Finding(kind, method, path, caller, status, text))
@@ -292,6 +297,7 @@ def fuzz_operation(
     resource's ids instead of generated ones when hypothesis draws so."""
     chosen = list(callers or world.callers)
     known = world.ids.get(operation.path, {})
+    documented = {str(code) for code in operation.definition.raw.get("responses", {})}
     client = app.test_client()
     cases = st.one_of(
         operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
@@ -314,7 +320,8 @@ def fuzz_operation(
         for caller in chosen:
             response = case.call(app=app, session=client, headers=caller.headers)
             sent = f"{case.formatted_path} query={case.query} body={case.body!r}"
-            record(tally, case.method.upper(), case.path, caller.label, response, sent=sent)
+            record(tally, case.method.upper(), case.path, caller.label, response, sent=sent,
+                   documented=documented)  # fmt: skip
 
     run()
 

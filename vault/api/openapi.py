@@ -64,16 +64,17 @@ def _needs_purpose(path: str) -> bool:
 
 def _errors_of(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     """The error statuses a route can answer: authentication, authorisation, rate limits and
-    an unavailable database everywhere; a missing thing where the path names one; a bad
-    purpose where one is needed; conflicts and invalid input where something is written or
-    arguments are read."""
+    an unavailable database everywhere; a missing thing or a malformed id where the path
+    names one; a missing purpose where one is needed; a body that is no JSON, names what is
+    not there, conflicts, is too large or is invalid where something is written; invalid
+    arguments where they are read. The fuzz test holds every answer to these."""
     statuses = [401, 403, 429, 503]
     if "{" in path or _needs_purpose(path):
-        statuses.append(404)
+        statuses += [404, 422]  # (a path parameter of the wrong shape is a 422)
     if _needs_purpose(path):
         statuses.append(400)
-    if method in _WRITES:
-        statuses += [409, 413, 422]
+    if method in _WRITES:  # a body that is no JSON is a 400; one naming nothing, a 404
+        statuses += [400, 404, 409, 413, 422]
     elif operation.get("parameters"):
         statuses.append(422)
     return sorted(set(statuses))
