@@ -14,7 +14,8 @@ from vault import runtime, services
 from vault.audit.service import SYSTEM
 from vault.config import Settings
 from vault.db import db, purge_sqlite_wal
-from vault.events.delivery import Holdoff, Relay
+from vault.events.delivery import Relay
+from vault.events.pacing import Holdoff
 from vault.events.sender import Sender
 from vault.events.subscriptions import open_secret
 from vault.governance.access_requests import record_expired_grants

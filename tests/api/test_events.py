@@ -26,7 +26,7 @@ from vault.auth.clients import revoke_client
 from vault.auth.models import ApiClient
 from vault.clock import FixedClock
 from vault.db import db
-from vault.events.delivery import Holdoff
+from vault.events.pacing import Holdoff
 from vault.governance.consent import record_consent
 from vault.privacy.documents import signature_holds
 

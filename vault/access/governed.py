@@ -19,7 +19,8 @@ from vault.auth.principal import Principal
 from vault.crypto.keys import KeyProvider
 from vault.customers.index_rows import DuplicateCustomer, Holders
 from vault.customers.interactions import InteractionRecord, add_interaction, list_interactions
-from vault.customers.service import CustomerRecord, CustomerStore
+from vault.customers.reads import CustomerRecord
+from vault.customers.service import CustomerStore
 from vault.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from vault.governance.access_requests import active_grant
 from vault.governance.consent import (

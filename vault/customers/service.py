@@ -5,9 +5,7 @@ A ``CustomerStore`` serves one request or command: it flushes, the caller commit
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 import json
 import secrets
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -21,80 +19,33 @@ from vault.crypto.cursors import CURSOR_KEY_LABEL, CursorSigner
 from vault.crypto.envelope import DecryptionFailed, FieldCipher, KeyRing, WrappedKey
 from vault.customers import packing
 from vault.customers.catalogue import Catalogue, Normalised, normalise_search_input
-from vault.customers.index_rows import HOLDERS_QUERY, Holders, IndexRows
+from vault.customers.index_rows import Holders, IndexRows
 from vault.customers.listing import Page, list_page, narrowed, next_page, page_query
 from vault.customers.models import Customer
-from vault.db_rows import DriverSelect
+from vault.customers.reads import (
+    CUSTOMER_COLUMNS,
+    ON_THE_DRIVER,
+    READ,
+    READ_COLUMNS,
+    READ_HELD,
+    READ_HELD_WITH_TIMES,
+    READ_ONE,
+    READ_ONE_WITH_TIMES,
+    READ_WITH_TIMES,
+    CustomerRecord,
+    record_version,
+)
 from vault.errors import NotFound, ValidationFailed, or_not_found
 from vault.events import outbox
 
 DEFAULT_REGIONS = frozenset({"EU", "UK", "US", "APAC"})
 
 
-@dataclasses.dataclass(slots=True)
-class CustomerRecord:
-    id: str
-    region: str
-    status: str
-    values: dict[str, Any]
-    # Read only when asked for (``with_times``): parsing them is a measurable part of a page.
-    created_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
-    last_activity_at: dt.datetime | None = None
-    relationship_ended_at: dt.datetime | None = None
-    version: str = ""  # of the stored record (``record_version``): an ETag
-
-
-def record_version(row: Any) -> str:
-    """The version of a customer's stored record (a row with its region, status, sealed
-    values and relationship end): it changes with any of them. A digest of ciphertext,
-    which tells nothing of the values."""
-    ended = row.relationship_ended_at
-    digest = hashlib.blake2b(digest_size=12)
-    digest.update(f"{row.region}|{row.status}|{ended.isoformat() if ended else ''}|".encode())
-    digest.update(row.sealed_values or b"")
-    return digest.hexdigest()
-
-
 def new_customer_id() -> str:
     return "cus_" + secrets.token_hex(16)
 
 
-_TIMES = {"created_at", "updated_at", "last_activity_at"}
-_CUSTOMER_COLUMNS = (
-    Customer.id,
-    Customer.region,
-    Customer.status,
-    Customer.created_at,
-    Customer.updated_at,
-    Customer.last_activity_at,
-    Customer.wrapped_key,
-    Customer.kek_version,
-    Customer.dek_version,
-    Customer.sealed_values,
-    Customer.relationship_ended_at,
-)
-_READ_COLUMNS = tuple(c for c in _CUSTOMER_COLUMNS if c.key not in _TIMES)
-# Built once: constructing the statement is a measurable part of reading a page.
-_READ_ACTIVE = sa.select(*_READ_COLUMNS).where(Customer.status == "active")
-_READ_ACTIVE_WITH_TIMES = sa.select(*_CUSTOMER_COLUMNS).where(Customer.status == "active")
-_IDS = Customer.id.in_(sa.bindparam("ids", expanding=True))
-_READ, _READ_WITH_TIMES = _READ_ACTIVE.where(_IDS), _READ_ACTIVE_WITH_TIMES.where(_IDS)
-# One customer (a GET): no list to expand into the statement on every execution.
-_ONE = Customer.id == sa.bindparam("id")
-_READ_ONE, _READ_ONE_WITH_TIMES = _READ_ACTIVE.where(_ONE), _READ_ACTIVE_WITH_TIMES.where(_ONE)
-# A search's matches (index_rows.Holders), in id order: the same statement object every
-# time, so that SQLAlchemy neither builds nor adapts it per request.
-_HELD = Customer.id.in_(HOLDERS_QUERY)
-_READ_HELD = _READ_ACTIVE.where(_HELD).order_by(Customer.id)
-_READ_HELD_WITH_TIMES = _READ_ACTIVE_WITH_TIMES.where(_HELD).order_by(Customer.id)
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
-# The reads above that narrowing leaves as they are (no region, no row filter), read on the
-# driver's cursor (vault.db_rows): SQLAlchemy's execution was most of a GET's read.
-_ON_THE_DRIVER = {
-    id(query): DriverSelect(query)
-    for query in (_READ_ONE, _READ_ONE_WITH_TIMES, _READ_HELD, _READ_HELD_WITH_TIMES)
-}
 
 
 class CustomerStore:
@@ -263,9 +214,9 @@ class CustomerStore:
 
     # --- reading -------------------------------------------------------------------------
 
-    def _active_row(self, customer_id: str) -> Any:  # a Row of _CUSTOMER_COLUMNS
+    def _active_row(self, customer_id: str) -> Any:  # a Row of CUSTOMER_COLUMNS
         row = self.session.execute(
-            sa.select(*_CUSTOMER_COLUMNS).where(
+            sa.select(*CUSTOMER_COLUMNS).where(
                 Customer.id == customer_id, Customer.status == "active"
             )
         ).one_or_none()
@@ -330,22 +281,22 @@ class CustomerStore:
         ids: list[str] = []
         params: dict[str, Any]
         if isinstance(customer_ids, Holders):
-            query = _READ_HELD_WITH_TIMES if with_times else _READ_HELD
+            query = READ_HELD_WITH_TIMES if with_times else READ_HELD
             params = customer_ids.params()
         else:
             ids = list(dict.fromkeys(customer_ids))
             if not ids:
                 return []
             if len(ids) == 1:
-                query = _READ_ONE_WITH_TIMES if with_times else _READ_ONE
+                query = READ_ONE_WITH_TIMES if with_times else READ_ONE
                 params = {"id": ids[0]}
             else:
-                query = _READ_WITH_TIMES if with_times else _READ
+                query = READ_WITH_TIMES if with_times else READ
                 params = {"ids": ids}
         names = [n for n in dict.fromkeys(field_names) if n in self.catalogue]
         query = narrowed(query, regions, only)
         connection = self.session.connection()
-        on_the_driver = _ON_THE_DRIVER.get(id(query))
+        on_the_driver = ON_THE_DRIVER.get(id(query))
         if on_the_driver is not None:
             rows: Sequence[Any] = on_the_driver.rows(connection, params)
         else:
@@ -356,7 +307,7 @@ class CustomerStore:
     def _records(
         self, rows: Sequence[Any], names: list[str], *, with_times: bool = False
     ) -> dict[str, CustomerRecord]:
-        """Records of ``rows`` (of ``_READ_COLUMNS``, or all columns ``with_times``), in row
+        """Records of ``rows`` (of ``READ_COLUMNS``, or all columns ``with_times``), in row
         order, with the fields ``names`` decrypted."""
         records = {
             r.id: CustomerRecord(
@@ -414,7 +365,7 @@ class CustomerStore:
     ) -> tuple[list[CustomerRecord], str | None]:  # fmt: skip
         """``list_page`` and ``read`` in one SELECT: a page of active customers, oldest first,
         with only ``field_names`` decrypted, and the cursor of the next page."""
-        query = page_query(_READ_COLUMNS, self.cursors, limit=limit, cursor=cursor,
+        query = page_query(READ_COLUMNS, self.cursors, limit=limit, cursor=cursor,
                            regions=regions, only=only)  # fmt: skip
         rows, next_cursor = next_page(self.cursors, self.session.connection().execute(query).all(),
                                       limit)  # fmt: skip

@@ -17,15 +17,12 @@ once per waiting event. When it answers again, its waiting retries are made due 
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import datetime as dt
-import functools
 import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -34,13 +31,9 @@ from sqlalchemy.orm import Session
 from vault.events.audience import Audience
 from vault.events.models import Delivery, Event, Subscription
 from vault.events.outbox import number_committed
-from vault.events.sender import (
-    FIRST_RETRY_SECONDS,
-    Attempt,
-    Outcome,
-    Sender,
-    retry_delay,
-)
+from vault.events.pacing import Backlog, Finished, Holdoff, InFlight, by_subscription
+from vault.events.relay_statements import DUE, RECORD_ATTEMPT, RECORD_UNSENT
+from vault.events.sender import Attempt, Outcome, Sender, retry_delay
 from vault.logs import get_logger
 
 log = get_logger("vault.events")
@@ -55,80 +48,8 @@ RECORD_SECONDS = 0.05
 # for several attempts, not one each).
 START_BATCH = 8
 START_SECONDS = 0.005
-# Attempts on their way: delivery id -> (its future, its subscription's id).
-InFlight = dict[int, tuple[Future[Outcome], str]]
-# Due deliveries not yet started: subscription id -> its rows, in the order they were due.
-Backlog = dict[str, collections.deque[Any]]
 _DELIVERIES = cast(sa.Table, Delivery.__table__)
 _EVENTS = cast(sa.Table, Event.__table__)
-
-
-@dataclasses.dataclass
-class Holdoff:
-    """Subscriptions whose receiver could not be reached, and until when they are left
-    alone: doubling, from ``first`` up to ``longest`` seconds, each time the first attempt
-    after a pause fails too (attempts that were on their way when it began do not count)."""
-
-    clock: Callable[[], float] = time.monotonic
-    first: float = FIRST_RETRY_SECONDS
-    longest: float = 60.0
-    until: dict[str, float] = dataclasses.field(default_factory=dict)
-    failures: dict[str, int] = dataclasses.field(default_factory=dict)
-
-    def holds(self, subscription_id: str) -> bool:
-        return self.until.get(subscription_id, 0.0) > self.clock()
-
-    def failed(self, subscription_id: str) -> None:
-        if self.holds(subscription_id):
-            return
-        count = self.failures.get(subscription_id, 0) + 1
-        self.failures[subscription_id] = count
-        pause = min(retry_delay(count, first=self.first), self.longest)
-        self.until[subscription_id] = self.clock() + pause
-
-    def reached(self, subscription_id: str) -> bool:
-        """Forget the subscription's failures; returns whether it had any."""
-        self.until.pop(subscription_id, None)
-        return self.failures.pop(subscription_id, 0) > 0
-
-
-class _Finished:
-    """The deliveries whose attempt has finished, told by their futures as they finish (no
-    scan of what is on its way, no waiter put on every future)."""
-
-    def __init__(self) -> None:
-        self.ids: collections.deque[int] = collections.deque()
-        self.event = threading.Event()
-
-    def watch(self, started: InFlight) -> None:
-        for delivery_id, (future, _subscription) in started.items():
-            future.add_done_callback(functools.partial(self._finished, delivery_id))
-
-    def _finished(self, delivery_id: int, _future: Future[Outcome]) -> None:
-        self.ids.append(delivery_id)
-        self.event.set()
-
-    def take(self, in_flight: InFlight) -> list[Outcome]:
-        """The outcomes finished since the last take, out of ``in_flight``."""
-        self.event.clear()  # before taking: one finishing after the take sets it again
-        taken: list[Outcome] = []
-        while self.ids:
-            entry = in_flight.pop(self.ids.popleft(), None)
-            if entry is not None:
-                taken.append(entry[0].result())
-        return taken
-
-
-def _backlog(rows: Iterable[Any], away: set[int] | None = None) -> Backlog:
-    backlog: Backlog = {}
-    for row in rows:
-        if away and row.delivery_id in away:
-            continue
-        queue = backlog.get(row.subscription_id)
-        if queue is None:
-            queue = backlog[row.subscription_id] = collections.deque()
-        queue.append(row)
-    return backlog
 
 
 @dataclasses.dataclass
@@ -156,7 +77,7 @@ class Relay:
     def run_once(self) -> dict[str, int]:
         """Number, fan out, attempt every due delivery once and record the outcomes."""
         numbered, fanned, subscriptions = self._prepare()
-        backlog = _backlog(self.due())
+        backlog = by_subscription(self.due())
         self.commit()  # the reads must not hold a transaction open across the calls
         started = self._start(backlog, {}, subscriptions, {})
         outcomes = [future.result() for future, _sub in started.values()]
@@ -173,7 +94,7 @@ class Relay:
         deadline = time.monotonic() + seconds
         totals = {"numbered": 0, "fanned_out": 0, "delivered": 0, "failed_attempts": 0}
         in_flight: InFlight = {}
-        finished = _Finished()
+        finished = Finished()
         done: list[Outcome] = []  # finished, not yet written
         backlog: Backlog = {}
         subscriptions: dict[str, Subscription] = {}
@@ -194,7 +115,7 @@ class Relay:
                 numbered, fanned, subscriptions = self._prepare()
                 _add(totals, _summary(numbered, fanned, []))
                 away = set(in_flight) | {o.delivery_id for o in done}
-                backlog = _backlog(self.due(DUE_BATCH + len(away)), away)
+                backlog = by_subscription(self.due(DUE_BATCH + len(away)), away)
                 self.commit()
                 audiences, looked = {}, now
             started: InFlight = {}
@@ -307,7 +228,7 @@ class Relay:
         subscription, each the first pending one of its customer for its subscription, and
         due. One pass over the pending deliveries (numbered per customer by a window), not a
         search for earlier ones per delivery."""
-        return list(self.session.execute(_DUE, {"now": self.clock(), "limit": limit}).all())
+        return list(self.session.execute(DUE, {"now": self.clock(), "limit": limit}).all())
 
     def _start(self, backlog: Backlog, in_flight: InFlight,
                subscriptions: dict[str, Subscription],
@@ -428,9 +349,9 @@ class Relay:
                 )
             )
         if tried:
-            connection.execute(_RECORD_ATTEMPT, tried)
+            connection.execute(RECORD_ATTEMPT, tried)
         if unsent:
-            connection.execute(_RECORD_UNSENT, unsent)
+            connection.execute(RECORD_UNSENT, unsent)
         if recovered:  # its receiver answers again: what waited for a retry goes now
             connection.execute(
                 sa.update(_DELIVERIES)
@@ -442,71 +363,6 @@ class Relay:
                 .values(next_attempt_at=now)
             )
         self.commit()
-
-
-def _due_query() -> sa.Select[Any]:
-    pending = (
-        sa.select(
-            Delivery.id,
-            Delivery.subscription_id,
-            Delivery.event_seq,
-            Delivery.attempts,
-            Delivery.created_at,
-            Delivery.next_attempt_at,
-            Delivery.position,
-            sa.func.row_number()
-            .over(
-                partition_by=(Delivery.subscription_id, Delivery.customer_id),
-                order_by=Delivery.position,
-            )
-            .label("turn"),
-        )
-        .join(Subscription, Subscription.id == Delivery.subscription_id)
-        .where(Delivery.status == "pending", Subscription.status == "active")
-        .subquery()
-    )
-    return (
-        sa.select(
-            pending.c.id.label("delivery_id"),
-            pending.c.subscription_id,
-            pending.c.attempts,
-            pending.c.created_at.label("queued_at"),
-            Event.seq,
-            Event.id,
-            Event.type,
-            Event.occurred_at,
-            Event.customer_id,
-            Event.purpose,
-            Event.fields,
-            Event.data,
-        )
-        .join(Event, Event.seq == pending.c.event_seq)
-        .where(pending.c.turn == 1, pending.c.next_attempt_at <= sa.bindparam("now"))
-        .order_by(pending.c.position)
-        .limit(sa.bindparam("limit"))
-    )
-
-
-_DUE = _due_query()
-_PENDING = sa.and_(_DELIVERIES.c.id == sa.bindparam("target"), _DELIVERIES.c.status == "pending")
-_RECORD_ATTEMPT = (
-    sa.update(_DELIVERIES)
-    .where(_PENDING)
-    .values(
-        status=sa.bindparam("new_status"),
-        attempts=sa.bindparam("new_attempts"),
-        last_attempt_at=sa.bindparam("new_at"),
-        last_status_code=sa.bindparam("new_code"),
-        last_error=sa.bindparam("new_error"),
-        next_attempt_at=sa.bindparam("new_next"),
-        delivered_at=sa.bindparam("new_delivered_at"),
-    )
-)
-_RECORD_UNSENT = (
-    sa.update(_DELIVERIES)
-    .where(_PENDING)
-    .values(status="failed", last_error=sa.bindparam("new_last_error"))
-)
 
 
 def _summary(numbered: int, fanned: int, outcomes: list[Outcome]) -> dict[str, int]:

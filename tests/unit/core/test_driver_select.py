@@ -12,17 +12,17 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from tests.helpers import SAMPLE_FIELDS
-from vault.customers import service
+from vault.customers import reads
 from vault.customers.index_rows import Holders
 from vault.customers.models import Customer
 from vault.customers.service import CustomerStore
 from vault.db_rows import DriverSelect
 
 READS = {
-    "one": (service._READ_ONE, "id"),
-    "one with times": (service._READ_ONE_WITH_TIMES, "id"),
-    "held": (service._READ_HELD, "held"),
-    "held with times": (service._READ_HELD_WITH_TIMES, "held"),
+    "one": (reads.READ_ONE, "id"),
+    "one with times": (reads.READ_ONE_WITH_TIMES, "id"),
+    "held": (reads.READ_HELD, "held"),
+    "held with times": (reads.READ_HELD_WITH_TIMES, "held"),
 }
 
 
@@ -53,7 +53,7 @@ def test_the_rows_are_sqlalchemys(store: CustomerStore, name: str) -> None:
 
 def test_no_row_is_no_row(store: CustomerStore) -> None:
     connection = store.session.connection()
-    assert DriverSelect(service._READ_ONE).rows(connection, {"id": "cus_none"}) == []
+    assert DriverSelect(reads.READ_ONE).rows(connection, {"id": "cus_none"}) == []
 
 
 def test_the_statement_is_heard_as_any_other(store: CustomerStore) -> None:
