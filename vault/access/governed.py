@@ -143,12 +143,16 @@ class GovernedAccess:
             "values": shown,
             "withheld": list(self.plan.withheld),
             "relationship_ended_at": record.relationship_ended_at,
-            "version": record.version,
         }
 
     def read_views(self, customer_ids: list[str]) -> list[dict[str, Any]]:
         records = self.store.read(customer_ids, self.plan.readable)
         return [self.view(r) for r in records]
+
+    def _versioned_view(self, customer_id: str) -> dict[str, Any]:
+        """The view of one customer just written, with its record's ``version``."""
+        (record,) = self.store.read([customer_id], self.plan.readable)
+        return {**self.view(record), "version": record.version}
 
     def plan_for(self, purpose: str) -> AccessPlan:
         """The compiled, cached plan of this principal for ``purpose`` (the policy engine is
@@ -217,13 +221,14 @@ class GovernedAccess:
         return [self.view(r) for r in records], next_cursor
 
     def read(self, customer_id: str) -> dict[str, Any]:
-        """The view of one customer; ``NotFound`` when it is not visible (as for no such id)."""
+        """The view of one customer, with its record's ``version``; ``NotFound`` when it is
+        not visible (as for no such id)."""
         self.on_target([customer_id])
         records = self._visible_records([customer_id])
         if not records:
             raise NotFound("no such customer")
         self.record("customer.read", customer_ids=[customer_id], field_names=self.plan.readable)
-        return self.view(records[0])
+        return {**self.view(records[0]), "version": records[0].version}
 
     def search(self, field: str, value: Any) -> list[dict[str, Any]]:
         """The visible customers whose ``field`` (email, phone) equals ``value``."""
@@ -241,7 +246,8 @@ class GovernedAccess:
         if_match: frozenset[str] | None = None,
     ) -> dict[str, Any]:
         """Change the fields the plan may write (``None`` removes one) and record the end of
-        the customer relationship (or, with ``None``, that it goes on); returns the view.
+        the customer relationship (or, with ``None``, that it goes on); returns the view, with
+        its record's new ``version``.
         With ``if_match`` (versions, or "*" for any), only if the record's version is one of
         them: ``PreconditionFailed`` otherwise, recorded as a refusal."""
         self.require_visible(customer_id)
@@ -266,7 +272,7 @@ class GovernedAccess:
             reason = "relationship_ended" if ended else "relationship_resumed"
         self.record("customer.update", customer_ids=[customer_id], field_names=changed,
                     reason=reason)  # fmt: skip
-        return self.read_views([customer_id])[0]
+        return self._versioned_view(customer_id)
 
     def _relationship_end(self, customer_id: str, when: dt.datetime | None) -> dt.datetime | None:
         """The relationship end to record (``Forbidden`` without the permission; outside the

@@ -26,7 +26,13 @@ class CustomerRecord:
     updated_at: dt.datetime | None = None
     last_activity_at: dt.datetime | None = None
     relationship_ended_at: dt.datetime | None = None
-    version: str = ""  # of the stored record (``record_version``): an ETag
+    sealed_values: bytes | None = None  # as stored (ciphertext), for ``version``
+
+    @property
+    def version(self) -> str:
+        """The version of the stored record (``record_version``): an ETag. Worked out when
+        asked for (a single customer's read), not for every record of a page."""
+        return record_version(self)
 
 
 def record_version(row: Any) -> str:

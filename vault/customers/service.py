@@ -214,25 +214,21 @@ class CustomerStore:
 
     # --- reading -------------------------------------------------------------------------
 
-    def _active_row(self, customer_id: str) -> Any:  # a Row of CUSTOMER_COLUMNS
-        row = self.session.execute(
-            sa.select(*CUSTOMER_COLUMNS).where(
-                Customer.id == customer_id, Customer.status == "active"
-            )
-        ).one_or_none()
-        return or_not_found(row, "no such customer")
+    def _active_row(self, customer_id: str, *, lock: bool = False) -> Any:
+        """The row (of ``CUSTOMER_COLUMNS``) of an active customer, ``NotFound`` otherwise;
+        with ``lock``, locked until the transaction ends."""
+        query = sa.select(*CUSTOMER_COLUMNS).where(
+            Customer.id == customer_id, Customer.status == "active"
+        )
+        if lock:
+            query = query.with_for_update()
+        return or_not_found(self.session.execute(query).one_or_none(), "no such customer")
 
     def current_version(self, customer_id: str) -> str:
         """The version of an active customer's record (``NotFound`` otherwise), its row
         locked until the transaction ends: nothing changes it between this check and the
         change that follows it."""
-        row = self.session.execute(
-            sa.select(Customer.region, Customer.status, Customer.sealed_values,
-                      Customer.relationship_ended_at)
-            .where(Customer.id == customer_id, Customer.status == "active")
-            .with_for_update()
-        ).one_or_none()  # fmt: skip
-        return record_version(or_not_found(row, "no such customer"))
+        return record_version(self._active_row(customer_id, lock=True))
 
     def require_active(self, customer_id: str) -> str:
         """The region of the customer; raises ``NotFound`` unless it exists and is active."""
@@ -316,7 +312,7 @@ class CustomerStore:
                 r.status,
                 {},
                 relationship_ended_at=r.relationship_ended_at,
-                version=record_version(r),
+                sealed_values=r.sealed_values,
             )
             for r in rows
         }
