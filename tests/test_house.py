@@ -29,7 +29,9 @@ FLOORS: list[set[str]] = [
     {"privacy", "access"},
     {"governance"},
     {"customers", "auth"},
-    {"events"},  # the outbox the services below governance write their changes' events to
+    # the outbox the services below governance write their changes' events to; the answers
+    # kept for Idempotency-Key, which an erasure deletes
+    {"events", "idempotency"},
     {"audit", "policies", "crypto", "mail"},  # policies: roles, purposes, change stamps
     {"db", "readiness", "outages"},
     {"db_timeouts"},

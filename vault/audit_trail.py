@@ -59,6 +59,7 @@ def audit(
     not at all ("no audit, no data"). On PostgreSQL its INSERT goes with the request's next
     statement or with its COMMIT, in one round trip (a failure then fails the commit, and
     the answer is the failure's, without the data)."""
+    customer_ids = list(customer_ids)
     record_event(
         db.session,
         request_context(principal, purpose=purpose),
@@ -70,7 +71,17 @@ def audit(
         reason=reason,
         soon=True,
     )
-    context_globals().setdefault("_vault_audit_events", []).append(action)
+    values = context_globals()
+    values.setdefault("_vault_audit_events", []).append(action)
+    if customer_ids:
+        values.setdefault("_vault_audited_customers", []).extend(customer_ids)
+
+
+def audited_customers() -> list[str]:
+    """The customers this request's audit events named so far (what its answer may be
+    about)."""
+    found: list[str] = context_globals().get("_vault_audited_customers", [])
+    return found
 
 
 def aim(customer_ids: Iterable[str]) -> None:

@@ -93,6 +93,10 @@ class Settings:
     audit_anchor: str = dataclasses.field(default="", repr=False)
     retention_sweep_seconds: int = 3600  # how often `vault worker` applies retention rules
     grant_expiry_seconds: int = 60  # how often `vault worker` records expired access grants
+    # Idempotency-Key: how long a creating request's answer is kept for replay, and how
+    # often `vault worker` deletes the answers older than that.
+    idempotency_keep_hours: int = 24
+    idempotency_purge_seconds: int = 600
     smtp_host: str = ""  # empty: mail goes to instance_path/outbox as .eml files
     smtp_port: int = 25
     smtp_username: str = ""  # empty: no SMTP AUTH

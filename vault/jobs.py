@@ -91,6 +91,12 @@ def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
             db.session.commit()
             return f"{len(expired)} grants expired"
 
+    def purge_answers() -> str:
+        with app.app_context():
+            purged = services.idempotent_answers().purge()
+            db.session.commit()
+            return f"{purged} idempotent answers past their time deleted"
+
     def deadlines() -> str:
         with app.app_context():
             report = record_deadlines(PrivacyDesk(runtime.customer_store(), SYSTEM))
@@ -124,6 +130,8 @@ def scheduled_jobs(app: Flask, only: set[str] | None = None) -> Worker:
                 exclusive(engine, "retention.sweep", sweep)),
             Job("grants.expire", settings.grant_expiry_seconds,
                 exclusive(engine, "grants.expire", expire)),
+            Job("idempotency.purge", settings.idempotency_purge_seconds,
+                exclusive(engine, "idempotency.purge", purge_answers)),
             Job("privacy.deadlines", settings.privacy_deadline_seconds,
                 exclusive(engine, "privacy.deadlines", deadlines)),
             Job("audit.seal", settings.audit_seal_seconds, exclusive(engine, "audit.seal", seal)),
@@ -143,6 +151,7 @@ def schedule_summary(settings: Settings) -> str:
         f"events relayed every {settings.events_relay_seconds:g} s,"
         f" audit sealing every {settings.audit_seal_seconds} s, retention every"
         f" {settings.retention_sweep_seconds} s, grant expiry every"
-        f" {settings.grant_expiry_seconds} s, privacy-request deadlines every"
+        f" {settings.grant_expiry_seconds} s, kept idempotent answers purged every"
+        f" {settings.idempotency_purge_seconds} s, privacy-request deadlines every"
         f" {settings.privacy_deadline_seconds} s"
     )

@@ -6,6 +6,7 @@ from vault.customers import models as customer_models
 from vault.db import Base
 from vault.events import models as event_models
 from vault.governance import models as governance_models
+from vault.idempotency import models as idempotency_models
 from vault.policies import models as policy_models
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "customer_models",
     "event_models",
     "governance_models",
+    "idempotency_models",
     "policy_models",
 ]

@@ -49,6 +49,8 @@ from vault.governance.legal_holds import LegalHolds
 from vault.governance.policy_admin import PolicyAdmin, rule_choices
 from vault.governance.purposes import Purposes
 from vault.governance.retention_desk import RetentionRules
+from vault.idempotency.service import KEY_LABEL as ANSWERS_KEY_LABEL
+from vault.idempotency.service import IdempotentAnswers
 from vault.logs import get_logger
 from vault.mail import MailNotSent, OutboxMailer
 from vault.policies.plan import AccessPlan
@@ -94,6 +96,14 @@ def governed(principal: Principal, purpose: str) -> GovernedAccess:
                           keys=runtime.key_provider(), record=record, refuse=refused,
                           on_target=aim,
                           backdate_days=runtime.settings().relationship_backdate_days)  # fmt: skip
+
+
+def idempotent_answers() -> IdempotentAnswers:
+    """The answers kept for ``Idempotency-Key`` over the request's unit of work."""
+    settings = runtime.settings()
+    cipher = NoteCipher(runtime.key_provider().derived_key(ANSWERS_KEY_LABEL))
+    return IdempotentAnswers(db.session, cipher, now=runtime.now(),
+                             keep=dt.timedelta(hours=settings.idempotency_keep_hours))  # fmt: skip
 
 
 # --- who is calling ----------------------------------------------------------------------------

@@ -170,9 +170,9 @@ class GovernedAccess:
                 f"you may not {verb} these fields for this purpose: {', '.join(refused)}"
             )
 
-    def _visible_records(self, customer_ids: list[str] | Holders) -> list[CustomerRecord]:
+    def visible_records(self, customer_ids: list[str] | Holders) -> list[CustomerRecord]:
         """The visible customers among ``customer_ids`` with the plan's fields: the check and
-        the read are one SELECT."""
+        the read are one SELECT. Unrecorded: the caller records what it hands out."""
         if not self.plan.sees_customers:
             return []
         return self.store.read(customer_ids, self.plan.readable,
@@ -183,9 +183,19 @@ class GovernedAccess:
     def create(
         self, values: dict[str, Any], *, region: str, consents: Iterable[dict[str, Any]] = ()
     ) -> dict[str, Any]:
-        """Create a customer with its consents; returns the caller's view of it. Only fields
-        the plan may create, in the principal's regions; a consent grant needs write access
-        for its purpose. A duplicate names the existing customer only to those who see it."""
+        """Create a customer with its consents (see ``create_unrecorded``) and record it;
+        returns the caller's view of it."""
+        customer_id = self.create_unrecorded(values, region=region, consents=consents)
+        self.record("customer.create", customer_ids=[customer_id], field_names=values)
+        return self.read_views([customer_id])[0]
+
+    def create_unrecorded(
+        self, values: dict[str, Any], *, region: str, consents: Iterable[dict[str, Any]] = ()
+    ) -> str:
+        """Create a customer with its consents; returns its id. Only fields the plan may
+        create, in the principal's regions; a consent grant needs write access for its
+        purpose. A duplicate names the existing customer only to those who see it. The
+        caller records the creation (``record``), once for all it creates."""
         consents = list(consents)
         self.check_fields(values, self.plan.creatable, "set")
         require_grant_access(self.principal, [c["purpose"] for c in consents if c["granted"]],
@@ -204,8 +214,7 @@ class GovernedAccess:
         for consent in consents:
             record_consent(self.store, customer_id, recorded_by=self.principal.id,
                            announce=False, **consent)  # fmt: skip
-        self.record("customer.create", customer_ids=[customer_id], field_names=values)
-        return self.read_views([customer_id])[0]
+        return customer_id
 
     def page(self, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         """A page of the visible customers, oldest first, and the cursor of the next one."""
@@ -224,7 +233,7 @@ class GovernedAccess:
         """The view of one customer, with its record's ``version``; ``NotFound`` when it is
         not visible (as for no such id)."""
         self.on_target([customer_id])
-        records = self._visible_records([customer_id])
+        records = self.visible_records([customer_id])
         if not records:
             raise NotFound("no such customer")
         self.record("customer.read", customer_ids=[customer_id], field_names=self.plan.readable)
@@ -232,7 +241,7 @@ class GovernedAccess:
 
     def search(self, field: str, value: Any) -> list[dict[str, Any]]:
         """The visible customers whose ``field`` (email, phone) equals ``value``."""
-        records = self._visible_records(self.store.matching(field, value))
+        records = self.visible_records(self.store.matching(field, value))
         self.record("customer.search", customer_ids=[r.id for r in records],
                     field_names=[field, *self.plan.readable])  # fmt: skip
         return [self.view(r) for r in records]

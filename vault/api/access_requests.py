@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 
 from vault.api.auth import GRANT_BLUEPRINT, current_principal, purpose_guard
 from vault.api.customers import governed, require_audit_event
+from vault.api.idempotency import idempotent
 from vault.api.schemas import CustomerPageSchema
 from vault.governance.access_desk import RequestView
 from vault.services import access_desk, catalogue_admin
@@ -89,6 +90,7 @@ def list_requests() -> dict[str, Any]:
 
 
 @requests_blueprint.post("")
+@idempotent
 @requests_blueprint.arguments(RequestInSchema)
 @requests_blueprint.response(201)
 def post_request(body: dict[str, Any]) -> dict[str, Any]:

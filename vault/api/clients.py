@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from vault import services
 from vault.api.auth import current_principal
 from vault.api.directory import not_cached, page_answer
+from vault.api.idempotency import idempotent
 from vault.api.schemas import ListQuerySchema, page_schema
 from vault.auth.models import ApiClient
 from vault.auth.service import principal_for_client
@@ -80,6 +81,7 @@ def get_clients(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blueprint.post("")
+@idempotent
 @blueprint.arguments(ClientInSchema)
 @blueprint.response(201, NewClientSchema)
 def post_client(body: dict[str, Any]) -> dict[str, Any]:

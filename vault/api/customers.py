@@ -10,22 +10,29 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
 from flask import Response, g, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 from werkzeug.http import parse_etags
 
+from vault.access.bulk import Created, create_batch, lookup
 from vault.access.governed import UNCHANGED, GovernedAccess
 from vault.api.auth import current_principal, current_purpose, purpose_guard
-from vault.api.errors import problem
+from vault.api.errors import flatten_messages, problem, vault_error_body
+from vault.api.idempotency import idempotent
 from vault.api.request_context import answered_options
 from vault.api.schemas import (
+    BatchResultSchema,
+    BatchSchema,
     ConsentInSchema,
     CreateSchema,
+    CustomerListSchema,
     CustomerPageSchema,
     CustomerViewSchema,
     InteractionInSchema,
     ListQuerySchema,
+    LookupSchema,
     PatchSchema,
     SearchSchema,
     view_body,
@@ -33,6 +40,7 @@ from vault.api.schemas import (
 from vault.audit_trail import aim
 from vault.contexts import context_globals
 from vault.customers.interactions import InteractionRecord, interaction_dict
+from vault.errors import ValidationFailed, VaultError
 from vault.logs import get_logger
 from vault.services import governed as governed_access
 
@@ -101,6 +109,7 @@ def _if_match() -> frozenset[str] | None:
 
 
 @blueprint.post("")
+@idempotent
 @blueprint.arguments(CreateSchema)
 @blueprint.response(201, CustomerViewSchema)
 def create_customer(body: dict[str, Any]) -> Response:
@@ -153,6 +162,46 @@ def update_customer(body: dict[str, Any], customer_id: str) -> Response:
     return _with_etag(view)
 
 
+def _item(raw: dict[str, Any]) -> dict[str, Any] | VaultError:
+    """One item of a batch as ``create_customer`` would read it, or its 422."""
+    try:
+        loaded: dict[str, Any] = _CREATE.load(raw)
+    except ma.ValidationError as exc:
+        return ValidationFailed("the request has invalid or missing fields",
+                                errors=flatten_messages(exc.messages))  # fmt: skip
+    return loaded
+
+
+_CREATE = CreateSchema()
+
+
+@blueprint.post("/batch")
+@idempotent
+@blueprint.arguments(BatchSchema)
+@blueprint.response(207, BatchResultSchema)
+def create_customers(body: dict[str, Any]) -> Response:
+    """Create up to 500 customers, each alone: 207 with one result per item, in order (201
+    with the id and the caller's view, or the item's problem). A refused item leaves
+    nothing; the others are created. One audit event names every customer created."""
+    results = create_batch(governed(), [_item(raw) for raw in body["items"]])
+    items = [
+        {"index": r.index, "status": 201, "id": r.customer_id, "customer": view_body(r.view)}
+        if isinstance(r, Created)
+        else {"index": r.index, **vault_error_body(r.error)}
+        for r in results
+    ]
+    return _answer({"items": items}, 207)
+
+
+@blueprint.post("/lookup")
+@blueprint.arguments(LookupSchema)
+@blueprint.response(200, CustomerListSchema)
+def lookup_customers(body: dict[str, Any]) -> Response:
+    """The scoped views of up to 500 customers by id, in the order asked: those the caller
+    may not see for this purpose (or that do not exist) are simply absent."""
+    return _answer({"items": [view_body(v) for v in lookup(governed(), body["ids"])]})
+
+
 @blueprint.post("/search")
 @blueprint.arguments(SearchSchema)
 @blueprint.response(200, CustomerPageSchema)
@@ -170,6 +219,7 @@ def get_consents(customer_id: str) -> dict[str, Any]:
 
 
 @blueprint.post("/<customer_id>/consents")
+@idempotent
 @blueprint.arguments(ConsentInSchema)
 @blueprint.response(201)
 def add_consent(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
@@ -191,6 +241,7 @@ def get_interactions(customer_id: str) -> dict[str, Any]:
 
 
 @blueprint.post("/<customer_id>/interactions")
+@idempotent
 @blueprint.arguments(InteractionInSchema)
 @blueprint.response(201)
 def post_interaction(body: dict[str, Any], customer_id: str) -> dict[str, Any]:

@@ -55,15 +55,10 @@ def status_title(status: int) -> str:
     return known[1] if known else HTTP_STATUS_CODES.get(status, "Error")
 
 
-def problem(
-    status: int,
-    code: str,
-    detail: str,
-    *,
-    errors: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """An ``application/problem+json`` answer with the title of ``status``. The names in
+def problem_body(
+    status: int, code: str, detail: str, *, errors: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The body of a problem (RFC 9457) with the title of ``status``. The names in
     ``errors`` are shown as ``vault.errors.shown`` shows a client's name (cut short, never
     a control character)."""
     body: dict[str, Any] = {
@@ -79,7 +74,27 @@ def problem(
         for name, messages in errors.items():
             shown_errors.setdefault(shown(str(name)), []).extend(messages)
         body["errors"] = shown_errors
-    response = jsonify(body)
+    return body
+
+
+def vault_error_body(exc: VaultError) -> dict[str, Any]:
+    """The problem body of ``exc`` (for a client error: the vault's 5xx go through
+    ``handle_vault_error``), with what it adds (``extra``, e.g. a duplicate's existing id)."""
+    errors = {k: list(v) for k, v in exc.errors.items()} if exc.errors else None
+    return {**problem_body(exc.status, exc.code, exc.detail, errors=errors), **exc.extra}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An ``application/problem+json`` answer with the title of ``status`` (its body is
+    ``problem_body``'s)."""
+    response = jsonify(problem_body(status, code, detail, errors=errors))
     response.status_code = status
     response.mimetype = "application/problem+json"
     for name, value in (headers or {}).items():
@@ -139,13 +154,11 @@ def handle_vault_error(exc: VaultError) -> Response:
         log.error("request.failed", code=exc.code, error_type=type(exc).__name__)
     if _wants_html():
         return _html(exc.status, exc.detail)
-    headers = {"WWW-Authenticate": 'Bearer realm="vault"'} if exc.status == 401 else None
-    errors = {k: list(v) for k, v in exc.errors.items()} if exc.errors else None
-    response = problem(exc.status, exc.code, exc.detail, errors=errors, headers=headers)
-    body = response.get_json()
-    if exc.extra:
-        body.update(exc.extra)
-        response.set_data(response.json_module.dumps(body))
+    response = jsonify(vault_error_body(exc))
+    response.status_code = exc.status
+    response.mimetype = "application/problem+json"
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="vault"'
     return response
 
 

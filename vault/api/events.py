@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from vault import services
 from vault.api.auth import current_principal
 from vault.api.directory import not_cached, page_answer
+from vault.api.idempotency import idempotent
 from vault.api.schemas import ListQuerySchema, page_schema
 from vault.api.times import AwareTime
 from vault.events.models import EVENT_TYPES, Delivery, Subscription
@@ -170,6 +171,7 @@ def get_subscriptions(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @subscriptions_blueprint.post("")
+@idempotent
 @subscriptions_blueprint.arguments(SubscriptionInSchema)
 @subscriptions_blueprint.response(201, NewSubscriptionSchema)
 def post_subscription(body: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from vault.api.auth import current_principal
+from vault.api.idempotency import idempotent
 from vault.customers.catalogue import FieldSpec
 from vault.customers.models import FIELD_TYPES, SENSITIVITIES
 from vault.governance.catalogue_admin import CatalogueField
@@ -48,6 +49,7 @@ class Fields(MethodView):
         items = [_field_dict(f) for f in catalogue_admin(current_principal()).fields()]
         return {"items": items, "next_cursor": None}
 
+    @idempotent
     @blueprint.arguments(FieldSchema)
     @blueprint.response(201, FieldSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from vault import services
 from vault.api.auth import current_principal
+from vault.api.idempotency import idempotent
 from vault.governance.legal_holds import LegalHolds
 from vault.governance.models import LegalHold
 
@@ -61,6 +62,7 @@ def list_holds(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blueprint.post("")
+@idempotent
 @blueprint.arguments(HoldInSchema)
 @blueprint.response(201)
 def add_hold(body: dict[str, Any]) -> dict[str, Any]:

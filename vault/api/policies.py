@@ -11,6 +11,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from vault.api.auth import current_principal
+from vault.api.idempotency import idempotent
 from vault.governance.policy_admin import RoleView
 from vault.policies.plan import ACTIONS, Rule
 from vault.policies.service import effect_of, parse_effect
@@ -54,6 +55,7 @@ def list_roles() -> dict[str, Any]:
 
 
 @roles_blueprint.post("")
+@idempotent
 @roles_blueprint.arguments(RoleInSchema)
 @roles_blueprint.response(201)
 def add_role(body: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +82,7 @@ def get_rules() -> dict[str, Any]:
 
 
 @policies_blueprint.post("")
+@idempotent
 @policies_blueprint.arguments(RuleInSchema)
 @policies_blueprint.response(201)
 def add_rule(body: dict[str, Any]) -> dict[str, Any]:

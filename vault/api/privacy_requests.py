@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from vault import services
 from vault.api.auth import current_principal
+from vault.api.idempotency import idempotent
 from vault.api.public_urls import base_url
 from vault.governance.models import (
     IDENTITY_CHECKS,
@@ -82,6 +83,7 @@ def get_one(request_id: str) -> dict[str, Any]:
 
 
 @blueprint.post("")
+@idempotent
 @blueprint.arguments(FileRequestSchema)
 @blueprint.response(201)
 def file_request(body: dict[str, Any]) -> dict[str, Any]:

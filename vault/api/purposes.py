@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from vault import services
 from vault.api.auth import current_principal
+from vault.api.idempotency import idempotent
 
 blueprint = Blueprint("purposes", __name__, url_prefix="/api/v1/purposes", description="Purposes")
 
@@ -28,6 +29,7 @@ def list_purposes() -> dict[str, Any]:
 
 
 @blueprint.post("")
+@idempotent
 @blueprint.arguments(PurposeInSchema)
 @blueprint.response(201)
 def add_purpose(body: dict[str, Any]) -> dict[str, Any]:

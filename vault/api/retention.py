@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 
 from vault import services
 from vault.api.auth import current_principal
+from vault.api.idempotency import idempotent
 from vault.governance.models import RETENTION_ACTIONS, RETENTION_TRIGGERS
 from vault.governance.retention import DEFAULT_BATCH, MAX_BATCH
 from vault.governance.retention_desk import RetentionRules
@@ -70,6 +71,7 @@ def list_rules() -> dict[str, Any]:
 
 
 @blueprint.post("/rules")
+@idempotent
 @blueprint.arguments(RetentionRuleInSchema)
 @blueprint.response(201)
 def add_rule(body: dict[str, Any]) -> dict[str, Any]:

@@ -105,3 +105,53 @@ def page_schema(name: str, item: type[ma.Schema]) -> type[ma.Schema]:
 
 
 CustomerPageSchema = page_schema("CustomerPageSchema", CustomerViewSchema)
+
+
+# --- bulk (API.md §6) ---------------------------------------------------------------------
+
+BULK_LIMIT = 500
+CUSTOMER_ID = ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,40}$", error="not a customer id")
+
+
+class BatchSchema(ma.Schema):
+    # each item is checked alone (CreateSchema): a bad item is that item's 422, not the call's
+    items = ma.fields.List(
+        ma.fields.Dict(keys=ma.fields.String()),
+        required=True,
+        validate=ma.validate.Length(min=1, max=BULK_LIMIT),
+        metadata={"description": "Create bodies, as for POST /customers (1 to 500)"},
+    )
+
+
+class BatchItemSchema(ma.Schema):
+    index = ma.fields.Integer(metadata={"description": "The item's place in the request"})
+    status = ma.fields.Integer(metadata={"description": "201, or the status of its problem"})
+    id = ma.fields.String(metadata={"description": "The new customer's id (201)"})
+    customer = ma.fields.Nested(CustomerViewSchema, metadata={"description": "Its view (201)"})
+    # a refused item is its problem (RFC 9457), as a single create would have answered it
+    type = ma.fields.String()
+    title = ma.fields.String()
+    detail = ma.fields.String()
+    code = ma.fields.String()
+    request_id = ma.fields.String()
+    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+    existing_id = ma.fields.String(
+        metadata={"description": "A duplicate's holder, when the caller may see it"}
+    )
+
+
+class BatchResultSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(BatchItemSchema))
+
+
+class LookupSchema(ma.Schema):
+    ids = ma.fields.List(
+        ma.fields.String(validate=CUSTOMER_ID),
+        required=True,
+        validate=ma.validate.Length(min=1, max=BULK_LIMIT),
+        metadata={"description": "Customer ids (1 to 500)"},
+    )
+
+
+class CustomerListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CustomerViewSchema))

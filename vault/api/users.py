@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from vault import services
 from vault.api.auth import current_principal
 from vault.api.directory import not_cached, page_answer
+from vault.api.idempotency import idempotent
 from vault.api.schemas import ListQuerySchema, page_schema
 from vault.auth.staff import StaffMember
 
@@ -59,6 +60,7 @@ def get_users(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blueprint.post("")
+@idempotent
 @blueprint.arguments(UserInSchema)
 @blueprint.response(201, UserSchema)
 def post_user(body: dict[str, Any]) -> dict[str, Any]:

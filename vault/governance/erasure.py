@@ -10,6 +10,9 @@
 - ``erase``: the same, and the interactions and consent history are deleted too; only the
   tombstone (id, region, times) and the audit trail, which holds no values, remain.
 
+Each also deletes the answers kept for ``Idempotency-Key`` that are about the customers
+(``vault.idempotency``): they may hold the values erased.
+
 Both also delete the reasons of the customer's (lifted) legal holds, and the caller deletes
 the mail kept about its privacy requests once the erasure has committed
 (``privacy_request_ids``).
@@ -33,6 +36,7 @@ from vault.customers import packing
 from vault.customers.models import BlindIndexEntry, Customer, Interaction
 from vault.events import outbox
 from vault.governance.models import ConsentEvent, ConsentState, LegalHold, PrivacyRequest
+from vault.idempotency.service import forget_answers_about
 
 _CUSTOMERS = Customer.metadata.tables[Customer.__tablename__]
 
@@ -124,6 +128,7 @@ def erase_customers(
         )
     )
     session.execute(sa.delete(BlindIndexEntry).where(BlindIndexEntry.customer_id.in_(ids)))
+    forget_answers_about(session, ids)
     # a hold's reasons are staff's free text about the customer: they go, the hold's ids and
     # times stay (the erased customer's holds were all lifted: ``lock_erasable``)
     session.execute(
@@ -201,6 +206,7 @@ def erase_fields(
         sa.update(_CUSTOMERS).where(_CUSTOMERS.c.id == sa.bindparam("target")),
         updates,
     )
+    forget_answers_about(session, list(erased))
     session.execute(
         sa.delete(BlindIndexEntry).where(
             BlindIndexEntry.customer_id.in_(list(erased)),
