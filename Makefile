@@ -12,12 +12,12 @@ PORT ?= 5000
 
 .PHONY: run test test-sqlite test-postgresql lint typecheck fmt bench fuzz install clean browser
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# pycasbin 2.x replaced casbin 1.x: both install the module `casbin`
 	$(BIN)/python -m pip uninstall --quiet --yes casbin casbin-sqlalchemy-adapter 2>/dev/null || true
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
