@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
 
@@ -101,6 +102,26 @@ def _filtering_wrapper(level: str) -> type[Any]:
     return structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()])
 
 
+def exception_without_message(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """An exception logged with a line (``exc_info``, ours or a library's) as its type and
+    where it was raised (``error_type``, ``stack``), never its message or a traceback's text:
+    a message may quote SQL, a connection string or a submitted value."""
+    exc_info = event_dict.pop("exc_info", None)
+    if not exc_info:
+        return event_dict
+    if isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    elif not isinstance(exc_info, tuple):
+        exc_info = sys.exc_info()
+    kind, _error, trace = exc_info
+    if kind is not None:
+        event_dict.setdefault("error_type", kind.__name__)
+        event_dict["stack"] = "".join(traceback.format_list(traceback.extract_tb(trace)))
+    return event_dict
+
+
 def configure_logging(
     fmt: str = "console", level: str = "INFO", stream: TextIO | None = None
 ) -> None:
@@ -119,11 +140,11 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_personal_values,
+        exception_without_message,
     ]
     renderer: Any
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.format_exc_info)
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -81,3 +82,31 @@ def test_structlog_calls_are_redacted_in_the_rendered_output(log_stream: io.Stri
     assert "jane@example.com" not in output
     assert "vault_abc" not in output
     assert lines(log_stream)[-1]["email"] == REDACTED
+
+
+def test_an_exception_is_logged_by_its_type_and_place_never_its_message(
+    log_stream: io.StringIO,
+) -> None:
+    """A library's error message may quote SQL with a value in it (psycopg does for a unique
+    violation): the line names the exception's type and where it was raised, never the
+    message, for the vault's loggers and the standard library's alike."""
+    leak = "duplicate key value violates unique constraint: Key (email)=(jane@example.com)"
+
+    def fail() -> None:
+        raise ValueError(leak)
+
+    try:
+        fail()
+    except ValueError:
+        logging.getLogger("sqlalchemy.pool").exception("Exception closing cursor")
+        structlog.get_logger("vault.t").exception("job.failed")
+    output = log_stream.getvalue()
+    assert "jane@example.com" not in output
+    assert "Traceback" not in output
+    library, ours = lines(log_stream)[-2:]
+    for record in (library, ours):
+        assert record["error_type"] == "ValueError"
+        assert "in fail" in record["stack"]
+        assert "exception" not in record
+    assert library["event"] == "Exception closing cursor"
+    assert ours["event"] == "job.failed"
