@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
@@ -9,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
 from admin_ui.forms import LoginForm, LogoutForm, entered
+from admin_ui.navigation import menu_for
 from vault import services
 from vault.auth.service import LoginFailed, principal_for_user
 from vault.auth.sessions import SESSION_TOKEN_KEY
@@ -24,6 +26,14 @@ blueprint = Blueprint(
     static_url_path="/static",
 )
 log = get_logger("vault.admin")
+
+
+@blueprint.context_processor
+def menu() -> dict[str, Any]:
+    """The menu of the signed-in person (empty before log-in)."""
+    if not current_user.is_authenticated:
+        return {"menu": []}
+    return {"menu": menu_for(principal_for_user(current_user))}
 
 
 def _login_rate_limit() -> str:

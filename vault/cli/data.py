@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask import g
+from sqlalchemy.orm import Session
 
 from vault import defaults, runtime
 from vault.audit.service import AuditContext
@@ -27,8 +29,11 @@ from vault.customers.models import Customer
 from vault.db import db
 from vault.demo import DemoCustomers
 from vault.errors import describe_errors
+from vault.governance.access_requests import set_owner
+from vault.governance.models import CategoryOwner
 
 DEMO_CREDENTIALS = "demo-credentials.txt"
+DEMO_OWNER = "data.owner@vault.example"  # the demo's user with the data_owner role
 
 
 @main.command("demo")
@@ -133,9 +138,22 @@ def _demo_principals(min_password_length: int) -> list[str]:
                 create_user(session, email=email, password=password, roles=[role],
                             min_password_length=min_password_length)  # fmt: skip
                 lines.append(f"user   {email:32} password {password}")
+        _own_unowned_categories(session, clock.now())
         for role in ("sales", "marketing", "support"):
             name = f"demo-{role}"
             if session.scalar(sa.select(ApiClient.id).where(ApiClient.name == name)) is None:
                 _client, token = create_api_client(session, name=name, role=role, now=clock.now())
                 lines.append(f"token  {name:32} {token}")
     return lines
+
+
+def _own_unowned_categories(session: Session, now: dt.datetime) -> None:
+    """The demo's data owner owns every category that has no owner, so that an access
+    request can be asked for and approved in the demo."""
+    owner = find_user_by_email(session, DEMO_OWNER)
+    if owner is None:
+        return
+    catalogue = runtime.customer_store().catalogue
+    owned = set(session.scalars(sa.select(CategoryOwner.category)))
+    for category in sorted({spec.category for spec in catalogue.fields.values()} - owned):
+        set_owner(session, catalogue, category, owner.id, now=now)

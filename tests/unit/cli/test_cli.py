@@ -19,6 +19,7 @@ from vault import runtime
 from vault.auth.models import ApiClient, User
 from vault.cli import main
 from vault.db import create_db_engine, db
+from vault.governance.models import CategoryOwner
 
 
 def test_init_creates_everything_and_a_second_run_changes_nothing(env: dict[str, str]) -> None:
@@ -278,3 +279,14 @@ def test_demo_fills_the_vault_once_and_prints_how_to_log_in(
     assert {r.region for r in records} <= {"EU", "UK", "US", "APAC"}
     assert all(r.values["email"].endswith((".com", ".net", ".org")) for r in records)
     assert all(r.values["phone"].startswith("+") for r in records)
+    # every category has its owner, the demo's data owner: an access request can be tried
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(CategoryOwner.category, User.email).join(
+                User, User.id == CategoryOwner.user_id
+            )
+        )
+        owners = {row[0]: row[1] for row in rows}
+        categories = {spec.category for spec in runtime.customer_store().catalogue.fields.values()}
+    assert set(owners) == categories
+    assert set(owners.values()) == {"data.owner@vault.example"}
