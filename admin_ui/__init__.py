@@ -5,7 +5,14 @@ catalogue, roles and policies) with their changes as CSRF-checked forms, access 
 cookies are HttpOnly, SameSite=Lax and Secure in production."""
 
 # their pages register themselves on the blueprint
-from admin_ui import access, actions, customers, governance, subscriptions  # noqa: F401
+from admin_ui import (  # noqa: F401
+    access,
+    actions,
+    customers,
+    dashboard,
+    governance,
+    subscriptions,
+)
 from admin_ui.views import blueprint
 
 __all__ = ["blueprint"]

@@ -89,10 +89,3 @@ def logout() -> ResponseReturnValue:
         logout_user()
         session.clear()
     return redirect(url_for("admin.login"))
-
-
-@blueprint.get("/")
-@login_required
-def dashboard() -> ResponseReturnValue:
-    principal = principal_for_user(current_user)
-    return render_template("admin/dashboard.html", principal=principal, logout_form=LogoutForm())

@@ -368,3 +368,15 @@ def refuses(app: Flask, make: Callable[[Principal], Any], case: Case) -> None:
     _name, call, roles, because = case
     for who in (principal(), principal(*roles)):
         assert_refused(app, lambda: call(make(who)), because)  # noqa: B023
+
+
+def ask_in_ui(client: FlaskClient, email: str, customer_id: str, justification: str) -> str:
+    """Log ``email`` in and ask for the sensitive data of a customer; returns the page."""
+    assert log_in(client, email, PASSWORD).status_code == 302
+    page = client.get("/admin/access-requests").get_data(as_text=True)
+    asked = client.post("/admin/access-requests", data={
+        "csrf_token": form_token(page), "purpose": "support", "categories": ["sensitive"],
+        "customer_ids": customer_id, "justification": justification, "duration_days": "3",
+    })  # fmt: skip
+    assert asked.status_code == 302, asked.get_data(as_text=True)[:500]
+    return page

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import Flask, Response
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
     QueryableAttribute,
@@ -361,3 +362,27 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 db = Database()
+
+
+class utc_day(sa.sql.functions.GenericFunction[str]):
+    """The UTC calendar day of a time column, as text ``YYYY-MM-DD`` on every engine (for
+    counts per day: grouped in the database, not in Python)."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"  # (stored as UTC text)
+
+
+def last_days(now: dt.datetime, days: int) -> list[str]:
+    """The ``days`` UTC days up to ``now``'s, oldest first, as ``utc_day`` writes them."""
+    today = now.astimezone(dt.UTC).date()
+    return [(today - dt.timedelta(days=back)).isoformat() for back in range(days - 1, -1, -1)]

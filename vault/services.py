@@ -35,7 +35,10 @@ from vault.auth.sessions import SessionPolicy, end_session, start_session
 from vault.auth.staff import StaffDirectory
 from vault.crypto.envelope import KeyRing
 from vault.crypto.notes import NoteCipher
+from vault.crypto.rotation import KeyStatus
+from vault.crypto.rotation import key_status as status_of_keys
 from vault.customers.catalogue import Catalogue
+from vault.customers.data_keys import CustomerDataKeys
 from vault.customers.service import CustomerStore
 from vault.db import db, purge_sqlite_wal
 from vault.errors import Forbidden
@@ -96,6 +99,12 @@ def governed(principal: Principal, purpose: str) -> GovernedAccess:
                           keys=runtime.key_provider(), record=record, refuse=refused,
                           on_target=aim,
                           backdate_days=runtime.settings().relationship_backdate_days)  # fmt: skip
+
+
+def key_status(principal: Principal) -> KeyStatus:
+    """Master-key versions and how many data keys each wraps, for ``principal`` (an admin)."""
+    principal.require_role("admin", because="key versions are for admins")
+    return status_of_keys(CustomerDataKeys(db.session), runtime.key_provider())
 
 
 def idempotent_answers() -> IdempotentAnswers:

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from tests.helpers import (
     PASSWORD,
     SAMPLE_FIELDS,
+    ask_in_ui,
     bearer,
     form_token,
     log_in,
@@ -107,31 +108,6 @@ def test_pages_are_for_their_roles_and_for_logged_in_staff(
         refused = client.get(page)
         assert refused.status_code == 403, page
         assert "text/html" in refused.content_type
-
-
-@pytest.fixture
-def sensitive_owner(
-    app: Flask, make_user: Callable[..., str], make_token: Callable[..., str]
-) -> str:
-    """A data owner who owns the category "sensitive"; returns the user's id."""
-    owner_id = make_user("owner@example.com", roles=("data_owner",))
-    admin = bearer(make_token(role="admin", name="ops"))
-    assigned = app.test_client().put("/api/v1/ownership/sensitive", json={"user_id": owner_id},
-                                     headers=admin)  # fmt: skip
-    assert assigned.status_code == 200
-    return owner_id
-
-
-def ask_in_ui(client: FlaskClient, email: str, customer_id: str, justification: str) -> str:
-    """Log ``email`` in and ask for the sensitive data of a customer; returns the page."""
-    assert log_in(client, email, PASSWORD).status_code == 302
-    page = client.get("/admin/access-requests").get_data(as_text=True)
-    asked = client.post("/admin/access-requests", data={
-        "csrf_token": form_token(page), "purpose": "support", "categories": ["sensitive"],
-        "customer_ids": customer_id, "justification": justification, "duration_days": "3",
-    })  # fmt: skip
-    assert asked.status_code == 302, asked.get_data(as_text=True)[:500]
-    return page
 
 
 def test_staff_ask_for_a_view_and_the_owner_approves_it_in_the_admin_ui(

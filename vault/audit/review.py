@@ -9,12 +9,14 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from vault.audit.integrity import AuditLog, VerifyReport
 from vault.audit.models import AuditEvent
 from vault.audit.query import AuditFilter, iter_events, page_of_events
 from vault.audit.service import AuditContext, record_event
+from vault.db import last_days, utc_day
 
 AUDIT_ROLES = ("compliance_officer", "admin")
 
@@ -58,6 +60,12 @@ class AuditReview:
         self._event("audit.read")
         return found
 
+    def by_day(self, days: int = 14) -> list[tuple[str, int, int]]:
+        """Events and refused attempts per day (``events_by_day``): counts, not events, so
+        not itself an audited read."""
+        self._auditor()
+        return events_by_day(self.session, now=self.now, days=days)
+
     def verify(self) -> VerifyReport:
         """Verify the sealed log (``audit.verify``: ``intact`` or ``broken``)."""
         self._auditor()
@@ -81,3 +89,17 @@ class AuditReview:
         self._event("audit.export", reason=format)
         self.commit()
         return iter_events(self.session, filters)
+
+
+def events_by_day(session: Session, *, now: dt.datetime, days: int) -> list[tuple[str, int, int]]:
+    """(UTC day, events, refused attempts) for each of the last ``days`` days, oldest first:
+    counts only."""
+    day = utc_day(AuditEvent.occurred_at)
+    since = now - dt.timedelta(days=days)
+    rows = session.execute(
+        sa.select(day, sa.func.count(), sa.func.count().filter(AuditEvent.outcome == "denied"))
+        .where(AuditEvent.occurred_at >= since)
+        .group_by(day)
+    )
+    counted = {str(d)[:10]: (int(total), int(denied)) for d, total, denied in rows}
+    return [(d, *counted.get(d, (0, 0))) for d in last_days(now, days)]

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from vault.audit.service import AuditContext, record_event
 from vault.auth.principal import Principal
 from vault.customers.models import Customer
+from vault.db import last_days, utc_day
 from vault.errors import Conflict, ValidationFailed
-from vault.governance.models import ConsentState
+from vault.governance.models import ConsentEvent, ConsentState
 from vault.policies import versions
 from vault.policies.models import LEGAL_BASES, Purpose
 from vault.policies.service import COUNTER as POLICIES
@@ -92,6 +93,11 @@ class Purposes:
         """Every purpose with its consent statistic (``purposes_with_consent``)."""
         return purposes_with_consent(self.session)
 
+    def consent_by_day(self, days: int = 30) -> dict[str, list[tuple[str, int, int]]]:
+        """Per purpose that had any, (UTC day, consents given, consents withdrawn) for each of
+        the last ``days`` days (``consent_by_day``)."""
+        return consent_by_day(self.session, now=self.now, days=days)
+
     def add(self, *, code: str, description: str, legal_basis: str) -> Purpose:
         """A new purpose (``create_purpose``; ``purpose.change``); nothing changes when it
         raises."""
@@ -102,3 +108,25 @@ class Purposes:
             record_event(self.session, self.context, action="purpose.change", outcome="allowed",
                          now=self.now, reason=f"created {purpose.code}")  # fmt: skip
         return purpose
+
+
+def consent_by_day(
+    session: Session, *, now: dt.datetime, days: int
+) -> dict[str, list[tuple[str, int, int]]]:
+    """Per purpose, (UTC day, given, withdrawn) for each of the last ``days`` days, oldest
+    first, by when the consent events happened: counts only. Purposes without an event in
+    that time are left out."""
+    day = utc_day(ConsentEvent.occurred_at)
+    rows = session.execute(
+        sa.select(ConsentEvent.purpose_code, day, ConsentEvent.granted, sa.func.count())
+        .where(ConsentEvent.occurred_at >= now - dt.timedelta(days=days))
+        .group_by(ConsentEvent.purpose_code, day, ConsentEvent.granted)
+    )
+    counted: dict[str, dict[tuple[str, bool], int]] = {}
+    for purpose, when, granted, count in rows:
+        counted.setdefault(purpose, {})[(str(when)[:10], bool(granted))] = int(count)
+    return {
+        purpose: [(d, found.get((d, True), 0), found.get((d, False), 0))
+                  for d in last_days(now, days)]
+        for purpose, found in sorted(counted.items())
+    }  # fmt: skip

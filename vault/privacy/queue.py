@@ -75,6 +75,37 @@ def queue_page(
     return QueuePage(rows, next_cursor)
 
 
+def queue_figures(session: Session, *, now: dt.datetime, soon: dt.timedelta) -> dict[str, Any]:
+    """The queue in counts: requests per status, and of the open ones those overdue and those
+    due within ``soon``; completed erasures a subscribed system has not yet acknowledged."""
+    counted = session.execute(
+        sa.select(PrivacyRequest.status, sa.func.count()).group_by(PrivacyRequest.status)
+    )
+    by_status = {str(status): int(count) for status, count in counted}
+    still_open = PrivacyRequest.status.in_(OPEN_STATUSES)
+    overdue = session.scalar(
+        sa.select(sa.func.count()).where(still_open, PrivacyRequest.due_at < now)
+    )
+    due_soon = session.scalar(
+        sa.select(sa.func.count()).where(
+            still_open, PrivacyRequest.due_at >= now, PrivacyRequest.due_at < now + soon
+        )
+    )
+    awaiting = session.scalar(
+        sa.select(sa.func.count()).where(
+            PrivacyRequest.type == "erasure",
+            PrivacyRequest.status == "completed",
+            awaiting_acknowledgement(PrivacyRequest.customer_id),
+        )
+    )
+    return {
+        "by_status": by_status,
+        "overdue": int(overdue or 0),
+        "due_soon": int(due_soon or 0),
+        "awaiting_acknowledgement": int(awaiting or 0),
+    }
+
+
 def get_request(session: Session, request_id: str) -> PrivacyRequest:
     return or_not_found(session.get(PrivacyRequest, request_id), "no such privacy request")
 
@@ -215,6 +246,11 @@ class PrivacyQueue:
                           cursor=cursor)  # fmt: skip
         self._read(page.items)
         return page
+
+    def figures(self, *, soon: dt.timedelta = dt.timedelta(days=7)) -> dict[str, Any]:
+        """Counts for the dashboard (``queue_figures``)."""
+        self._officer()
+        return queue_figures(self.session, now=self.now, soon=soon)
 
     def get(self, request_id: str) -> PrivacyRequest:
         """One request (``privacy_request.read`` naming its customer); raises ``NotFound``."""
