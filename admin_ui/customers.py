@@ -17,8 +17,9 @@ from wtforms.validators import DataRequired, Length
 from admin_ui.forms import LogoutForm, trimmed
 from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
-from vault.auth.principal import Principal
-from vault.errors import VaultError
+from vault.access.governed import GovernedAccess
+from vault.customers.interactions import interaction_dict
+from vault.errors import VaultError, describe_errors
 from vault.services import governed
 
 
@@ -29,11 +30,8 @@ class LookupForm(FlaskForm):
     customer_id = StringField("Customer id", validators=[Length(max=40)])
 
 
-def _lookup(form: LookupForm, principal: Principal) -> list[dict[str, Any]]:
+def _lookup(form: LookupForm, ctx: GovernedAccess) -> list[dict[str, Any]]:
     """The scoped views the form asks for (raises the API's errors)."""
-    purpose = principal.require_purpose(form.purpose.data)
-    g.purpose = purpose  # for the request's audit trail: a refusal at its end names it
-    ctx = governed(principal, purpose)
     for field in ("email", "phone"):
         value = trimmed(getattr(form, field))
         if value:
@@ -41,26 +39,62 @@ def _lookup(form: LookupForm, principal: Principal) -> list[dict[str, Any]]:
     return [ctx.read(trimmed(form.customer_id))]
 
 
+def _withheld(ctx: GovernedAccess, names: list[str]) -> list[tuple[str, str]]:
+    """Each withheld field with why: a field of high or special sensitivity is shown only
+    through an approved access grant; the others are not among what the person's roles may
+    read for the purpose."""
+    fields = ctx.store.catalogue.fields
+    reasons = []
+    for name in names:
+        spec = fields.get(name)
+        if spec is not None and spec.sensitivity in ("high", "special"):
+            reasons.append((name, f"{spec.sensitivity}-sensitivity {spec.category} data: "
+                                  "only an approved access grant shows it"))  # fmt: skip
+        else:
+            reasons.append((name, f"your roles may not read it for {ctx.purpose}"))
+    return reasons
+
+
+def _details(ctx: GovernedAccess, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each view with the customer's consents and the interactions the plan may read, each
+    read through governed access (and audited as the API's reads are)."""
+    return [
+        {"view": view, "withheld": _withheld(ctx, list(view["withheld"])),
+         "consents": ctx.consents(view["id"])["purposes"],
+         "interactions": [interaction_dict(i, i.text) for i in ctx.interactions(view["id"])],
+         "interaction_kinds": sorted(ctx.plan.interactions_read)}
+        for view in views
+    ]  # fmt: skip
+
+
 @blueprint.route("/customers", methods=["GET", "POST"])
 @login_required
 def customers() -> ResponseReturnValue:
-    """Find a customer for a purpose and see the scoped view."""
+    """Find a customer for a purpose and see the scoped view, its consents with their history
+    and its interactions."""
     # Only the roles' purposes: a grant's purpose is read through its own grant route.
     principal = require_principal()
     form = LookupForm()
     form.purpose.choices = sorted(principal.purposes)
-    views: list[dict[str, Any]] | None = None
+    found: list[dict[str, Any]] | None = None
     error, status = None, 200
+    field_errors: dict[str, list[str]] = {}
     if form.validate_on_submit():
         if not any((form.email.data, form.phone.data, form.customer_id.data)):
             error, status = "give an e-mail address, a phone number or a customer id", 422
         else:
             try:
-                views = _lookup(form, principal)
-            except VaultError as exc:
-                error, status = exc.detail, exc.status  # a 4xx answer: the request rolls back
+                purpose = principal.require_purpose(form.purpose.data)
+                g.purpose = purpose  # for the request's audit trail: a refusal names it
+                ctx = governed(principal, purpose)
+                found = _details(ctx, _lookup(form, ctx))
+            except VaultError as exc:  # a 4xx answer: the request rolls back
+                field_errors = {k: list(v) for k, v in (exc.errors or {}).items()}
+                error, status = exc.detail, exc.status
+                if field_errors:  # said beside each field; a summary here for who reads it first
+                    error = f"Nothing was looked up: {describe_errors(exc.errors)}"
     elif request.method == "POST":  # a purpose not yours, or no (or an expired) CSRF token
         error, status = "the form was incomplete, expired or named a purpose not yours", 400
-    page = render_template("admin/customers.html", form=form, views=views, error=error,
-                           logout_form=LogoutForm())  # fmt: skip
+    page = render_template("admin/customers.html", form=form, found=found, error=error,
+                           field_errors=field_errors, logout_form=LogoutForm())  # fmt: skip
     return page, status

@@ -206,7 +206,14 @@ def test_staff_see_the_scoped_view_for_a_purpose_and_no_more(
     assert customer_id in html
     assert "+442079460958" in html  # support reads contact data, in clear
     assert SAMPLE_FIELDS["national_id"] not in html  # support never sees it
-    assert "Withheld for this purpose" in html
+    # each withheld field says why; the consents and interactions come with the view
+    assert re.search(
+        r'<th scope="row">national_id</th><td class="muted" colspan="2">'
+        r"withheld: [^<]*only an approved access grant shows it",
+        html,
+    )
+    assert "<h3>Consents</h3>" in html
+    assert "<h3>Interactions</h3>" in html
     token = form_token(page)
     by_id = client.post("/admin/customers", data={
         "csrf_token": token, "purpose": "support", "customer_id": customer_id})  # fmt: skip
@@ -220,7 +227,7 @@ def test_staff_see_the_scoped_view_for_a_purpose_and_no_more(
     forged = client.post("/admin/customers", data={"purpose": "support",
                                                    "customer_id": customer_id})  # fmt: skip
     assert forged.status_code == 400  # no CSRF token: nothing looked up
-    assert f"<h2>{customer_id}" not in forged.get_data(as_text=True)
+    assert 'class="customer-card"' not in forged.get_data(as_text=True)
     with app.app_context():
         events = db.session.execute(
             sa.select(AuditEvent.action, AuditEvent.purpose, AuditEvent.actor_kind)
@@ -229,6 +236,15 @@ def test_staff_see_the_scoped_view_for_a_purpose_and_no_more(
         ).all()  # fmt: skip
     assert [tuple(e) for e in events] == [("customer.search", "support", "user"),
                                           ("customer.read", "support", "user")]  # fmt: skip
+    with app.app_context():
+        details = db.session.scalars(
+            sa.select(AuditEvent.action).where(
+                AuditEvent.action.in_(["consent.read", "interaction.read"]),
+                AuditEvent.actor_kind == "user", AuditEvent.purpose == "support",
+            )
+        ).all()  # fmt: skip
+    assert sorted(details) == ["consent.read", "consent.read", "interaction.read",
+                               "interaction.read"]  # fmt: skip
 
 
 def submit(client: FlaskClient, page: str, target: str, **fields: str) -> str:
@@ -367,3 +383,21 @@ def test_the_queue_shows_the_systems_told_of_an_erasure_until_they_acknowledge(
     assert api.post(f"/api/v1/events/{erased['id']}/ack", headers=bearer(crm)).status_code == 200
     assert request_id not in queue("yes")
     assert "crm-hooks: acknowledged" in queue("no")
+
+
+def test_a_bad_phone_number_is_named_beside_its_field(
+    client: FlaskClient, make_user: Callable[..., str]
+) -> None:
+    make_user("support@example.com", roles=("support",))
+    assert log_in(client, "support@example.com", PASSWORD).status_code == 302
+    page = client.get("/admin/customers").get_data(as_text=True)
+    form = {"csrf_token": form_token(page), "purpose": "support", "phone": "call me maybe"}
+    answer = client.post("/admin/customers", data=form)
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert "Unprocessable" not in html
+    assert 'aria-invalid="true"' in html
+    error = re.search(r'<span class="error" id="phone-error">([^<]+)</span>', html)
+    assert error is not None
+    assert "phone" in error[1].lower() or "number" in error[1].lower()
+    assert 'value="call me maybe"' in html  # nothing typed is lost
