@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -32,7 +33,7 @@ from vault.auth.service import principal_for_user
 from vault.errors import Forbidden
 
 AUDIT_PAGE = 100
-AUDIT_FILTERS = ("actor", "customer", "action", "purpose", "outcome")
+AUDIT_FILTERS = ("actor", "customer", "action", "purpose", "outcome", "since", "until")
 
 
 def require_principal(*roles: str) -> Principal:
@@ -104,31 +105,58 @@ def systems_told(view: dict[str, Any]) -> list[str]:
     return told
 
 
+def _day(text: str, *, end: bool = False) -> dt.datetime | None:
+    """A date field (YYYY-MM-DD) as the start of that UTC day, or of the next (``end``: a
+    range "until" a day includes it); None when empty or not a date."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return start + dt.timedelta(days=1) if end else start
+
+
+def _page_id(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
 @blueprint.get("/audit")
 @login_required
 def audit_log() -> ResponseReturnValue:
-    """The newest audit events, filtered; verification on demand; exports."""
+    """Audit events, filtered (what the filters say stays in the URL), a page at a time in
+    either direction; actors named beside their ids; verification on demand; the export of
+    what is filtered."""
     principal = require_principal()
     chosen = {name: request.args.get(name, "").strip()[:64] for name in AUDIT_FILTERS}
+    since, until = _day(chosen["since"]), _day(chosen["until"], end=True)
+    bad_dates = [n for n, v in (("since", since), ("until", until)) if chosen[n] and v is None]
     filters = AuditFilter(
         actor=chosen["actor"] or None, customer=chosen["customer"] or None,
         action=chosen["action"] or None, purpose=chosen["purpose"] or None,
-        outcome=chosen["outcome"] or None,
+        outcome=chosen["outcome"] or None, since=since, until=until,
     )  # fmt: skip
-    events, verified = services.audit_review(principal).log_page(
-        filters, limit=AUDIT_PAGE, verify=request.args.get("verify") == "1"
-    )
-    rows = [
-        [e.id, short_time(e.occurred_at), f"{e.actor_kind}:{e.actor_id}", e.purpose, e.action,
-         e.customer_ids, e.field_names, e.outcome, e.reason]
-        for e in events
-    ]  # fmt: skip
-    columns = ["#", "when", "actor", "purpose", "action", "customers", "fields", "outcome",
-               "reason"]  # fmt: skip
-    query = "&".join(f"{k}={v}" for k, v in chosen.items() if v)
-    return table_page("Audit log", columns, rows, text_filters=AUDIT_FILTERS, chosen=chosen,
-                  verified=verified, exports=[f"/api/v1/audit/export?format={f}&{query}"
-                                              for f in ("csv", "jsonl")])  # fmt: skip
+    window, verified = services.audit_review(principal).log_page(
+        filters, limit=AUDIT_PAGE, verify=request.args.get("verify") == "1",
+        before_id=_page_id("before"), after_id=_page_id("after"),
+    )  # fmt: skip
+    names = services.actor_names(e.actor_id for e in window.events)
+    kept = {k: v for k, v in chosen.items() if v}
+    query = urlencode(kept)
+    export = {**{k: v for k, v in kept.items() if k not in ("since", "until")},
+              **({"since": since.isoformat()} if since else {}),
+              **({"until": until.isoformat()} if until else {})}  # fmt: skip
+    page = render_template(
+        "admin/audit_log.html", events=window.events, names=names, chosen=chosen,
+        filters=AUDIT_FILTERS, verified=verified, bad_dates=bad_dates,
+        newer=f"?{urlencode({**kept, 'after': window.newer})}" if window.newer else None,
+        older=f"?{urlencode({**kept, 'before': window.older})}" if window.older else None,
+        newest=f"?{query}",
+        exports=[(f, "/api/v1/audit/export?" + urlencode({"format": f, **export}))
+                 for f in ("csv", "jsonl")],
+        short_time=short_time, logout_form=LogoutForm(),
+    )  # fmt: skip
+    return page, 422 if bad_dates else 200
 
 
 @blueprint.get("/retention")

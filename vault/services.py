@@ -31,6 +31,7 @@ from vault.auth.service import (
     authenticate_user,
     principal_for_client,
 )
+from vault.auth.service import actor_names as names_of_actors
 from vault.auth.sessions import SessionPolicy, end_session, start_session
 from vault.auth.staff import StaffDirectory
 from vault.crypto.envelope import KeyRing
@@ -99,6 +100,12 @@ def governed(principal: Principal, purpose: str) -> GovernedAccess:
                           keys=runtime.key_provider(), record=record, refuse=refused,
                           on_target=aim,
                           backdate_days=runtime.settings().relationship_backdate_days)  # fmt: skip
+
+
+def actor_names(actor_ids: Iterable[str]) -> dict[str, str]:
+    """The names of the staff users and API clients among ``actor_ids`` (for the audit log,
+    which keeps ids)."""
+    return names_of_actors(db.session, actor_ids)
 
 
 def key_status(principal: Principal) -> KeyStatus:

@@ -90,6 +90,40 @@ def page_of_events(
     return rows, (rows[-1].id if more and rows else None)
 
 
+@dataclasses.dataclass(frozen=True)
+class EventWindow:
+    """A page of events, newest first, with where the pages beside it start: ``newer`` (the
+    id to read after) and ``older`` (the id to read before), None at either end."""
+
+    events: list[AuditEvent]
+    newer: int | None
+    older: int | None
+
+
+def window_of_events(
+    session: Session, filters: AuditFilter, *, limit: int, before_id: int | None = None,
+    after_id: int | None = None,
+) -> EventWindow:  # fmt: skip
+    """The ``limit`` matching events before ``before_id`` (older) or after ``after_id``
+    (newer), or the newest; newest first either way (keyset paging on the id, both ways)."""
+    query = filters.apply(sa.select(AuditEvent))
+    if after_id is not None:
+        rows = list(session.scalars(
+            query.where(AuditEvent.id > after_id).order_by(AuditEvent.id).limit(limit + 1)
+        ))  # fmt: skip
+        more_newer = len(rows) > limit
+        rows = list(reversed(rows[:limit]))
+        older = rows[-1].id if rows else after_id + 1
+        return EventWindow(rows, rows[0].id if more_newer and rows else None, older)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    rows = list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit + 1)))
+    more_older = len(rows) > limit
+    rows = rows[:limit]
+    newer = rows[0].id if before_id is not None and rows else None
+    return EventWindow(rows, newer, rows[-1].id if more_older and rows else None)
+
+
 def iter_events(
     session: Session, filters: AuditFilter, *, chunk: int = 1000
 ) -> Iterator[AuditEvent]:

@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 
 from vault.audit.integrity import AuditLog, VerifyReport
 from vault.audit.models import AuditEvent
-from vault.audit.query import AuditFilter, iter_events, page_of_events
+from vault.audit.query import (
+    AuditFilter,
+    EventWindow,
+    iter_events,
+    page_of_events,
+    window_of_events,
+)
 from vault.audit.service import AuditContext, record_event
 from vault.db import last_days, utc_day
 
@@ -72,15 +78,18 @@ class AuditReview:
         return self._verify(intact="intact")
 
     def log_page(
-        self, filters: AuditFilter, *, limit: int, verify: bool
-    ) -> tuple[list[AuditEvent], VerifyReport | None]:
-        """The admin UI's page: the newest matching events and, with ``verify``, the log
-        verified (``audit.verify``: ``ok`` or ``broken``), then ``audit.read``."""
+        self, filters: AuditFilter, *, limit: int, verify: bool, before_id: int | None = None,
+        after_id: int | None = None,
+    ) -> tuple[EventWindow, VerifyReport | None]:  # fmt: skip
+        """The admin UI's page: the matching events before or after an id, or the newest
+        (``window_of_events``) and, with ``verify``, the log verified (``audit.verify``:
+        ``ok`` or ``broken``), then ``audit.read``."""
         self._auditor()
-        events, _next = page_of_events(self.session, filters, limit=limit, before_id=None)
+        window = window_of_events(self.session, filters, limit=limit, before_id=before_id,
+                                  after_id=after_id)  # fmt: skip
         verified = self._verify(intact="ok") if verify else None
         self._event("audit.read")
-        return events, verified
+        return window, verified
 
     def export(self, filters: AuditFilter, *, format: str) -> Iterator[AuditEvent]:
         """Every matching event, oldest first, read in chunks as the caller iterates; the

@@ -272,3 +272,16 @@ def principal_for_client(client: ApiClient) -> Principal:
         purposes=frozenset(allowed & limit if limit else allowed),
         regions=_regions(client.regions),
     )
+
+
+def actor_names(session: Session, actor_ids: Iterable[str]) -> dict[str, str]:
+    """A name for each of ``actor_ids`` that is a staff user (the e-mail address) or an API
+    client (its name); other ids (the system's, an anonymous caller's) are left out."""
+    wanted = sorted({i for i in actor_ids if i})
+    if not wanted:
+        return {}
+    users = session.execute(sa.select(User.id, User.email).where(User.id.in_(wanted)))
+    clients = session.execute(
+        sa.select(ApiClient.id, ApiClient.name).where(ApiClient.id.in_(wanted))
+    )
+    return {str(i): str(name) for i, name in [*users, *clients]}
