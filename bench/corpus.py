@@ -30,6 +30,7 @@ from urllib.parse import quote, urlencode
 
 from flask import Flask
 
+from bench import fuzzing
 from bench.fuzzing import Caller, Finding, Tally, World, record
 
 BAD_CHARACTERS = {"NUL": "\x00", "unpaired surrogate": "\ud800"}
@@ -275,6 +276,8 @@ def send(app: Flask, world: World, kinds: tuple[str, ...], tally: Tally) -> None
     each answer and what it does not do that its probe expects."""
     client = app.test_client()
     document = client.get("/api/v1/openapi.json").get_json()
+    # schemathesis's view of each operation, to hold each answer's body to its schema
+    documented = {(o.method.upper(), o.path): o for o in fuzzing.operations(document)}
     for operation, probe in probes(document, world, kinds):
         caller = world.caller(SENDER.get(operation.tag, "admin"))
         headers = Caller(caller.role, probe.purpose or caller.purpose, caller.token).headers
@@ -291,7 +294,8 @@ def send(app: Flask, world: World, kinds: tuple[str, ...], tally: Tally) -> None
         else:
             response = client.open(probe.url, method=probe.method, data=probe.body, headers=headers)
         label = f"{operation.method} {operation.template}"
-        record(tally, probe.method, operation.template, caller.label, response, sent=probe.name)
+        record(tally, probe.method, operation.template, caller.label, response, sent=probe.name,
+               operation=documented.get((probe.method, operation.template)))  # fmt: skip
         for fault in expectation_faults(probe, response):
             tally.findings.append(Finding("unexpected", probe.method, operation.template,
                                           caller.label, response.status_code,

@@ -5,10 +5,10 @@ corpus (bench.corpus), against a fresh seeded vault on each database named. Boun
 operation is not started once ``--seconds`` have passed on that database.
 
 Prints a table (requests, server errors, non-problem errors, answers of a status the
-document does not give the operation, other findings, seconds), records it in
-bench/results.json under ``fuzz``, and exits 1 on any server error, any error that is not a
-problem, any undocumented status, any other finding, or fewer than ``--min-requests``
-requests.
+document does not give the operation, answers whose body breaks the schema the document
+gives for their status, other findings, seconds), records it in bench/results.json under
+``fuzz``, and exits 1 on any server error, any error that is not a problem, any undocumented
+status, any schema violation, any other finding, or fewer than ``--min-requests`` requests.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def fuzz(kind: str, examples: int, seconds: float) -> dict[str, Any]:
         "server_errors": tally.count("server error"),
         "non_problem_errors": tally.count("not a problem"),
         "undocumented_statuses": tally.count("undocumented status"),
+        "schema_violations": tally.count("schema violation"),
         "other_findings": tally.count("unexpected"),
         "operations_not_reached": skipped,
         "examples_per_operation": examples,
@@ -73,10 +74,11 @@ def fuzz(kind: str, examples: int, seconds: float) -> dict[str, Any]:
 
 def render(rows: dict[str, dict[str, Any]]) -> str:
     columns = ["database", "requests", "server errors", "non-problem errors",
-               "undocumented statuses", "other findings", "operations not reached",
-               "seconds"]  # fmt: skip
+               "undocumented statuses", "schema violations", "other findings",
+               "operations not reached", "seconds"]  # fmt: skip
     keys = ["requests", "server_errors", "non_problem_errors", "undocumented_statuses",
-            "other_findings", "operations_not_reached", "seconds"]  # fmt: skip
+            "schema_violations", "other_findings", "operations_not_reached",
+            "seconds"]  # fmt: skip
     table = [columns] + [[kind] + [f"{row[k]:,}" for k in keys] for kind, row in rows.items()]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in table]
@@ -106,7 +108,7 @@ def main(argv: list[str]) -> int:
         write_section("fuzz", rows)
     failed = any(
         row["server_errors"] or row["non_problem_errors"] or row["undocumented_statuses"]
-        or row["other_findings"] or row["requests"] < args.min_requests
+        or row["schema_violations"] or row["other_findings"] or row["requests"] < args.min_requests
         for row in rows.values()
     )  # fmt: skip
     return 1 if failed else 0

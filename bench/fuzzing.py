@@ -5,8 +5,10 @@ Every operation of ``/api/v1/openapi.json`` is called with generated input, vali
 invalid, as every role ``vault init`` ships (an API client's bearer token per role, with
 ``X-Purpose`` set to each purpose the role may state; none for roles that may state none),
 against a vault seeded with one of each resource so that generated calls may also aim at
-ids that exist. Each answer is checked: no status of 500 or more, and every error
-``application/problem+json`` with the fields of RFC 9457 and the vault's own.
+ids that exist. Each answer is checked: no status of 500 or more, every error
+``application/problem+json`` with the fields of RFC 9457 and the vault's own, a status the
+document gives the operation, and a body that matches the schema the document gives for that
+status (schemathesis's ``response_schema_conformance``: success bodies and problems alike).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Err
 from schemathesis.core.transport import Response
+from schemathesis.openapi.checks import JsonSchemaError
 
 from vault import runtime
 from vault.auth.service import create_api_client, create_user, principal_for_user
@@ -66,9 +70,10 @@ class Caller:
 
 @dataclasses.dataclass
 class Finding:
-    """An answer that breaks the contract: a server error or an error that is no problem."""
+    """An answer that breaks the contract: a server error, an error that is no problem, a
+    status or a body the document does not give the operation."""
 
-    kind: str  # "server error" or "not a problem"
+    kind: str  # "server error", "not a problem", "undocumented status" or "schema violation"
     method: str
     path: str
     caller: str
@@ -127,24 +132,60 @@ def contract_faults(status: int, headers: dict[str, str], body: bytes, method: s
     return faults
 
 
+def _json_path(instance_path: Iterable[str | int]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in instance_path)
+
+
+def schema_faults(operation: Any, response: Response) -> list[str]:
+    """Where the body of ``response`` breaks the schema ``operation`` (a schemathesis
+    ``APIOperation``) documents for its status, by schemathesis's own check: each as the JSON
+    path of the offending part and the kind of rule it breaks (``type``, ``required``,
+    ``additionalProperties``, ``format``...), or the kind of failure of a body that cannot be
+    read, or a body of a type the status does not document. Never the message: a message
+    quotes the body, and a body holds customer data."""
+    faults = []
+    if response.content and operation.responses.find_by_status_code(response.status_code):
+        types = [v for k, v in response.headers.items() if k.lower() == "content-type"]
+        mimetype = types[0][0].split(";")[0].strip() if types else ""
+        media_types = operation.schema.get_content_types(operation, response)
+        if media_types and mimetype not in media_types:
+            faults.append(f"schema violation: Content-Type {mimetype or 'missing'} not documented")
+    try:
+        operation.validate_response(response)
+    except FailureGroup as group:
+        failures: list[Failure] = list(group.exceptions)
+    except Failure as single:
+        failures = [single]
+    else:
+        return faults
+    for found in failures:
+        if isinstance(found, JsonSchemaError):
+            rule = found.schema_path[-1] if found.schema_path else "schema"
+            faults.append(f"schema violation: {_json_path(found.instance_path)} breaks {rule}")
+        else:
+            faults.append(f"schema violation: {type(found).__name__}")
+    return sorted(set(faults))
+
+
 def record(
     tally: Tally, method: str, path: str, caller: str, response: Any, *, sent: str = "",
-    documented: Collection[str] = (),
+    documented: Collection[str] = (), operation: Any = None,
 ) -> None:  # fmt: skip
     """Count one answer (a werkzeug test response or a schemathesis ``Response``) to a call
     of the operation ``method path`` and note what breaks the contract in it, a status the
-    operation does not document among them (when ``documented`` lists its statuses);
-    ``sent`` says what the call sent, for the finding."""
+    operation does not document among them (when ``documented`` lists its statuses) and a
+    body its schema does not allow (when ``operation``, the schemathesis ``APIOperation``, is
+    given); ``sent`` says what the call sent, for the finding."""
     tally.requests += 1
-    if isinstance(response, Response):
-        headers = {k.lower(): v[0] for k, v in response.headers.items()}
-        status, body = response.status_code, response.content
-    else:
-        headers = {k.lower(): v for k, v in response.headers.items()}
-        status, body = response.status_code, response.get_data()
+    if not isinstance(response, Response):
+        response = Response.from_wsgi(response)
+    headers = {k.lower(): v[0] for k, v in response.headers.items()}
+    status, body = response.status_code, response.content
     faults = contract_faults(status, headers, body, method)
     if documented and str(status) not in documented and "default" not in documented:
         faults.append(f"undocumented status: {status}")
+    if operation is not None and operation.method.upper() == method:
+        faults += schema_faults(operation, response)
     for fault in faults:
         kind, _, note = fault.partition(": ")
         text = f"{note} (sent {sent[:300]})" if sent else note
@@ -321,7 +362,7 @@ def fuzz_operation(
             response = case.call(app=app, session=client, headers=caller.headers)
             sent = f"{case.formatted_path} query={case.query} body={case.body!r}"
             record(tally, case.method.upper(), case.path, caller.label, response, sent=sent,
-                   documented=documented)  # fmt: skip
+                   documented=documented, operation=operation)  # fmt: skip
 
     run()
 

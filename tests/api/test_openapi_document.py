@@ -68,6 +68,34 @@ def test_every_operation_names_its_success_and_its_errors(app: Flask, client: Fl
     assert "Error" not in document["components"]["schemas"]
 
 
+FILES = {"/api/v1/audit/export"}  # answered with a file (CSV or NDJSON), not a JSON body
+
+
+def _describes_an_object(schema: dict[str, Any], schemas: dict[str, Any]) -> bool:
+    """Whether ``schema`` names the properties of the body: its own, a component's with
+    properties, or those of an array's items (a bare ``{"type": "object"}`` names none)."""
+    if "$ref" in schema:
+        return _describes_an_object(schemas[schema["$ref"].rsplit("/", 1)[1]], schemas)
+    if schema.get("type") == "array":
+        return _describes_an_object(schema.get("items", {}), schemas)
+    return bool(schema.get("properties"))
+
+
+def test_every_success_names_its_body(app: Flask, client: FlaskClient) -> None:
+    """Every 2xx answer but a 204 or a file is JSON whose schema says what it holds."""
+    document = _document(client)
+    schemas = document["components"]["schemas"]
+    vague = []
+    for path, method in _operations(app):
+        for code, answer in document["paths"][path][method]["responses"].items():
+            if not code.startswith("2") or code == "204" or path in FILES:
+                continue
+            schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+            if not _describes_an_object(schema, schemas):
+                vague.append(f"{method.upper()} {path} {code}")
+    assert not vague, vague
+
+
 def test_a_real_error_body_matches_the_documented_problem(
     client: FlaskClient, tokens: Tokens
 ) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import Response
 from flask_smorest import Blueprint
 
 from vault.api.auth import GRANT_BLUEPRINT, current_principal, purpose_guard
 from vault.api.customers import governed, require_audit_event
 from vault.api.idempotency import idempotent
-from vault.api.schemas import CustomerPageSchema
+from vault.api.schemas import CustomerPageSchema, as_documented, page_schema
 from vault.governance.access_desk import RequestView
 from vault.services import access_desk, catalogue_admin
 
@@ -49,17 +50,51 @@ class RequestInSchema(ma.Schema):
     duration_days = ma.fields.Integer(required=True)
 
 
+class OwnersSchema(ma.Schema):
+    owners = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        metadata={"description": "category -> its data owner's user id"},
+    )
+
+
+class AccessRequestSchema(ma.Schema):
+    """An access request (``_request_dict``)."""
+
+    id = ma.fields.String()
+    requester_id = ma.fields.String()
+    purpose = ma.fields.String()
+    # "fields" on the wire: a schema's own ``fields`` must not be shadowed
+    wanted_fields = ma.fields.List(ma.fields.String(), data_key="fields")
+    categories = ma.fields.List(ma.fields.String())
+    customer_ids = ma.fields.List(ma.fields.String(), metadata={"description": "empty: any"})
+    region = ma.fields.String(allow_none=True, metadata={"description": "null: any region"})
+    justification = ma.fields.String()
+    duration_days = ma.fields.Integer()
+    status = ma.fields.String()
+    approvals = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                               metadata={"description": "category -> approving owner"})  # fmt: skip
+    created_at = ma.fields.AwareDateTime()
+    expires_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+AccessRequestPageSchema = page_schema("AccessRequestPageSchema", AccessRequestSchema)
+
+
 @ownership_blueprint.get("")
-def get_owners() -> dict[str, Any]:
+@ownership_blueprint.response(200, OwnersSchema)
+def get_owners() -> Response:
     """The data owner (a user id) of each category that has one."""
-    return {"owners": catalogue_admin(current_principal()).owners()}
+    return as_documented({"owners": catalogue_admin(current_principal()).owners()})
 
 
 @ownership_blueprint.put("/<category>")
 @ownership_blueprint.arguments(OwnerInSchema)
-def put_owner(body: dict[str, Any], category: str) -> dict[str, Any]:
+@ownership_blueprint.response(200, OwnersSchema)
+def put_owner(body: dict[str, Any], category: str) -> Response:
     """Make a data owner the owner of a category (admins)."""
-    return {"owners": catalogue_admin(current_principal()).set_owner(category, body["user_id"])}
+    owners = catalogue_admin(current_principal()).set_owner(category, body["user_id"])
+    return as_documented({"owners": owners})
 
 
 def _request_dict(view: RequestView) -> dict[str, Any]:
@@ -82,39 +117,49 @@ def _request_dict(view: RequestView) -> dict[str, Any]:
 
 
 @requests_blueprint.get("")
-def list_requests() -> dict[str, Any]:
+@requests_blueprint.response(200, AccessRequestPageSchema)
+def list_requests() -> Response:
     """Your requests and those covering categories you own (everything for admins and
     compliance officers)."""
     items = [_request_dict(v) for v in access_desk(current_principal()).visible()]
-    return {"items": items, "next_cursor": None}
+    return as_documented({"items": items, "next_cursor": None})
 
 
 @requests_blueprint.post("")
 @idempotent
 @requests_blueprint.arguments(RequestInSchema)
-@requests_blueprint.response(201)
-def post_request(body: dict[str, Any]) -> dict[str, Any]:
+@requests_blueprint.response(201, AccessRequestSchema)
+def post_request(body: dict[str, Any]) -> Response:
     """Ask for a scoped view; 422 for a request for nothing, for ever, or without owners."""
     fields = body.pop("wanted_fields")
-    return _request_dict(access_desk(current_principal()).create(fields=fields, **body))
+    view = access_desk(current_principal()).create(fields=fields, **body)
+    return as_documented(_request_dict(view), 201)
 
 
 @requests_blueprint.post("/<request_id>/approve")
-def approve(request_id: str) -> dict[str, Any]:
+@requests_blueprint.response(200, AccessRequestSchema)
+def approve(request_id: str) -> Response:
     """Approve the categories you own; the grant starts when every category is approved."""
-    return _request_dict(access_desk(current_principal()).decide(request_id, "approve"))
+    return _decided(request_id, "approve")
 
 
 @requests_blueprint.post("/<request_id>/deny")
-def deny(request_id: str) -> dict[str, Any]:
+@requests_blueprint.response(200, AccessRequestSchema)
+def deny(request_id: str) -> Response:
     """Deny the request."""
-    return _request_dict(access_desk(current_principal()).decide(request_id, "deny"))
+    return _decided(request_id, "deny")
 
 
 @requests_blueprint.post("/<request_id>/revoke")
-def revoke_request(request_id: str) -> dict[str, Any]:
+@requests_blueprint.response(200, AccessRequestSchema)
+def revoke_request(request_id: str) -> Response:
     """End the grant (requester, owner or admin)."""
-    return _request_dict(access_desk(current_principal()).decide(request_id, "revoke"))
+    return _decided(request_id, "revoke")
+
+
+def _decided(request_id: str, verb: str) -> Response:
+    """The request after ``verb`` (approve, deny or revoke), as the answer."""
+    return as_documented(_request_dict(access_desk(current_principal()).decide(request_id, verb)))
 
 
 @grant_blueprint.get("")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, g, jsonify, request
+from flask import Response, g, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 from werkzeug.http import parse_etags
@@ -26,15 +26,19 @@ from vault.api.schemas import (
     BatchResultSchema,
     BatchSchema,
     ConsentInSchema,
+    ConsentsSchema,
     CreateSchema,
     CustomerListSchema,
     CustomerPageSchema,
     CustomerViewSchema,
     InteractionInSchema,
+    InteractionPageSchema,
+    InteractionSchema,
     ListQuerySchema,
     LookupSchema,
     PatchSchema,
     SearchSchema,
+    as_documented,
     view_body,
 )
 from vault.audit_trail import aim
@@ -80,15 +84,8 @@ def require_audit_event(response: Response) -> Response:
     return response
 
 
-def _answer(body: dict[str, Any], status: int = 200) -> Response:
-    """``body``, already in the shape the route's schema documents, as its JSON answer."""
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
 def _with_etag(view: dict[str, Any]) -> Response:
-    response = _answer(view_body(view))
+    response = as_documented(view_body(view))
     response.set_etag(view["version"])
     return response
 
@@ -115,7 +112,7 @@ def _if_match() -> frozenset[str] | None:
 def create_customer(body: dict[str, Any]) -> Response:
     """Create a customer; 201 with the caller's scoped view."""
     view = governed().create(body["values"], region=body["region"], consents=body["consents"])
-    return _answer(view_body(view), 201)
+    return as_documented(view_body(view), 201)
 
 
 @blueprint.get("")
@@ -124,7 +121,7 @@ def create_customer(body: dict[str, Any]) -> Response:
 def list_customers(args: dict[str, Any]) -> Response:
     """The customers this caller may see for this purpose, oldest first."""
     items, next_cursor = governed().page(limit=args["limit"], cursor=args.get("cursor"))
-    return _answer({"items": [view_body(v) for v in items], "next_cursor": next_cursor})
+    return as_documented({"items": [view_body(v) for v in items], "next_cursor": next_cursor})
 
 
 _ETAG = {
@@ -190,7 +187,7 @@ def create_customers(body: dict[str, Any]) -> Response:
         else {"index": r.index, **vault_error_body(r.error)}
         for r in results
     ]
-    return _answer({"items": items}, 207)
+    return as_documented({"items": items}, 207)
 
 
 @blueprint.post("/lookup")
@@ -199,7 +196,7 @@ def create_customers(body: dict[str, Any]) -> Response:
 def lookup_customers(body: dict[str, Any]) -> Response:
     """The scoped views of up to 500 customers by id, in the order asked: those the caller
     may not see for this purpose (or that do not exist) are simply absent."""
-    return _answer({"items": [view_body(v) for v in lookup(governed(), body["ids"])]})
+    return as_documented({"items": [view_body(v) for v in lookup(governed(), body["ids"])]})
 
 
 @blueprint.post("/search")
@@ -209,24 +206,25 @@ def search_customers(body: dict[str, Any]) -> Response:
     """Exact match on email or phone through the blind index."""
     ((field, value),) = body.items()
     items = [view_body(v) for v in governed().search(field, value)]
-    return _answer({"items": items, "next_cursor": None})
+    return as_documented({"items": items, "next_cursor": None})
 
 
 @blueprint.get("/<customer_id>/consents")
-def get_consents(customer_id: str) -> dict[str, Any]:
+@blueprint.response(200, ConsentsSchema)
+def get_consents(customer_id: str) -> Response:
     """Consent state per purpose with its full history."""
-    return governed().consents(customer_id)
+    return as_documented(governed().consents(customer_id))
 
 
 @blueprint.post("/<customer_id>/consents")
 @idempotent
 @blueprint.arguments(ConsentInSchema)
-@blueprint.response(201)
-def add_consent(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
+@blueprint.response(201, ConsentsSchema)
+def add_consent(body: dict[str, Any], customer_id: str) -> Response:
     """Append a consent event. Whoever may read the customer for the request's purpose may
     record a withdrawal for any purpose; a grant for a purpose needs write access for that
     purpose (403 otherwise, and nothing is recorded)."""
-    return governed().record_consent(customer_id, body)
+    return as_documented(governed().record_consent(customer_id, body), 201)
 
 
 def _interaction_dict(item: InteractionRecord) -> dict[str, Any]:
@@ -234,16 +232,17 @@ def _interaction_dict(item: InteractionRecord) -> dict[str, Any]:
 
 
 @blueprint.get("/<customer_id>/interactions")
-def get_interactions(customer_id: str) -> dict[str, Any]:
+@blueprint.response(200, InteractionPageSchema)
+def get_interactions(customer_id: str) -> Response:
     """The interactions of the kinds this caller may read for this purpose."""
     items = governed().interactions(customer_id)
-    return {"items": [_interaction_dict(i) for i in items], "next_cursor": None}
+    return as_documented({"items": [_interaction_dict(i) for i in items], "next_cursor": None})
 
 
 @blueprint.post("/<customer_id>/interactions")
 @idempotent
 @blueprint.arguments(InteractionInSchema)
-@blueprint.response(201)
-def post_interaction(body: dict[str, Any], customer_id: str) -> dict[str, Any]:
+@blueprint.response(201, InteractionSchema)
+def post_interaction(body: dict[str, Any], customer_id: str) -> Response:
     """Record an interaction of a kind this caller may add for this purpose."""
-    return _interaction_dict(governed().add_interaction(customer_id, body))
+    return as_documented(_interaction_dict(governed().add_interaction(customer_id, body)), 201)

@@ -87,6 +87,21 @@ def _problem_response(status: int) -> dict[str, Any]:
     }
 
 
+# apispec writes a nullable nested schema (OpenAPI 3.0) as "the schema, or any object or
+# null"; this is its "or null" alone, so that the body is held to the nested schema.
+_ANY_OBJECT_OR_NULL = {"type": "object", "nullable": True}
+_ONLY_NULL = {"type": "object", "nullable": True, "enum": [None]}
+
+
+def _nested_or_null(schemas: dict[str, Any]) -> None:
+    """Each nullable nested property of ``schemas`` made its schema or null (see above)."""
+    for schema in schemas.values():
+        for prop in schema.get("properties", {}).values():
+            branches = prop.get("anyOf", [])
+            if _ANY_OBJECT_OR_NULL in branches:
+                branches[branches.index(_ANY_OBJECT_OR_NULL)] = dict(_ONLY_NULL)
+
+
 def truthful(document: dict[str, Any], *, session_cookie: str) -> dict[str, Any]:
     """``document`` (flask-smorest's) completed as described above; a new dict."""
     spec = copy.deepcopy(document)
@@ -94,6 +109,7 @@ def truthful(document: dict[str, Any], *, session_cookie: str) -> dict[str, Any]
     schemas = components.setdefault("schemas", {})
     schemas.pop("Error", None)  # flask-smorest's own, never answered
     schemas["Problem"] = PROBLEM_SCHEMA
+    _nested_or_null(schemas)
     responses = components.setdefault("responses", {})
     for name in list(responses):  # flask-smorest's, by status name, of its Error schema
         if name == "DEFAULT_ERROR" or name in http.HTTPStatus.__members__:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import Response
 from flask_smorest import Blueprint
 
 from vault import services
 from vault.api.auth import current_principal
 from vault.api.idempotency import idempotent
+from vault.api.schemas import as_documented, page_schema
 
 blueprint = Blueprint("purposes", __name__, url_prefix="/api/v1/purposes", description="Purposes")
 
@@ -21,22 +23,47 @@ class PurposeInSchema(ma.Schema):
     legal_basis = ma.fields.String(required=True)
 
 
+class PurposeSchema(ma.Schema):
+    code = ma.fields.String()
+    description = ma.fields.String()
+    legal_basis = ma.fields.String()
+
+
+class ConsentCountsSchema(ma.Schema):
+    """How many active customers granted, withdrew or were never asked (counts only)."""
+
+    granted = ma.fields.Integer()
+    withdrawn = ma.fields.Integer()
+    never_asked = ma.fields.Integer()
+
+
+class PurposeWithConsentSchema(PurposeSchema):
+    """A purpose with its consent counts (``vault.governance.purposes.purposes_with_consent``)."""
+
+    consent = ma.fields.Nested(ConsentCountsSchema)
+
+
+PurposePageSchema = page_schema("PurposePageSchema", PurposeWithConsentSchema)
+
+
 @blueprint.get("")
-def list_purposes() -> dict[str, Any]:
+@blueprint.response(200, PurposePageSchema)
+def list_purposes() -> Response:
     """Every purpose with its legal basis and how many customers granted, withdrew or were
     never asked for consent to it."""
-    return {"items": services.purposes(current_principal()).with_consent(), "next_cursor": None}
+    items = services.purposes(current_principal()).with_consent()
+    return as_documented({"items": items, "next_cursor": None})
 
 
 @blueprint.post("")
 @idempotent
 @blueprint.arguments(PurposeInSchema)
-@blueprint.response(201)
-def add_purpose(body: dict[str, Any]) -> dict[str, Any]:
+@blueprint.response(201, PurposeSchema)
+def add_purpose(body: dict[str, Any]) -> Response:
     """Add a purpose (admins); 409 when the code exists, 422 for an unknown legal basis."""
     purpose = services.purposes(current_principal()).add(**body)
-    return {
-        "code": purpose.code,
-        "description": purpose.description,
-        "legal_basis": purpose.legal_basis,
-    }
+    return as_documented(
+        {"code": purpose.code, "description": purpose.description,
+         "legal_basis": purpose.legal_basis},
+        201,
+    )  # fmt: skip

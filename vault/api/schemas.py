@@ -1,5 +1,6 @@
-"""The API's marshmallow schemas of customer records (bodies, views, pages) and the list query
-every list route shares."""
+"""The API's marshmallow schemas of customer records (bodies, views, pages, consents,
+interactions), the list query every list route shares, and ``as_documented``, how a route
+sends a body its response schema only documents."""
 
 from __future__ import annotations
 
@@ -7,9 +8,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
+from flask import Response, jsonify
 
 from vault.api.times import AwareTime
 from vault.customers.models import INTERACTION_KINDS
+
+
+def as_documented(body: Any, status: int = 200) -> Response:
+    """``body``, built by the route in the shape its ``@response`` schema documents, as its
+    JSON answer with ``status``. flask-smorest dumps through the schema only what is not
+    already a ``Response``: the schema documents the body and the body is sent as built, so
+    no key is dropped and no value reformatted on the way (the fuzzer holds the body to the
+    schema, ``bench.fuzzing``)."""
+    response = jsonify(body)
+    response.status_code = status
+    return response
 
 
 class ConsentInSchema(ma.Schema):
@@ -63,6 +76,45 @@ class InteractionInSchema(ma.Schema):
     text = ma.fields.String(load_default=None, validate=ma.validate.Length(max=20_000))
 
 
+class InteractionSchema(ma.Schema):
+    """An interaction (``vault.customers.interactions.interaction_dict``)."""
+
+    id = ma.fields.String()
+    kind = ma.fields.String(metadata={"description": ", ".join(INTERACTION_KINDS)})
+    channel = ma.fields.String(metadata={"description": "a code, or empty"})
+    occurred_at = ma.fields.AwareDateTime()
+    amount = ma.fields.String(allow_none=True, metadata={"description": "a decimal number"})
+    currency = ma.fields.String(allow_none=True)
+    text = ma.fields.String(allow_none=True)
+
+
+class ConsentEventSchema(ma.Schema):
+    granted = ma.fields.Boolean()
+    occurred_at = ma.fields.AwareDateTime()
+    source = ma.fields.String()
+    notice_version = ma.fields.String()
+    recorded_by = ma.fields.String(metadata={"description": "the principal who recorded it"})
+    has_evidence = ma.fields.Boolean()
+
+
+class ConsentStateSchema(ma.Schema):
+    granted = ma.fields.Boolean(metadata={"description": "the current state"})
+    updated_at = ma.fields.AwareDateTime()
+    history = ma.fields.List(ma.fields.Nested(ConsentEventSchema),
+                             metadata={"description": "every change, oldest first"})  # fmt: skip
+
+
+class ConsentsSchema(ma.Schema):
+    """A customer's consents (``vault.governance.consent.consents_dict``)."""
+
+    customer_id = ma.fields.String()
+    purposes = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(ConsentStateSchema),
+        metadata={"description": "purpose code -> its consent"},
+    )
+
+
 class FieldValueSchema(ma.Schema):
     value = ma.fields.Raw()
     transform = ma.fields.String(
@@ -105,6 +157,7 @@ def page_schema(name: str, item: type[ma.Schema]) -> type[ma.Schema]:
 
 
 CustomerPageSchema = page_schema("CustomerPageSchema", CustomerViewSchema)
+InteractionPageSchema = page_schema("InteractionPageSchema", InteractionSchema)
 
 
 # --- bulk (API.md §6) ---------------------------------------------------------------------
