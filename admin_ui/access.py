@@ -84,7 +84,7 @@ def access_requests() -> ResponseReturnValue:
          "covers": " ".join(r.categories.split() + r.fields.split()),
          "customers": r.customer_ids or f"region {r.region}", "why": v.justification,
          "days": r.duration_days, "status": v.status, "asked": short_time(r.created_at),
-         "decidable": v.decidable}
+         "decidable": v.decidable, "mine": r.requester_id == desk.principal.id}
         for v in desk.visible() for r in [v.request]
     ]  # fmt: skip
     page = render_template("admin/access_requests.html", form=form, rows=rows, error=error,

@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length
 from admin_ui.forms import LogoutForm, trimmed
 from admin_ui.governance import require_principal
 from admin_ui.views import blueprint
+from vault import services
 from vault.access.governed import GovernedAccess
 from vault.customers.interactions import interaction_dict
 from vault.errors import VaultError, describe_errors
@@ -96,5 +97,24 @@ def customers() -> ResponseReturnValue:
     elif request.method == "POST":  # a purpose not yours, or no (or an expired) CSRF token
         error, status = "the form was incomplete, expired or named a purpose not yours", 400
     page = render_template("admin/customers.html", form=form, found=found, error=error,
-                           field_errors=field_errors, logout_form=LogoutForm())  # fmt: skip
+                           field_errors=field_errors, purpose=form.purpose.data,
+                           logout_form=LogoutForm())  # fmt: skip
     return page, status
+
+
+@blueprint.get("/access-requests/<request_id>/customers")
+@login_required
+def grant_customers(request_id: str) -> ResponseReturnValue:
+    """The customers of the signed-in person's active grant, for the grant's purpose: the
+    granted fields in clear besides the role's own view, consents and interactions, read
+    through governed access and audited (``GovernedAccess.read_grant``); 404 for a grant that
+    is not theirs, not approved or over."""
+    principal = require_principal()
+    purpose = services.grant_purpose(principal, request_id)
+    g.purpose = purpose
+    ctx = governed(services.with_grants(principal), purpose)
+    found = _details(ctx, ctx.read_grant(request_id))
+    page = render_template("admin/customers.html", form=None, found=found, error=None,
+                           field_errors={}, grant=request_id, purpose=purpose,
+                           logout_form=LogoutForm())  # fmt: skip
+    return page, 200

@@ -40,6 +40,8 @@ PAGES: tuple[Page, ...] = (
     Page("admin.purposes", "Purposes"),
     Page("admin.policies", "Policies", frozenset({"admin"})),
     Page("admin.subscriptions", "Subscriptions", frozenset({"admin"})),
+    Page("admin.api_clients", "API clients", frozenset({"admin"})),
+    Page("admin.users", "Users", frozenset({"admin"})),
 )
 
 

@@ -47,7 +47,7 @@ from vault.events.audience import Audience
 from vault.events.feed import EventFeed
 from vault.events.subscriptions import SECRETS_KEY_LABEL, SubscriptionDesk
 from vault.governance.access_desk import AccessDesk
-from vault.governance.access_requests import grant_purposes
+from vault.governance.access_requests import active_grant, grant_purposes
 from vault.governance.catalogue_admin import CatalogueAdmin
 from vault.governance.legal_holds import LegalHolds
 from vault.governance.policy_admin import PolicyAdmin, rule_choices
@@ -193,6 +193,18 @@ def policy_admin(principal: Principal) -> PolicyAdmin:
 def policy_choices() -> tuple[list[str], list[str]]:
     """The role names and purpose codes that exist (a policy rule form's choices)."""
     return rule_choices(db.session)
+
+
+def grant_purpose(principal: Principal, request_id: str) -> str:
+    """The purpose of ``principal``'s active grant ``request_id``; ``NotFound`` when it is
+    not theirs, not approved or over."""
+    return active_grant(db.session, request_id, principal.id, runtime.now()).purpose
+
+
+def with_grants(principal: Principal) -> Principal:
+    """``principal`` with the purposes its active grants let it state as well."""
+    granted = grant_purposes(db.session, principal.id, runtime.now())
+    return dataclasses.replace(principal, purposes=principal.purposes | granted)
 
 
 def access_desk(principal: Principal) -> AccessDesk:

@@ -134,7 +134,7 @@ def test_staff_ask_for_a_view_and_the_owner_approves_it_in_the_admin_ui(
     approved = owner_client.post(action[1], data={"csrf_token": form_token(listing)})
     assert approved.status_code == 302
     after = owner_client.get("/admin/access-requests").get_data(as_text=True)
-    assert '<td class="status">approved</td>' in after
+    assert '<td class="status" data-label="status">approved</td>' in after
     # a staff member may not approve (they own no category)
     staff_page = staff_client.get("/admin/access-requests").get_data(as_text=True)
     assert "Approve" not in staff_page
@@ -165,7 +165,7 @@ def test_the_requester_is_never_offered_a_decision_in_the_admin_ui(
         assert refused.status_code == 302
     after = owner_client.get("/admin/access-requests").get_data(as_text=True)
     assert "their own access request" in after
-    assert '<td class="status">pending</td>' in after
+    assert '<td class="status" data-label="status">pending</td>' in after
     with app.app_context():
         denied = db.session.scalars(sa.select(AuditEvent.reason).where(
             AuditEvent.outcome == "denied", AuditEvent.actor_id == owner_id)).all()  # fmt: skip
@@ -402,3 +402,35 @@ def test_a_bad_phone_number_is_named_beside_its_field(
     assert error is not None
     assert "phone" in error[1].lower() or "number" in error[1].lower()
     assert 'value="call me maybe"' in html  # nothing typed is lost
+
+
+def test_a_requester_opens_the_customers_of_their_grant(
+    app: Flask, make_user: Callable[..., str], sensitive_owner: str, customer_id: str
+) -> None:
+    make_user("analyst@example.com", roles=("staff",))
+    staff, owner = app.test_client(), app.test_client()
+    ask_in_ui(staff, "analyst@example.com", customer_id, "fraud case 9")
+    listing = staff.get("/admin/access-requests").get_data(as_text=True)
+    assert "Open the customers" not in listing  # not yet approved
+    assert log_in(owner, "owner@example.com", PASSWORD).status_code == 302
+    pending = owner.get("/admin/access-requests").get_data(as_text=True)
+    approve = re.search(r'action="(/admin/access-requests/([^"/]+)/approve)"', pending)
+    assert approve is not None
+    assert owner.post(approve[1], data={"csrf_token": form_token(pending)}).status_code == 302
+    listing = staff.get("/admin/access-requests").get_data(as_text=True)
+    link = re.search(r'href="(/admin/access-requests/[^"]+/customers)">Open the customers', listing)
+    assert link is not None
+    page = staff.get(link[1])
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert SAMPLE_FIELDS["national_id"] in html  # the granted category, in clear
+    assert "<h3>Consents</h3>" in html
+    # someone else's grant, or none, is not found
+    assert owner.get(link[1]).status_code == 404
+    assert staff.get("/admin/access-requests/acr_nothing/customers").status_code == 404
+    with app.app_context():
+        reads = db.session.scalars(
+            sa.select(AuditEvent.reason).where(AuditEvent.action == "customer.read",
+                                               AuditEvent.actor_kind == "user")
+        ).all()  # fmt: skip
+    assert approve[2] in reads
