@@ -15,28 +15,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from tests.helpers import PASSWORD, SAMPLE_FIELDS
 from tests.support.served import served_vault
 from vault import runtime
 from vault.auth.service import create_api_client, create_user
 from vault.db import db
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-if not Path(CHROMIUM).exists():  # a missing browser fails the suite, it is not skipped
-    raise RuntimeError(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
-
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
