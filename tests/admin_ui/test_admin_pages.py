@@ -215,6 +215,7 @@ def test_staff_see_the_scoped_view_for_a_purpose_and_no_more(
     )
     assert "<h3>Consents</h3>" in html
     assert "<h3>Interactions</h3>" in html
+    assert "Fields, as you may see them for support" in html
     token = form_token(page)
     by_id = client.post("/admin/customers", data={
         "csrf_token": token, "purpose": "support", "customer_id": customer_id})  # fmt: skip
