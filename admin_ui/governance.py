@@ -65,29 +65,26 @@ def short_time(value: dt.datetime | str | None) -> str:
 @blueprint.get("/privacy-requests")
 @login_required
 def privacy_requests() -> ResponseReturnValue:
-    """The queue of data-subject requests, soonest due first."""
+    """The queue of data-subject requests, soonest due first, each open one with its own
+    "Extend…" (once, with the reason the customer is told)."""
     queue = services.privacy_queue(require_principal())
     answers = {"yes": True, "no": False}
     overdue = answers.get(request.args.get("overdue", ""))
     awaiting = answers.get(request.args.get("awaiting_acknowledgement", ""))
     items = queue.views(queue.page(overdue=overdue, awaiting=awaiting, limit=500).items)
     rows = [
-        [i["id"], i["type"], i["status"].replace("_", " "), systems_told(i), i["reason"],
-         i["channel"], i["customer_id"] or "(no customer)", short_time(i["received_at"]),
-         short_time(i["due_at"]), "OVERDUE" if i["overdue"] else "",
-         "extended" if i["extended"] else ""]
+        {**i, "told": systems_told(i), "received": short_time(i["received_at"]),
+         "due": short_time(i["due_at"]), "status_text": i["status"].replace("_", " "),
+         "extendable": i["status"] in ("pending_verification", "verified", "processing")
+                       and not i["extended"]}
         for i in items
     ]  # fmt: skip
-    columns = ["request", "type", "status", "systems told", "reason", "channel", "customer",
-               "received", "due", "overdue", "extension"]  # fmt: skip
-    forms = [("File a request made by phone, letter or in person",
-              url_for("admin.file_privacy_request"), FileRequestForm()),
-             ("Extend a due date once (Art. 12(3))", url_for("admin.extend_request"),
-              ExtendForm())]  # fmt: skip
     filters = {"overdue": ["", "yes", "no"], "awaiting_acknowledgement": ["", "yes", "no"]}
     chosen = {name: request.args.get(name, "") for name in filters}
-    return table_page("Privacy requests", columns, rows, filters=filters, chosen=chosen,
-                      forms=forms)  # fmt: skip
+    return render_template(
+        "admin/privacy_requests.html", rows=rows, filters=filters, chosen=chosen,
+        extend=ExtendForm(), file_form=FileRequestForm(), logout_form=LogoutForm(),
+    )  # fmt: skip
 
 
 def systems_told(view: dict[str, Any]) -> list[str]:
@@ -177,12 +174,16 @@ def retention() -> ResponseReturnValue:
     if principal.has_role("admin"):
         forms.append(("Change a rule's period", url_for("admin.change_retention_rule"),
                       RetentionChangeForm()))  # fmt: skip
+    holds: dict[str, Any] = {"title": "Legal holds in force",
+                             "columns": ["hold", "customer", "placed by", "since"],
+                             "rows": hold_rows}  # fmt: skip
     if principal.has_role("compliance_officer"):
-        forms += [("Place a legal hold", url_for("admin.add_hold"), HoldForm()),
-                  ("Lift a legal hold", url_for("admin.lift"), LiftForm())]  # fmt: skip
-    return table_page("Retention", columns, rule_rows, forms=forms, second={
-        "title": "Legal holds in force", "columns": ["hold", "customer", "placed by", "since"],
-        "rows": hold_rows})  # fmt: skip
+        forms.append(("Place a legal hold", url_for("admin.add_hold"), HoldForm()))
+        holds["row_action"] = {
+            "label": "Lift…", "url": url_for("admin.lift"), "id_field": "hold_id",
+            "form": LiftForm(), "reason_label": "Why it is lifted", "button": "Lift the hold",
+        }  # fmt: skip
+    return table_page("Retention", columns, rule_rows, forms=forms, second=holds)
 
 
 @blueprint.get("/purposes")

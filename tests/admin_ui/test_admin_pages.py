@@ -298,14 +298,19 @@ def test_officers_hold_lift_and_extend_in_the_admin_ui(
     hold = re.search(r"Hold (hold_[0-9a-f]+) placed", page)
     assert hold is not None
     assert customer_id in page.split("Legal holds in force")[1]
+    # each hold is lifted from its own row, after a reason is given
+    assert f'<input type="hidden" name="hold_id" value="{hold[1]}">' in page
     page = submit(officer, "/admin/retention", "/admin/legal-holds/lift", hold_id=hold[1],
                   reason="case closed")  # fmt: skip
     assert f"Hold {hold[1]} lifted." in page
     asked = officer.post("/privacy/requests",
                          json={"email": SAMPLE_FIELDS["email"], "type": "export"})  # fmt: skip
     request_id = asked.get_json()["id"]
+    queue = officer.get("/admin/privacy-requests").get_data(as_text=True)
+    assert f'<input type="hidden" name="request_id" value="{request_id}">' in queue  # its row
     page = submit(officer, "/admin/privacy-requests", "/admin/privacy-requests/extend",
                   request_id=request_id, reason="two related requests")  # fmt: skip
+    assert f'name="request_id" value="{request_id}"' not in page  # extended once: no more
     assert f"Request {request_id} is now due on 2026-04-01." in page  # 1 Jan + 30 + 60 days
     page = submit(officer, "/admin/privacy-requests", "/admin/privacy-requests/extend",
                   request_id=request_id, reason="once more")  # fmt: skip
