@@ -35,6 +35,7 @@ from vault.errors import ConfigurationError, VaultError
 from vault.extensions import SigningSessionInterface, init_limiter, init_login, login_manager
 from vault.logs import configure_logging
 from vault.outages import OutageLog, database_outage, watch_answers
+from vault.portal.language import init_languages
 from vault.portal.views import blueprint as portal_blueprint
 
 
@@ -154,6 +155,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     app.extensions["vault.token_failures"] = FailureLimit.for_tokens(settings)
     init_limiter(app)
     init_login(app)
+    init_languages(app)
     login_manager.login_view = "admin.login"
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)

@@ -382,15 +382,17 @@ def privacy_queue(principal: Principal, *, base_url: str = "") -> PrivacyQueue:
                         follow_up=follow_up)  # fmt: skip
 
 
-def privacy_portal(*, base_url: str) -> PrivacyPortal:
+def privacy_portal(*, base_url: str, language: str = "en") -> PrivacyPortal:
     """The portal's steps for the data subject of this request, each committed in the
     request's session before its answer leaves; links in messages are absolute under
-    ``base_url``, and an export streams from a reader's session of its own."""
+    ``base_url`` and their text in ``language``, and an export streams from a reader's
+    session of its own."""
 
     def open_desk() -> PrivacyDesk:
         limit = runtime.settings().privacy_requests_per_address
         return PrivacyDesk(runtime.customer_store(), request_context(actor_kind="subject"),
-                           base_url=base_url, per_address_limit=limit)  # fmt: skip
+                           base_url=base_url, per_address_limit=limit,
+                           language=language)  # fmt: skip
 
     def export_store() -> CustomerStore:
         store = runtime.customer_store()

@@ -55,7 +55,7 @@ def test_the_html_form_needs_its_csrf_token(app: Flask, client: FlaskClient) -> 
     )
     assert sent.status_code == 202
     html = sent.get_data(as_text=True)
-    assert "pending verification" in html
+    assert 'data-status="pending_verification">waiting for your code<' in html
     assert 'name="code"' in html
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(PrivacyRequest)) == 1

@@ -66,6 +66,11 @@ def test_the_wheel_holds_the_templates_static_files_and_migrations(wheel: Path) 
         "vault/migrations/env.py",
         "vault/migrations/script.py.mako",
         "vault/migrations/versions/0001_foundation.py",
+        # the portal's languages: without their catalogues it would speak English only
+        *(
+            f"vault/translations/{language}/LC_MESSAGES/messages.mo"
+            for language in ("tr", "pl", "fa")
+        ),
     }
     assert expected <= names, sorted(expected - names)
     versions = sorted(p.name for p in (ROOT / "vault" / "migrations" / "versions").glob("*.py"))

@@ -24,6 +24,7 @@ from flask import (
     render_template,
     request,
 )
+from flask_babel import format_datetime, gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Length
@@ -35,6 +36,7 @@ from vault.errors import ValidationFailed
 from vault.extensions import limiter
 from vault.governance.models import PrivacyRequest
 from vault.logs import get_logger
+from vault.portal.language import current_language, keep_language, page_language
 from vault.privacy.desk import (
     MAX_CODE_ATTEMPTS,
     InvalidCode,
@@ -45,17 +47,20 @@ from vault.privacy.documents import signature_holds
 from vault.privacy.portal import PrivacyPortal
 
 blueprint = Blueprint("privacy", __name__, url_prefix="/privacy", template_folder="templates")
+blueprint.context_processor(page_language)
+blueprint.after_request(keep_language)
 log = get_logger("vault.privacy")
 DOWNLOAD_COOKIE = "vault_privacy_download"
 
 
 class RequestForm(FlaskForm):
-    email = EmailField("E-mail address", validators=[DataRequired(), Length(max=320)])
+    email = EmailField(lazy_gettext("E-mail address"),
+                       validators=[DataRequired(), Length(max=320)])  # fmt: skip
     type = RadioField(
-        "Request",
+        lazy_gettext("Request"),
         choices=[
-            SelectChoice("export", "A copy of my data"),
-            SelectChoice("erasure", "Erase my data"),
+            SelectChoice("export", lazy_gettext("A copy of my data")),
+            SelectChoice("erasure", lazy_gettext("Erase my data")),
         ],
         default="export",
         validators=[DataRequired()],
@@ -63,7 +68,7 @@ class RequestForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired(), Length(max=32)])
+    code = StringField(lazy_gettext("Code"), validators=[DataRequired(), Length(max=32)])
 
 
 class RequestInSchema(ma.Schema):
@@ -97,7 +102,7 @@ def _json_body(schema: ma.Schema) -> dict[str, Any]:
 
 
 def _portal() -> PrivacyPortal:
-    return services.privacy_portal(base_url=base_url())
+    return services.privacy_portal(base_url=base_url(), language=current_language())
 
 
 def _view(item: PrivacyRequest, download_url: str | None = None) -> dict[str, Any]:
@@ -113,6 +118,8 @@ def _view(item: PrivacyRequest, download_url: str | None = None) -> dict[str, An
         view["download_url"] = download_url
         assert item.download_expires_at is not None
         view["download_expires_at"] = item.download_expires_at.isoformat()
+        if not _wants_json():  # a person reads it in their language
+            view["download_expires_shown"] = format_datetime(item.download_expires_at, "medium")
     if item.certificate:
         view["certificate"] = _portal().certificate(item)
     return view
@@ -213,7 +220,8 @@ def verify(request_id: str) -> Response:
         detail = f"the code is wrong or has expired; {left} attempts left"
         if request.is_json:
             raise InvalidCode(detail, extra={"attempts_left": left})
-        return _answer(item, 422, form=form, error=detail)
+        shown = gettext("The code is wrong or has expired; %(left)d attempts left.", left=left)
+        return _answer(item, 422, form=form, error=shown)
     url = None
     if result.download_url:
         token = result.download_url.rsplit("/", 1)[1]
@@ -253,6 +261,6 @@ def verify_manifest() -> Response:
 
 def _form_error(form: FlaskForm) -> str:
     if form.errors.get("csrf_token"):
-        return "The form expired; please try again."
-    names = ", ".join(sorted(n for n in form.errors if n != "csrf_token"))
-    return f"Please check: {names}."
+        return str(gettext("The form expired; please try again."))
+    names = ", ".join(sorted(str(form[n].label.text) for n in form.errors if n != "csrf_token"))
+    return str(gettext("Please check: %(names)s.", names=names))

@@ -107,10 +107,12 @@ class PrivacyDesk:
 
     def __init__(
         self, store: CustomerStore, context: AuditContext, *, base_url: str = "",
-        per_address_limit: int = 5,
+        per_address_limit: int = 5, language: str = "en",
     ) -> None:  # fmt: skip
         """``base_url`` makes the links in messages absolute; ``per_address_limit`` is how
-        many requests one address may make per hour."""
+        many requests one address may make per hour; ``language`` is the one messages are
+        written in (``vault.languages``)."""
+        self.language = language
         self.store = store
         self.session = store.session
         self.context = context
@@ -165,7 +167,9 @@ class PrivacyDesk:
             return request, None
         page = self.base_url + REQUEST_PATH + request.id
         minutes = int(CODE_TTL.total_seconds() // 60)
-        return request, Outgoing(email.strip(), *code_message(kind, code, minutes, page))
+        return request, Outgoing(
+            email.strip(), *code_message(kind, code, minutes, page, self.language)
+        )
 
     def verify(self, request_id: str, code: str) -> Verification:
         """Check a code. A wrong or expired one counts against the request (five lock it);
@@ -257,7 +261,7 @@ class PrivacyDesk:
         url = self._proceed(request)
         if url is None or email is None:
             return request, None
-        return request, Outgoing(email, *download_message(self.base_url + url))
+        return request, Outgoing(email, *download_message(self.base_url + url, self.language))
 
     def extend(self, request_id: str, *, reason: str, by: str) -> PrivacyRequest:
         """Extend the due date once by two months (Art. 12(3)), with the reason given to

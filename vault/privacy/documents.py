@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from vault.customers.service import CustomerStore
+from vault.languages import gettext
 
 SIGNING_KEY_LABEL = "vault privacy signatures v1"
 
@@ -66,29 +67,33 @@ def certificate_as_of(
     return document
 
 
-def code_message(kind: str, code: str, valid_minutes: int, page: str) -> tuple[str, str]:
+def code_message(
+    kind: str, code: str, valid_minutes: int, page: str, language: str = "en"
+) -> tuple[str, str]:
     """The subject and body of the message with a one-time code (the code alone on a line)
-    and the address of the request's page."""
-    what = "a copy of your data" if kind == "export" else "the erasure of your data"
-    body = (
-        f"Someone, hopefully you, asked for {what}.\n"
-        "To confirm it is you, enter this code on the page of your request:\n"
-        "\n"
-        f"{code}\n"
-        "\n"
-        f"{page}\n"
-        "\n"
-        f"The code is valid for {valid_minutes} minutes.\n"
-        "If you did not ask for this, ignore this message: nothing will happen.\n"
-    )
-    return "Your confirmation code", body
+    and the address of the request's page, in ``language``."""
+
+    def _(text: str) -> str:
+        return gettext(language, text)
+
+    what = _("a copy of your data") if kind == "export" else _("the erasure of your data")
+    body = "\n".join([
+        _("Someone, hopefully you, asked for %(what)s.") % {"what": what},
+        _("To confirm it is you, enter this code on the page of your request:"),
+        "", code, "", page, "",
+        _("The code is valid for %(minutes)d minutes.") % {"minutes": valid_minutes},
+        _("If you did not ask for this, ignore this message: nothing will happen."),
+        "",
+    ])  # fmt: skip
+    return _("Your confirmation code"), body
 
 
-def download_message(path: str) -> tuple[str, str]:
-    """The subject and body of the message with an export's one-time link."""
-    body = (
-        "As you asked, a copy of your data is ready. Download it once, within 7 days, at:\n"
-        "\n"
-        f"{path}\n"
-    )
-    return "Your data export", body
+def download_message(path: str, language: str = "en") -> tuple[str, str]:
+    """The subject and body of the message with an export's one-time link, in
+    ``language``."""
+
+    def _(text: str) -> str:
+        return gettext(language, text)
+
+    ready = _("As you asked, a copy of your data is ready. Download it once, within 7 days, at:")
+    return _("Your data export"), f"{ready}\n\n{path}\n"
