@@ -38,7 +38,17 @@ FLOORS: list[set[str]] = [
     {"db_deferred", "db_rows"},
     {"config", "worker"},
     {"errors"},
-    {"logs", "clock", "codes", "text", "spreadsheet", "private_files", "defaults", "extensions"},
+    {
+        "logs",
+        "clock",
+        "codes",
+        "text",
+        "spreadsheet",
+        "private_files",
+        "defaults",
+        "extensions",
+        "languages",
+    },
     {"contexts"},  # the objects behind Flask's context proxies
 ]
 
