@@ -104,6 +104,13 @@ class Settings:
     smtp_starttls: bool = False  # upgrade a plain connection with STARTTLS
     smtp_ssl: bool = False  # connect with implicit TLS (usually port 465)
     mail_from: str = "privacy@vault.localhost"
+    # Who runs the privacy portal, shown on every portal page and in every message to a
+    # customer: the organisation's name, how to reach it, its data-protection officer and
+    # its privacy notice (empty: left out).
+    organisation_name: str = "Vault"
+    organisation_contact: str = ""
+    dpo_contact: str = ""
+    privacy_notice_url: str = ""
     # The privacy portal: requests and code checks per client address (flask-limiter), and
     # requests per e-mail address and hour.
     privacy_rate_limit: str = "30 per minute"

@@ -61,6 +61,7 @@ from vault.policies.plan import AccessPlan
 from vault.policies.service import COUNTER as POLICIES
 from vault.policies.service import plans
 from vault.privacy.desk import Outgoing, PrivacyDesk
+from vault.privacy.documents import Organisation
 from vault.privacy.portal import PrivacyPortal
 from vault.privacy.queue import PrivacyQueue
 from vault.readiness import ReadinessCheck
@@ -389,10 +390,13 @@ def privacy_portal(*, base_url: str, language: str = "en") -> PrivacyPortal:
     session of its own."""
 
     def open_desk() -> PrivacyDesk:
-        limit = runtime.settings().privacy_requests_per_address
+        settings = runtime.settings()
+        organisation = Organisation(settings.organisation_name, settings.organisation_contact,
+                                    settings.dpo_contact)  # fmt: skip
+        limit = settings.privacy_requests_per_address
         return PrivacyDesk(runtime.customer_store(), request_context(actor_kind="subject"),
-                           base_url=base_url, per_address_limit=limit,
-                           language=language)  # fmt: skip
+                           base_url=base_url, per_address_limit=limit, language=language,
+                           organisation=organisation)  # fmt: skip
 
     def export_store() -> CustomerStore:
         store = runtime.customer_store()

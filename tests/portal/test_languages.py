@@ -105,3 +105,28 @@ def _verify_url(html: str) -> str:
     found = re.search(r'action="(/privacy/requests/[^"]+/verify)"', html)
     assert found is not None
     return found[1]
+
+
+def test_a_malformed_address_is_named_beside_its_field_in_the_pages_language(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/privacy?lang=tr").get_data(as_text=True)
+    sent = client.post("/privacy/requests", data={
+        "email": "not-an-address", "type": "export", "csrf_token": form_token(page)})  # fmt: skip
+    assert sent.status_code == 422
+    html = sent.get_data(as_text=True)
+    assert '<html lang="tr" dir="ltr">' in html
+    assert 'id="email-error">ad@ornek.com gibi bir e-posta adresi girin.<' in html
+    assert 'value="not-an-address"' in html  # nothing typed is lost
+    assert "Unprocessable" not in html
+    assert "admin.css" not in html  # the portal's own page, not the staff's
+
+
+def test_an_unknown_request_is_the_portals_own_page(client: FlaskClient) -> None:
+    missing = client.get("/privacy/requests/prq_nothing?lang=pl",
+                         headers={"Accept": "text/html"})  # fmt: skip
+    assert missing.status_code == 404
+    html = missing.get_data(as_text=True)
+    assert "Ta prośba nie istnieje albo jej link wygasł." in html
+    assert "privacy.css" in html
+    assert "Not Found" not in html

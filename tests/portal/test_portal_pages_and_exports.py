@@ -207,3 +207,26 @@ def test_links_follow_a_trusted_proxy_and_ignore_forwarded_headers_otherwise(
         assert addresses == ({"203.0.113.9"} if proxies else {"127.0.0.1"})
         for path in outbox(vault).glob("*.eml"):
             path.unlink()
+
+
+def test_the_organisation_signs_every_page_and_message(make_app: Callable[..., Flask]) -> None:
+    app = make_app(organisation_name="Acme Retail GmbH", dpo_contact="dpo@acme.example",
+                   organisation_contact="+49 30 1234567",
+                   privacy_notice_url="https://acme.example/privacy")  # fmt: skip
+    with app.app_context():
+        runtime.customer_store().create(SAMPLE_FIELDS, region="EU")
+        db.session.commit()
+    client = app.test_client()
+    page = client.get("/privacy").get_data(as_text=True)
+    assert "This page is run by Acme Retail GmbH." in page
+    assert "Data-protection officer: dpo@acme.example." in page
+    assert 'href="https://acme.example/privacy"' in page
+    sent = client.post("/privacy/requests?lang=pl",
+                       json={"email": SAMPLE_FIELDS["email"], "type": "export"})  # fmt: skip
+    assert sent.status_code == 202
+    (message,) = messages(app)
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Acme Retail GmbH" in text
+    assert "Inspektor ochrony danych: dpo@acme.example" in text

@@ -113,9 +113,10 @@ def _wants_html() -> bool:
 
 
 def _html(status: int, detail: str) -> Response:
-    body = render_template(
-        "admin/error.html", status=status, title=status_title(status), detail=detail
-    )
+    # the portal's customers get its own page, in their language, without the vault's
+    # wording for staff
+    template = "privacy/error.html" if request.path.startswith("/privacy") else "admin/error.html"
+    body = render_template(template, status=status, title=status_title(status), detail=detail)
     return Response(body, status=status, mimetype="text/html")
 
 

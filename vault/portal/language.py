@@ -53,5 +53,8 @@ def keep_language(response: Response) -> Response:
 
 
 def init_languages(app: Flask) -> None:
+    """flask-babel over the vault's catalogues; every page knows its language (the portal's
+    error pages are rendered outside its blueprint)."""
     Babel(app, locale_selector=portal_language,
           default_translation_directories=str(TRANSLATIONS))  # fmt: skip
+    app.context_processor(page_language)

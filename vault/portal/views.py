@@ -36,7 +36,7 @@ from vault.errors import ValidationFailed
 from vault.extensions import limiter
 from vault.governance.models import PrivacyRequest
 from vault.logs import get_logger
-from vault.portal.language import current_language, keep_language, page_language
+from vault.portal.language import current_language, keep_language
 from vault.privacy.desk import (
     MAX_CODE_ATTEMPTS,
     InvalidCode,
@@ -47,8 +47,19 @@ from vault.privacy.documents import signature_holds
 from vault.privacy.portal import PrivacyPortal
 
 blueprint = Blueprint("privacy", __name__, url_prefix="/privacy", template_folder="templates")
-blueprint.context_processor(page_language)
 blueprint.after_request(keep_language)
+
+
+@blueprint.context_processor
+def branding() -> dict[str, Any]:
+    """Who runs the portal (settings): on every page."""
+    settings = runtime.settings()
+    return {"organisation": {
+        "name": settings.organisation_name, "contact": settings.organisation_contact,
+        "dpo": settings.dpo_contact, "notice": settings.privacy_notice_url,
+    }}  # fmt: skip
+
+
 log = get_logger("vault.privacy")
 DOWNLOAD_COOKIE = "vault_privacy_download"
 
@@ -179,7 +190,15 @@ def submit() -> Response:
             page = render_template("privacy/index.html", form=form, error=_form_error(form))
             return make_response(page, 422)
         email, kind = form.email.data or "", form.type.data or ""
-    item = _portal().submit(email, kind)  # committed, and the message out within the floor
+    try:
+        item = _portal().submit(email, kind)  # committed, and the message out within the floor
+    except ValidationFailed as exc:
+        if request.is_json:
+            raise
+        # said beside the field, in the page's language; nothing typed is lost
+        form.email.errors = [gettext("Enter an e-mail address, such as name@example.com.")]
+        page = render_template("privacy/index.html", form=form, error=None)
+        return make_response(page, exc.status)
     # A known address costs a message more than an unknown one: answer both no sooner than
     # the floor, so that the time taken does not tell them apart (bench/privacy.py).
     floor = runtime.settings().privacy_response_floor_ms / 1000

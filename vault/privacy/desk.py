@@ -48,6 +48,7 @@ from vault.governance.models import (
     PrivacyRequest,
 )
 from vault.privacy.documents import (
+    Organisation,
     certificate_as_of,
     code_message,
     deletion_certificate,
@@ -63,6 +64,7 @@ EXTENSION = dt.timedelta(days=60)  # "by two further months", once
 ADDRESS_WINDOW = dt.timedelta(hours=1)
 ADDRESS_DIGEST_KEPT = dt.timedelta(days=1)
 UNVERIFIED_KEPT = dt.timedelta(days=7)
+UNNAMED = Organisation()  # the default signature: the vault's name alone
 OPEN_STATUSES = ("pending_verification", "verified", "processing")
 CODE_KEY_LABEL = "vault privacy codes v1"
 ADDRESS_KEY_LABEL = "vault privacy address limit v1"
@@ -108,11 +110,13 @@ class PrivacyDesk:
     def __init__(
         self, store: CustomerStore, context: AuditContext, *, base_url: str = "",
         per_address_limit: int = 5, language: str = "en",
+        organisation: Organisation = UNNAMED,
     ) -> None:  # fmt: skip
         """``base_url`` makes the links in messages absolute; ``per_address_limit`` is how
         many requests one address may make per hour; ``language`` is the one messages are
-        written in (``vault.languages``)."""
+        written in (``vault.languages``), ``organisation`` who signs them."""
         self.language = language
+        self.organisation = organisation
         self.store = store
         self.session = store.session
         self.context = context
@@ -122,6 +126,9 @@ class PrivacyDesk:
         # The references of the mail kept about the privacy requests of customers this desk
         # erased: the caller deletes it once the erasure has committed.
         self.erased_mail: list[str] = []
+
+    def _signature(self) -> str:
+        return "\n" + self.organisation.signature(self.language)
 
     @property
     def erased(self) -> bool:
@@ -167,9 +174,8 @@ class PrivacyDesk:
             return request, None
         page = self.base_url + REQUEST_PATH + request.id
         minutes = int(CODE_TTL.total_seconds() // 60)
-        return request, Outgoing(
-            email.strip(), *code_message(kind, code, minutes, page, self.language)
-        )
+        subject, body = code_message(kind, code, minutes, page, self.language)
+        return request, Outgoing(email.strip(), subject, body + self._signature())
 
     def verify(self, request_id: str, code: str) -> Verification:
         """Check a code. A wrong or expired one counts against the request (five lock it);
@@ -261,7 +267,8 @@ class PrivacyDesk:
         url = self._proceed(request)
         if url is None or email is None:
             return request, None
-        return request, Outgoing(email, *download_message(self.base_url + url, self.language))
+        subject, body = download_message(self.base_url + url, self.language)
+        return request, Outgoing(email, subject, body + self._signature())
 
     def extend(self, request_id: str, *, reason: str, by: str) -> PrivacyRequest:
         """Extend the due date once by two months (Art. 12(3)), with the reason given to

@@ -3,6 +3,7 @@ deletion certificates and export manifests under a key derived from the master k
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -65,6 +66,24 @@ def certificate_as_of(
     document["as_of"] = now.isoformat()
     document["signature"] = {"algorithm": "HMAC-SHA256", "value": sign(store, document)}
     return document
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Organisation:
+    """Who writes to the customer (settings): signed under every message."""
+
+    name: str = "Vault"
+    contact: str = ""
+    dpo: str = ""
+
+    def signature(self, language: str) -> str:
+        """The lines that end a message, in ``language``."""
+        lines = ["-- ", self.name]
+        if self.contact:
+            lines.append(f"{gettext(language, 'Contact:')} {self.contact}")
+        if self.dpo:
+            lines.append(f"{gettext(language, 'Data-protection officer:')} {self.dpo}")
+        return "\n".join(lines) + "\n"
 
 
 def code_message(
