@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+import sqlalchemy as sa
 from flask import Flask
 
 from vault import runtime
@@ -57,6 +58,7 @@ from vault.idempotency.service import KEY_LABEL as ANSWERS_KEY_LABEL
 from vault.idempotency.service import IdempotentAnswers
 from vault.logs import get_logger
 from vault.mail import MailNotSent, OutboxMailer
+from vault.policies.models import Purpose
 from vault.policies.plan import AccessPlan
 from vault.policies.service import COUNTER as POLICIES
 from vault.policies.service import plans
@@ -381,6 +383,14 @@ def privacy_queue(principal: Principal, *, base_url: str = "") -> PrivacyQueue:
                         desk=lambda: PrivacyDesk(runtime.customer_store(), context,
                                                  base_url=base_url),
                         follow_up=follow_up)  # fmt: skip
+
+
+def consent_purposes() -> list[str]:
+    """The purposes whose legal basis is consent (those a customer may withdraw)."""
+    found = db.session.scalars(
+        sa.select(Purpose.code).where(Purpose.legal_basis == "consent").order_by(Purpose.code)
+    )
+    return list(found)
 
 
 def privacy_portal(*, base_url: str, language: str = "en") -> PrivacyPortal:

@@ -16,6 +16,7 @@ from vault.api.idempotency import idempotent
 from vault.api.public_urls import base_url
 from vault.api.schemas import as_documented, page_schema
 from vault.governance.models import (
+    FILED_REQUEST_TYPES,
     IDENTITY_CHECKS,
     PRIVACY_CHANNELS,
     PRIVACY_REQUEST_STATUSES,
@@ -44,7 +45,7 @@ class QueueQuerySchema(ma.Schema):
 
 
 class FileRequestSchema(ma.Schema):
-    type = ma.fields.String(required=True, validate=ma.validate.OneOf(PRIVACY_REQUEST_TYPES))
+    type = ma.fields.String(required=True, validate=ma.validate.OneOf(FILED_REQUEST_TYPES))
     customer_id = ma.fields.String(required=True, validate=ma.validate.Length(max=40))
     channel = ma.fields.String(
         required=True, validate=ma.validate.OneOf([c for c in PRIVACY_CHANNELS if c != "portal"])
@@ -95,6 +96,9 @@ class PrivacyRequestSchema(ma.Schema):
 
     id = ma.fields.String()
     type = ma.fields.String(metadata={"description": ", ".join(PRIVACY_REQUEST_TYPES)})
+    purposes = ma.fields.List(
+        ma.fields.String(), metadata={"description": "the purposes a withdraw_consent names"}
+    )
     status = ma.fields.String(metadata={"description": ", ".join(PRIVACY_REQUEST_STATUSES)})
     reason = ma.fields.String(metadata={"description": "why it was rejected, or empty"})
     channel = ma.fields.String(metadata={"description": ", ".join(PRIVACY_CHANNELS)})

@@ -165,7 +165,10 @@ class RetentionRule(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-PRIVACY_REQUEST_TYPES = ("export", "erasure")
+PRIVACY_REQUEST_TYPES = ("export", "erasure", "withdraw_consent")
+# What staff file for a customer who asked by phone or letter (a withdrawal they record as a
+# consent event directly).
+FILED_REQUEST_TYPES = ("export", "erasure")
 PRIVACY_REQUEST_STATUSES = (
     "pending_verification", "verified", "processing", "completed", "rejected", "locked",
 )  # fmt: skip
@@ -185,7 +188,7 @@ class PrivacyRequest(Base):
 
     __tablename__ = "privacy_requests"
     __table_args__ = (
-        sa.CheckConstraint("type IN ('export', 'erasure')", name="type"),
+        sa.CheckConstraint("type IN ('export', 'erasure', 'withdraw_consent')", name="type"),
         sa.CheckConstraint(
             "status IN ('pending_verification', 'verified', 'processing', 'completed',"
             " 'rejected', 'locked')",
@@ -202,6 +205,8 @@ class PrivacyRequest(Base):
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     type: Mapped[str] = mapped_column(sa.String(16))
+    # withdraw_consent: the purpose codes whose consent is withdrawn, space-separated
+    purposes: Mapped[str] = mapped_column(sa.String(400), default="", server_default="")
     status: Mapped[str] = mapped_column(sa.String(24))
     reason: Mapped[str] = mapped_column(sa.String(32), default="")
     channel: Mapped[str] = mapped_column(sa.String(16))

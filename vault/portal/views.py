@@ -26,7 +26,7 @@ from flask import (
 )
 from flask_babel import format_datetime, gettext, lazy_gettext
 from flask_wtf import FlaskForm
-from wtforms import EmailField, RadioField, SelectChoice, StringField
+from wtforms import EmailField, RadioField, SelectChoice, SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length
 
 from vault import runtime, services
@@ -34,7 +34,7 @@ from vault.api.errors import flatten_messages
 from vault.api.public_urls import base_url, external_url
 from vault.errors import ValidationFailed
 from vault.extensions import limiter
-from vault.governance.models import PrivacyRequest
+from vault.governance.models import PRIVACY_REQUEST_TYPES, PrivacyRequest
 from vault.logs import get_logger
 from vault.portal.language import current_language, keep_language
 from vault.privacy.desk import (
@@ -72,10 +72,16 @@ class RequestForm(FlaskForm):
         choices=[
             SelectChoice("export", lazy_gettext("A copy of my data")),
             SelectChoice("erasure", lazy_gettext("Erase my data")),
+            SelectChoice("withdraw_consent", lazy_gettext("Withdraw my consent")),
         ],
         default="export",
         validators=[DataRequired()],
     )
+
+    purposes = SelectMultipleField(
+        lazy_gettext("Which consents?"), validate_choice=False,
+        widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput(),
+    )  # fmt: skip
 
 
 class CodeForm(FlaskForm):
@@ -84,7 +90,9 @@ class CodeForm(FlaskForm):
 
 class RequestInSchema(ma.Schema):
     email = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=320))
-    type = ma.fields.String(required=True, validate=ma.validate.OneOf(["export", "erasure"]))
+    type = ma.fields.String(required=True, validate=ma.validate.OneOf(PRIVACY_REQUEST_TYPES))
+    purposes = ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=64)),
+                              load_default=list, validate=ma.validate.Length(max=20))  # fmt: skip
 
 
 class CodeInSchema(ma.Schema):
@@ -125,6 +133,8 @@ def _view(item: PrivacyRequest, download_url: str | None = None) -> dict[str, An
         "received_at": item.received_at.isoformat(),
         "due_at": item.due_at.isoformat(),
     }
+    if item.type == "withdraw_consent":
+        view["purposes"] = item.purposes.split()
     if download_url:
         view["download_url"] = download_url
         assert item.download_expires_at is not None
@@ -172,7 +182,7 @@ def _answer(item: PrivacyRequest, status: int, *, download_url: str | None = Non
 @blueprint.get("/")
 def index() -> Response:
     """The request form."""
-    body = render_template("privacy/index.html", form=RequestForm(), error=None)
+    body = render_template("privacy/index.html", form=_request_form(), error=None)
     return make_response(body)
 
 
@@ -181,22 +191,28 @@ def index() -> Response:
 def submit() -> Response:
     """``{"email", "type"}`` -> ``202 {"id", "status"}``, whatever the address."""
     began = time.perf_counter()
+    form = None
     if request.is_json:
         body = _json_body(RequestInSchema())
-        email, kind = body["email"], body["type"]
+        email, kind, purposes = body["email"], body["type"], body["purposes"]
     else:
-        form = RequestForm()
+        form = _request_form()
         if not form.validate_on_submit():
             page = render_template("privacy/index.html", form=form, error=_form_error(form))
             return make_response(page, 422)
         email, kind = form.email.data or "", form.type.data or ""
+        purposes = list(form.purposes.data or []) if kind == "withdraw_consent" else []
     try:
-        item = _portal().submit(email, kind)  # committed, and the message out within the floor
+        # committed, and the message out within the floor
+        item = _portal().submit(email, kind, purposes)
     except ValidationFailed as exc:
-        if request.is_json:
+        if form is None:
             raise
         # said beside the field, in the page's language; nothing typed is lost
-        form.email.errors = [gettext("Enter an e-mail address, such as name@example.com.")]
+        if "purposes" in (exc.errors or {}):
+            form.purposes.errors = [gettext("Choose the consents to withdraw.")]
+        else:
+            form.email.errors = [gettext("Enter an e-mail address, such as name@example.com.")]
         page = render_template("privacy/index.html", form=form, error=None)
         return make_response(page, exc.status)
     # A known address costs a message more than an unknown one: answer both no sooner than
@@ -276,6 +292,13 @@ def verify_manifest() -> Response:
     if not isinstance(manifest, dict):
         raise ValidationFailed(errors={"manifest": ["send the export's manifest.json as JSON"]})
     return jsonify({"genuine": signature_holds(runtime.customer_store(), manifest)})
+
+
+def _request_form() -> RequestForm:
+    """The request form, offering the purposes a customer may have consented to."""
+    form = RequestForm()
+    form.purposes.choices = services.consent_purposes()
+    return form
 
 
 def _form_error(form: FlaskForm) -> str:

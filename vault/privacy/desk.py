@@ -34,6 +34,7 @@ from vault.customers.models import BlindIndexEntry, Interaction
 from vault.customers.service import CustomerStore
 from vault.errors import Conflict, NotFound, RateLimited, ValidationFailed, VaultError, or_not_found
 from vault.events.notices import Notices
+from vault.governance.consent import record_consent
 from vault.governance.erasure import (
     erase_customers,
     lock_erasable,
@@ -41,12 +42,14 @@ from vault.governance.erasure import (
     stored_field_names,
 )
 from vault.governance.models import (
+    FILED_REQUEST_TYPES,
     IDENTITY_CHECKS,
     PRIVACY_CHANNELS,
     PRIVACY_REQUEST_TYPES,
     ConsentEvent,
     PrivacyRequest,
 )
+from vault.policies.models import Purpose
 from vault.privacy.documents import (
     Organisation,
     certificate_as_of,
@@ -142,12 +145,17 @@ class PrivacyDesk:
 
     # --- the portal --------------------------------------------------------------------
 
-    def submit(self, email: str, kind: str) -> tuple[PrivacyRequest, Outgoing | None]:
-        """Receive a portal request. Raises ``ValidationFailed`` (type, malformed address)
-        and ``RateLimited`` (too many requests for this address). Whether the address
-        belongs to a customer changes only whether a message goes out."""
+    def submit(
+        self, email: str, kind: str, purposes: Sequence[str] = ()
+    ) -> tuple[PrivacyRequest, Outgoing | None]:
+        """Receive a portal request (``purposes``: those whose consent a ``withdraw_consent``
+        withdraws). Raises ``ValidationFailed`` (type, purposes, malformed address) and
+        ``RateLimited`` (too many requests for this address). Whether the address belongs to
+        a customer changes only whether a message goes out."""
         if kind not in PRIVACY_REQUEST_TYPES:
-            raise ValidationFailed(errors={"type": ["must be export or erasure"]})
+            kinds = ", ".join(PRIVACY_REQUEST_TYPES)
+            raise ValidationFailed(errors={"type": [f"must be one of {kinds}"]})
+        withdrawn = self._purposes(kind, purposes)
         found = self.store.search("email", email)  # validates and normalises the address
         address = self._address_digest(email)
         recent = self.session.scalar(
@@ -161,6 +169,7 @@ class PrivacyDesk:
         if (recent or 0) >= self.per_address_limit:
             raise RateLimited("too many requests for this address; try again in an hour")
         request = self._new_request(kind, "portal", found[0] if found else None)
+        request.purposes = " ".join(withdrawn)
         request.address_digest = address
         request.identity_check = "email_code"
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -241,7 +250,7 @@ class PrivacyDesk:
         are; it proceeds at once. An export's link goes to the address on file. Raises
         ``ValidationFailed`` and ``NotFound``."""
         errors: dict[str, list[str]] = {}
-        if kind not in PRIVACY_REQUEST_TYPES:
+        if kind not in FILED_REQUEST_TYPES:
             errors["type"] = ["must be export or erasure"]
         if channel not in PRIVACY_CHANNELS or channel == "portal":
             errors["channel"] = [f"must be one of {', '.join(PRIVACY_CHANNELS[1:])}"]
@@ -289,10 +298,28 @@ class PrivacyDesk:
 
     # --- inside ------------------------------------------------------------------------
 
+    def _purposes(self, kind: str, purposes: Sequence[str]) -> list[str]:
+        """The purposes a withdrawal names: one or more, each a purpose that exists; none for
+        the other types. Raises ``ValidationFailed``."""
+        named = sorted(set(purposes))
+        if kind != "withdraw_consent":
+            if named:
+                raise ValidationFailed(
+                    errors={"purposes": ["only a withdraw_consent names purposes"]}
+                )
+            return []
+        known = set(self.session.scalars(sa.select(Purpose.code).where(Purpose.code.in_(named))))
+        if not named or set(named) - known:
+            raise ValidationFailed(errors={"purposes": ["name one or more purposes that exist"]})
+        return named
+
     def _proceed(self, request: PrivacyRequest) -> str | None:
         """Carry out a verified request; returns an export's download path."""
         if request.type == "erasure":
             self._erase(request)
+            return None
+        if request.type == "withdraw_consent":
+            self._withdraw(request)
             return None
         assert request.customer_id is not None
         if not self.store.exists(request.customer_id):
@@ -305,6 +332,21 @@ class PrivacyDesk:
         self.session.flush()
         self.audit("privacy.export", request)
         return DOWNLOAD_PATH + token
+
+    def _withdraw(self, request: PrivacyRequest) -> None:
+        """Withdraw the consents the request names, at once (GDPR Art. 7(3)): a consent event
+        each, which tells the consumer systems (``consent.changed``); a purpose never
+        consented to is recorded as withdrawn all the same."""
+        assert request.customer_id is not None
+        if not self.store.exists(request.customer_id):
+            request.status, request.reason, request.completed_at = "rejected", "no_data", self.now
+            return
+        for purpose in request.purposes.split():
+            record_consent(self.store, request.customer_id, purpose=purpose, granted=False,
+                           source="privacy_portal", recorded_by=request.id)  # fmt: skip
+        request.status, request.completed_at = "completed", self.now
+        self.session.flush()
+        self.audit("privacy.withdraw_consent", request, reason=request.purposes[:64])
 
     def _erase(self, request: PrivacyRequest) -> None:
         assert request.customer_id is not None

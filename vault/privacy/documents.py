@@ -95,7 +95,8 @@ def code_message(
     def _(text: str) -> str:
         return gettext(language, text)
 
-    what = _("a copy of your data") if kind == "export" else _("the erasure of your data")
+    what = {"export": _("a copy of your data"), "erasure": _("the erasure of your data"),
+            "withdraw_consent": _("the withdrawal of your consent")}[kind]  # fmt: skip
     body = "\n".join([
         _("Someone, hopefully you, asked for %(what)s.") % {"what": what},
         _("To confirm it is you, enter this code on the page of your request:"),

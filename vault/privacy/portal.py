@@ -7,7 +7,7 @@ work through ``follow_up``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -54,10 +54,10 @@ class PrivacyPortal:
         found = notices.get(request.customer_id or "", Notices([], settled=True))
         return self.desk.certificate_as_of(request.certificate, found)
 
-    def submit(self, email: str, kind: str) -> PrivacyRequest:
+    def submit(self, email: str, kind: str, purposes: Sequence[str] = ()) -> PrivacyRequest:
         """Receive a request (``PrivacyDesk.submit``) and commit it; its code goes out after
         the commit (to a customer's address only)."""
-        request, outgoing = self.desk.submit(email, kind)
+        request, outgoing = self.desk.submit(email, kind, purposes)
         self.follow_up(self.desk, outgoing, request.id)
         self.commit()
         return request

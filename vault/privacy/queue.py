@@ -121,6 +121,7 @@ def request_dict(
     view = {
         "id": request.id,
         "type": request.type,
+        "purposes": request.purposes.split(),
         "status": request.status,
         "reason": request.reason,
         "channel": request.channel,
