@@ -202,10 +202,12 @@ def test_an_admin_makes_and_pauses_a_subscription_at_phone_width(
     page.check("input[value='customer.erased']")
     page.click("button:has-text('Create subscription')")
     assert page.inner_text("#secret").startswith("whsec_")
+    page.wait_for_load_state("load")  # measured with its stylesheet applied, not before
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.click("text=Back to subscriptions")
     page.click("button:has-text('Pause')")
     expect(page.locator("td.status")).to_have_text("paused")
+    page.wait_for_load_state("load")
     for width in (390, 1280):
         page.set_viewport_size({"width": width, "height": 900})
         assert page.evaluate("document.documentElement.scrollWidth") <= width

@@ -88,6 +88,7 @@ def _signed_in(browser: Browser, url: str, name: str, width: int) -> tuple[Brows
 def _shoot(page: Page, name: str) -> None:
     """A screenshot of the whole page, which must not be wider than the window."""
     SCREENS.mkdir(exist_ok=True)
+    page.wait_for_load_state("load")  # its stylesheet applied before anything is measured
     page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
     width = page.viewport_size["width"] if page.viewport_size else 0
     assert page.evaluate("document.documentElement.scrollWidth") <= width, name
