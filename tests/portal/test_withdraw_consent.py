@@ -95,6 +95,9 @@ def test_the_form_offers_the_consents_and_asks_for_one(client: FlaskClient) -> N
     assert 'value="withdraw_consent"' in page
     assert 'name="purposes" type="checkbox" value="marketing"' in page
     assert 'value="sales"' not in page  # a contract's purpose is not a consent
+    assert "Marketing: offers and newsletters" in page  # named for the customer, not by code
+    turkish = client.application.test_client().get("/privacy?lang=tr")  # (a cookie of its own)
+    assert "Pazarlama: teklifler ve bültenler" in turkish.get_data(as_text=True)
     refused = client.post(REQUESTS, data={"email": SAMPLE_FIELDS["email"],
                                           "type": "withdraw_consent",
                                           "csrf_token": form_token(page)})  # fmt: skip

@@ -294,10 +294,16 @@ def verify_manifest() -> Response:
     return jsonify({"genuine": signature_holds(runtime.customer_store(), manifest)})
 
 
+# The shipped consent-based purposes as a customer reads them; a purpose an admin adds shows
+# its code.
+PURPOSE_LABELS = {"marketing": lazy_gettext("Marketing: offers and newsletters")}
+
+
 def _request_form() -> RequestForm:
     """The request form, offering the purposes a customer may have consented to."""
     form = RequestForm()
-    form.purposes.choices = services.consent_purposes()
+    form.purposes.choices = [(code, PURPOSE_LABELS.get(code, code))
+                             for code in services.consent_purposes()]  # fmt: skip
     return form
 
 
