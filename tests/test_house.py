@@ -23,7 +23,9 @@ FLOORS: list[set[str]] = [
     {"portal"},
     {"api"},
     {"services"},  # the one place views get services from
-    {"audit_trail"},  # the request's audit trail: its context, events and refusals
+    # the request's audit trail: its context, events and refusals; what follows a privacy
+    # desk's work after its commit
+    {"audit_trail", "after_commit"},
     {"runtime", "migrate"},
     {"models"},  # every model module, for Alembic and the schema check
     {"privacy", "access"},

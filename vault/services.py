@@ -12,13 +12,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 
-import sqlalchemy as sa
 from flask import Flask
 
 from vault import runtime
 from vault.access.governed import GovernedAccess
+from vault.after_commit import follow_up
 from vault.audit.review import AuditReview
 from vault.audit.service import AuditContext, record_event
 from vault.audit_trail import aim, audit, refuse, request_context
@@ -53,23 +52,19 @@ from vault.governance.catalogue_admin import CatalogueAdmin
 from vault.governance.legal_holds import LegalHolds
 from vault.governance.policy_admin import PolicyAdmin, rule_choices
 from vault.governance.purposes import Purposes
+from vault.governance.purposes import consent_purposes as purposes_by_consent
 from vault.governance.retention_desk import RetentionRules
 from vault.idempotency.service import KEY_LABEL as ANSWERS_KEY_LABEL
 from vault.idempotency.service import IdempotentAnswers
-from vault.logs import get_logger
-from vault.mail import MailNotSent, OutboxMailer
-from vault.policies.models import Purpose
 from vault.policies.plan import AccessPlan
 from vault.policies.service import COUNTER as POLICIES
 from vault.policies.service import plans
-from vault.privacy.desk import Outgoing, PrivacyDesk
+from vault.privacy.desk import PrivacyDesk
 from vault.privacy.documents import Organisation
 from vault.privacy.portal import PrivacyPortal
 from vault.privacy.queue import PrivacyQueue
 from vault.readiness import ReadinessCheck
 from vault.worker import job_lock
-
-log = get_logger("vault.privacy")  # what it logs is the privacy desk's
 
 
 def _catalogue() -> Catalogue:
@@ -294,51 +289,6 @@ def event_audience(principal: Principal) -> Audience:
     return audience_of_principal(principal)
 
 
-# --- what follows a privacy desk's work ------------------------------------------------------
-
-# Mail over SMTP is handed to a background thread so that its latency cannot tell a known
-# address from an unknown one; the outbox folder is written at once.
-_background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vault-mail")
-
-
-def deliver(outgoing: Outgoing | None, request_id: str) -> None:
-    """Send after the commit, with the request's id as the message's reference (so that an
-    erasure finds it again). A failure is logged (by request id only) and not shown: the
-    answer must not depend on whether a message went out."""
-    if outgoing is None:
-        return
-    sender = runtime.mailer()
-
-    def send() -> None:
-        try:
-            sender.send(outgoing.to, outgoing.subject, outgoing.body, reference=request_id)
-        except MailNotSent:
-            log.error("privacy.mail_not_sent", privacy_request=request_id)
-
-    if isinstance(sender, OutboxMailer):
-        send()
-    else:
-        _background.submit(send)
-
-
-def finish_erasure(desk: PrivacyDesk) -> None:
-    """Once the transaction of ``desk``'s work has committed, an erasure's traces outside the
-    database go too: the erased rows' old pages in SQLite's WAL, and the messages kept about
-    the customer's privacy requests (the outbox's files: address and code). Nothing when the
-    desk erased nothing."""
-    if not desk.erased:
-        return
-    purge_sqlite_wal(db.engine)
-    runtime.mailer().forget(desk.erased_mail)
-
-
-def follow_up(desk: PrivacyDesk, outgoing: Outgoing | None, request_id: str) -> None:
-    """After the commit: an erasure's traces go, then the message goes out (the portal, the
-    privacy-request API and the admin UI all use the desk so)."""
-    db.after_commit(lambda: finish_erasure(desk))
-    db.after_commit(lambda: deliver(outgoing, request_id))
-
-
 # --- governance: retention, legal holds, purposes, the audit trail, privacy requests ---------
 
 
@@ -387,10 +337,7 @@ def privacy_queue(principal: Principal, *, base_url: str = "") -> PrivacyQueue:
 
 def consent_purposes() -> list[str]:
     """The purposes whose legal basis is consent (those a customer may withdraw)."""
-    found = db.session.scalars(
-        sa.select(Purpose.code).where(Purpose.legal_basis == "consent").order_by(Purpose.code)
-    )
-    return list(found)
+    return purposes_by_consent(db.session)
 
 
 def privacy_portal(*, base_url: str, language: str = "en") -> PrivacyPortal:

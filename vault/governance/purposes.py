@@ -130,3 +130,10 @@ def consent_by_day(
                   for d in last_days(now, days)]
         for purpose, found in sorted(counted.items())
     }  # fmt: skip
+
+
+def consent_purposes(session: Session) -> list[str]:
+    """The codes of the purposes whose legal basis is consent (those a customer may give and
+    withdraw), in order."""
+    query = sa.select(Purpose.code).where(Purpose.legal_basis == "consent")
+    return list(session.scalars(query.order_by(Purpose.code)))

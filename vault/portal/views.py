@@ -37,13 +37,9 @@ from vault.extensions import limiter
 from vault.governance.models import PRIVACY_REQUEST_TYPES, PrivacyRequest
 from vault.logs import get_logger
 from vault.portal.language import current_language, keep_language
-from vault.privacy.desk import (
-    MAX_CODE_ATTEMPTS,
-    InvalidCode,
-    RequestLocked,
-    digest_token,
-)
+from vault.privacy.desk import MAX_CODE_ATTEMPTS
 from vault.privacy.documents import signature_holds
+from vault.privacy.outcomes import InvalidCode, RequestLocked, digest_token
 from vault.privacy.portal import PrivacyPortal
 
 blueprint = Blueprint("privacy", __name__, url_prefix="/privacy", template_folder="templates")

@@ -32,9 +32,8 @@ from vault.audit.service import AuditContext, record_event
 from vault.customers.catalogue import normalise_search_input
 from vault.customers.models import BlindIndexEntry, Interaction
 from vault.customers.service import CustomerStore
-from vault.errors import Conflict, NotFound, RateLimited, ValidationFailed, VaultError, or_not_found
+from vault.errors import Conflict, NotFound, RateLimited, ValidationFailed, or_not_found
 from vault.events.notices import Notices
-from vault.governance.consent import record_consent
 from vault.governance.erasure import (
     erase_customers,
     lock_erasable,
@@ -49,7 +48,6 @@ from vault.governance.models import (
     ConsentEvent,
     PrivacyRequest,
 )
-from vault.policies.models import Purpose
 from vault.privacy.documents import (
     Organisation,
     certificate_as_of,
@@ -57,6 +55,8 @@ from vault.privacy.documents import (
     deletion_certificate,
     download_message,
 )
+from vault.privacy.outcomes import Outgoing, Verification, digest_token
+from vault.privacy.withdrawal import WITHDRAW, named_purposes, withdraw_consents
 
 CODE_DIGITS = 8
 CODE_TTL = dt.timedelta(minutes=30)
@@ -73,38 +73,6 @@ CODE_KEY_LABEL = "vault privacy codes v1"
 ADDRESS_KEY_LABEL = "vault privacy address limit v1"
 DOWNLOAD_PATH = "/privacy/downloads/"
 REQUEST_PATH = "/privacy/requests/"
-
-
-class InvalidCode(VaultError, status=422, code="invalid_code", title="Invalid Code"): ...
-
-
-class RequestLocked(Conflict, code="request_locked", title="Request Locked"): ...
-
-
-class LinkGone(VaultError, status=410, code="link_gone", title="Gone"): ...
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A message to send once the request's transaction has committed."""
-
-    to: str
-    subject: str
-    body: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Verification:
-    request: PrivacyRequest
-    accepted: bool
-    download_url: str | None = None
-    # why a code was refused: wrong_code, expired_code, locked_now (the fifth), locked
-    refusal: str = ""
-
-
-def digest_token(token: str) -> bytes:
-    """The stored form of a download token (256 random bits: a plain hash suffices)."""
-    return hashlib.sha256(token.encode()).digest()
 
 
 class PrivacyDesk:
@@ -155,7 +123,7 @@ class PrivacyDesk:
         if kind not in PRIVACY_REQUEST_TYPES:
             kinds = ", ".join(PRIVACY_REQUEST_TYPES)
             raise ValidationFailed(errors={"type": [f"must be one of {kinds}"]})
-        withdrawn = self._purposes(kind, purposes)
+        withdrawn = named_purposes(self.session, kind, purposes)
         found = self.store.search("email", email)  # validates and normalises the address
         address = self._address_digest(email)
         recent = self.session.scalar(
@@ -298,32 +266,21 @@ class PrivacyDesk:
 
     # --- inside ------------------------------------------------------------------------
 
-    def _purposes(self, kind: str, purposes: Sequence[str]) -> list[str]:
-        """The purposes a withdrawal names: one or more, each a purpose that exists; none for
-        the other types. Raises ``ValidationFailed``."""
-        named = sorted(set(purposes))
-        if kind != "withdraw_consent":
-            if named:
-                raise ValidationFailed(
-                    errors={"purposes": ["only a withdraw_consent names purposes"]}
-                )
-            return []
-        known = set(self.session.scalars(sa.select(Purpose.code).where(Purpose.code.in_(named))))
-        if not named or set(named) - known:
-            raise ValidationFailed(errors={"purposes": ["name one or more purposes that exist"]})
-        return named
-
     def _proceed(self, request: PrivacyRequest) -> str | None:
         """Carry out a verified request; returns an export's download path."""
         if request.type == "erasure":
             self._erase(request)
             return None
-        if request.type == "withdraw_consent":
-            self._withdraw(request)
-            return None
         assert request.customer_id is not None
         if not self.store.exists(request.customer_id):
             request.status, request.reason, request.completed_at = "rejected", "no_data", self.now
+            return None
+        if request.type == WITHDRAW:  # at once (GDPR Art. 7(3))
+            withdraw_consents(self.store, request.customer_id, request.purposes.split(),
+                              request_id=request.id)  # fmt: skip
+            request.status, request.completed_at = "completed", self.now
+            self.session.flush()
+            self.audit("privacy.withdraw_consent", request, reason=request.purposes[:64])
             return None
         token = secrets.token_urlsafe(32)
         request.download_digest = digest_token(token)
@@ -332,21 +289,6 @@ class PrivacyDesk:
         self.session.flush()
         self.audit("privacy.export", request)
         return DOWNLOAD_PATH + token
-
-    def _withdraw(self, request: PrivacyRequest) -> None:
-        """Withdraw the consents the request names, at once (GDPR Art. 7(3)): a consent event
-        each, which tells the consumer systems (``consent.changed``); a purpose never
-        consented to is recorded as withdrawn all the same."""
-        assert request.customer_id is not None
-        if not self.store.exists(request.customer_id):
-            request.status, request.reason, request.completed_at = "rejected", "no_data", self.now
-            return
-        for purpose in request.purposes.split():
-            record_consent(self.store, request.customer_id, purpose=purpose, granted=False,
-                           source="privacy_portal", recorded_by=request.id)  # fmt: skip
-        request.status, request.completed_at = "completed", self.now
-        self.session.flush()
-        self.audit("privacy.withdraw_consent", request, reason=request.purposes[:64])
 
     def _erase(self, request: PrivacyRequest) -> None:
         assert request.customer_id is not None

@@ -17,8 +17,9 @@ from vault.customers.service import CustomerStore
 from vault.errors import or_not_found
 from vault.events.notices import Notices, erasure_notices
 from vault.governance.models import PrivacyRequest
-from vault.privacy.desk import LinkGone, Outgoing, PrivacyDesk, Verification
+from vault.privacy.desk import PrivacyDesk
 from vault.privacy.export import Export
+from vault.privacy.outcomes import LinkGone, Outgoing, Verification
 
 FollowUp = Callable[[PrivacyDesk, Outgoing | None, str], None]
 

@@ -23,9 +23,9 @@ from vault.privacy.desk import (
     ADDRESS_DIGEST_KEPT,
     OPEN_STATUSES,
     UNVERIFIED_KEPT,
-    Outgoing,
     PrivacyDesk,
 )
+from vault.privacy.outcomes import Outgoing
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from flask import Flask
 
 from vault.db import db
 from vault.errors import NotFound
-from vault.privacy.desk import LinkGone, PrivacyDesk
+from vault.privacy.desk import PrivacyDesk
+from vault.privacy.outcomes import LinkGone
 from vault.privacy.portal import PrivacyPortal
 
 
