@@ -17,12 +17,18 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from admin_ui.forms import LogoutForm, entered, trimmed
 from admin_ui.governance import require_principal, short_time
-from admin_ui.subscriptions import INCOMPLETE, CheckboxesField, ConfirmForm, sentence
+from admin_ui.subscriptions import (
+    INCOMPLETE,
+    CheckboxesField,
+    ConfirmForm,
+    refused_form,
+    sentence,
+)
 from admin_ui.views import blueprint
 from vault import services
 from vault.audit_trail import refuse
 from vault.auth.principal import Principal
-from vault.errors import NotFound, VaultError
+from vault.errors import VaultError
 
 
 class NewClientForm(FlaskForm):
@@ -60,9 +66,9 @@ def _place(form: FlaskForm, exc: VaultError) -> str:
 
 
 def _refused(form: FlaskForm, principal: Principal) -> tuple[int, str]:
-    csrf = "csrf_token" in form.errors
-    refuse("csrf_failed" if csrf else "form_invalid", principal=principal)
-    return (400, INCOMPLETE) if csrf else (422, "")
+    """A form refused before any service saw it (``refused_form``), with what to say."""
+    status = refused_form(form, principal)
+    return status, INCOMPLETE if status == 400 else ""
 
 
 # --- API clients ------------------------------------------------------------------------------
@@ -112,17 +118,15 @@ def revoke_client(client_id: str) -> ResponseReturnValue:
     """Ask for a confirmation, then revoke the client's token for good."""
     principal = require_principal("admin")
     directory = services.clients(principal)
-    found = [c for c in directory.page(after=None, limit=500) if c.id == client_id]
-    if not found:
-        raise NotFound("no such API client")
+    client = directory.get(client_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         directory.revoke(client_id)
-        flash(f"The token of {found[0].name} is revoked: its next request is refused.", "ok")
+        flash(f"The token of {client.name} is revoked: its next request is refused.", "ok")
         return redirect(url_for("admin.api_clients"))
-    status = _refused(form, principal)[0] if request.method == "POST" else 200
+    status = refused_form(form, principal) if request.method == "POST" else 200
     return _page("admin/confirm.html", status, form=form, title="Revoke the token",
-                 subject=found[0].name, button="Revoke for good", back="admin.api_clients",
+                 subject=client.name, button="Revoke for good", back="admin.api_clients",
                  explanation="The client's token stops working on its next request, in every"
                  " worker. The client stays listed; it cannot be used again.")  # fmt: skip
 
@@ -179,10 +183,7 @@ def change_user(user_id: str, verb: str) -> ResponseReturnValue:
         return redirect(url_for("admin.users"))
     if request.method == "POST" or verb == "enable":
         return redirect(url_for("admin.users"))
-    subject = next((m.user.email for m in directory.page(after=None, limit=500)
-                    if m.user.id == user_id), None)  # fmt: skip
-    if subject is None:
-        raise NotFound("no such user")
+    subject = directory.get(user_id).user.email
     return _page("admin/confirm.html", form=form, title="Disable the user", subject=subject,
                  button="Disable", back="admin.users",
                  explanation="The user can no longer log in, and every session and token"

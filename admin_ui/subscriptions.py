@@ -102,7 +102,7 @@ def _page(template: str, status: int = 200, **context: Any) -> ResponseReturnVal
     return render_template(template, logout_form=LogoutForm(), **context), status
 
 
-def _refused_form(form: FlaskForm, principal: Principal) -> int:
+def refused_form(form: FlaskForm, principal: Principal) -> int:
     """Record a form sent back incomplete or without its CSRF token; its answer's status."""
     csrf = "csrf_token" in form.errors
     refuse("csrf_failed" if csrf else "form_invalid", principal=principal)
@@ -145,7 +145,7 @@ def new_subscription() -> ResponseReturnValue:
             return _page("admin/subscription_made.html", 201, made=made, secret=secret,
                          client=entered(form.client))  # fmt: skip
     elif request.method == "POST":
-        status = _refused_form(form, principal)
+        status = refused_form(form, principal)
         problem = INCOMPLETE if status == 400 else ""
     return _page("admin/subscription_new.html", status, form=form, problem=problem)
 
@@ -194,7 +194,7 @@ def _step(subscription_id: str, form: FlaskForm, act: Step, **shown: Any) -> Res
         else:
             return redirect(url_for("admin.subscriptions"))
     elif request.method == "POST":
-        status = _refused_form(form, principal)
+        status = refused_form(form, principal)
         problem = INCOMPLETE if status == 400 else ""
     return _page("admin/subscription_step.html", status, form=form, problem=problem,
                  subscription=subscription, **shown)  # fmt: skip

@@ -90,6 +90,11 @@ class ClientDirectory(BoundService):
                      now=self.now)  # fmt: skip
         return clients
 
+    def get(self, client_id: str) -> ApiClient:
+        """One client; raises ``NotFound``."""
+        self._admin()
+        return or_not_found(self.session.get(ApiClient, client_id), "no such API client")
+
     def register(self, **client: Unpack[NewClient]) -> tuple[ApiClient, str]:
         """A new client and its token, to be shown once (``register_client``)."""
         self._admin()

@@ -158,6 +158,11 @@ class StaffDirectory(BoundService):
                      now=self.now)  # fmt: skip
         return members
 
+    def get(self, user_id: str) -> StaffMember:
+        """One user of the directory (``staff_member``); raises ``NotFound``."""
+        self._admin()
+        return staff_member(self.session, user_id, now=self.now, policy=self.policy)
+
     def register(self, *, email: str, password: str, roles: Sequence[str]) -> StaffMember:
         """A new user (``register_user``), with no session yet."""
         self._admin()
