@@ -33,8 +33,10 @@ from vault.governance.models import PrivacyRequest
 pytestmark = pytest.mark.slow
 SCREENS = Path(__file__).parent / "screens"
 WIDTHS = (1280, 390)
+# the analyst: a member of the support team, who reads contact data and support tickets for
+# support and asks for more (a customer's sensitive data) when a case needs it
 USERS = {"officer": "compliance_officer", "admin": "admin", "owner": "data_owner",
-         "analyst": "staff"}  # fmt: skip
+         "analyst": "support"}  # fmt: skip
 
 
 @pytest.fixture
@@ -203,6 +205,7 @@ def test_an_owner_approves_and_the_analyst_opens_the_customer(
     expect(analyst.locator("text=Consents")).to_be_visible()
     expect(analyst.locator("summary:has-text('marketing')")).to_be_visible()
     expect(analyst.locator("h3:has-text('Interactions')")).to_be_visible()
+    expect(analyst.locator("td:has-text('Parcel arrived late')")).to_be_visible()
     assert re.search(r"/admin/access-requests/[^/]+/customers$", analyst.url)
     _shoot(analyst, f"analyst-customer-{width}")
     analyst_context.close()
